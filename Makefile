@@ -1,0 +1,27 @@
+# turnstile-stream: every target is listed by `make help` (the default).
+SHELL := /bin/bash
+GO ?= go
+export CGO_ENABLED := 1
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build every app into ./bin (first build compiles librdkafka bindings: ~1 min).
+	@echo "building apps into ./bin (the first build compiles the librdkafka cgo bindings and takes about a minute)"
+	@mkdir -p bin
+	$(GO) build -o bin/ ./apps/... ./tools/...
+
+.PHONY: test
+test: ## Unit, integration and end-to-end tests (embedded broker) plus go vet, with -race.
+	@echo "go vet + go test -race ./... (first run compiles librdkafka bindings with cgo: expect ~1-2 min of silence)"
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+.PHONY: bench
+bench: ## Run the benchmarks; writes bench.out (benchstat-ready).
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./internal/... | tee bench.out
+	@echo "wrote bench.out; compare with: benchstat old.out bench.out"

@@ -1,0 +1,109 @@
+package kafkaconf
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		env     map[string]string
+		want    Properties
+		wantErr string
+	}{
+		{
+			name: "comments blanks and spaces",
+			in:   "# a comment\n\n  bootstrap.servers = broker:9092  \n\t# indented comment\nsecurity.protocol=SASL_SSL\n",
+			want: Properties{"bootstrap.servers": "broker:9092", "security.protocol": "SASL_SSL"},
+		},
+		{
+			name: "equals inside the value",
+			in:   "sasl.jaas.config=org.Module required username=\"a\" password=\"b==\";\n",
+			want: Properties{"sasl.jaas.config": "org.Module required username=\"a\" password=\"b==\";"},
+		},
+		{
+			name: "value from the environment",
+			in:   "sasl.username=svc\nsasl.password=${KAFKA_PASSWORD}\n",
+			env:  map[string]string{"KAFKA_PASSWORD": "s3cret"},
+			want: Properties{"sasl.username": "svc", "sasl.password": "s3cret"},
+		},
+		{name: "unset environment variable", in: "sasl.password=${NOPE}\n", wantErr: "environment variable NOPE, which is not set"},
+		{name: "line without equals", in: "bootstrap.servers\n", wantErr: "f.properties:1: want key=value"},
+		{name: "empty key", in: "ok=1\n=value\n", wantErr: "f.properties:2: want key=value"},
+		{name: "empty value is allowed", in: "client.id=\n", want: Properties{"client.id": ""}},
+		{name: "empty file", in: "", want: Properties{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Parse("f.properties", []byte(tt.in), env(tt.env))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "missing.properties"))
+	if err == nil || !strings.Contains(err.Error(), "missing.properties") {
+		t.Fatalf("err = %v, want an error naming the file", err)
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k.properties")
+	if err := os.WriteFile(path, []byte("bootstrap.servers=localhost:9092\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p["bootstrap.servers"] != "localhost:9092" {
+		t.Fatalf("got %v", p)
+	}
+}
+
+func TestRedactedHidesSecrets(t *testing.T) {
+	p := Properties{"sasl.password": "hunter2", "sasl.username": "svc", "ssl.key.password": "k"}
+	got := strings.Join(p.Redacted(), " ")
+	if strings.Contains(got, "hunter2") || strings.Contains(got, "=k") {
+		t.Fatalf("secret leaked: %s", got)
+	}
+	if !strings.Contains(got, "sasl.username=svc") {
+		t.Fatalf("non-secret missing: %s", got)
+	}
+}
+
+func TestParseErrorDoesNotLeakSecret(t *testing.T) {
+	_, err := Parse("f", []byte("sasl.password hunter2\n"), env(nil))
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("err = %v: want an error without the secret", err)
+	}
+}
+
+func TestConfigMapPrecedence(t *testing.T) {
+	p := Properties{"a": "file", "b": "file"}
+	cm := p.ConfigMap(map[string]any{"a": "default", "c": "default"}, map[string]any{"b": "override"})
+	if cm["a"] != "file" || cm["b"] != "override" || cm["c"] != "default" {
+		t.Fatalf("got %v", cm)
+	}
+}

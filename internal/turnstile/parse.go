@@ -1,0 +1,417 @@
+package turnstile
+
+import (
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// Field positions in a message value.
+const (
+	FieldCA = iota
+	FieldUnit
+	FieldSCP
+	FieldStation
+	FieldLineName
+	FieldDivision
+	FieldDate
+	FieldTime
+	FieldDesc
+	FieldEntries
+	FieldExits
+	FieldID
+	FieldTimestamp
+)
+
+// Reason says why a message value was rejected. It is a short, stable token
+// fit for a metric label and a dead-letter record.
+type Reason string
+
+// The reasons a message value can be rejected.
+const (
+	ReasonJSON       Reason = "bad_json"      // wrapped in quotes, but not a valid JSON string
+	ReasonCSV        Reason = "bad_csv"       // not one RFC 4180 record
+	ReasonFieldCount Reason = "field_count"   // not exactly 13 fields
+	ReasonEntries    Reason = "bad_entries"   // ENTRIES not an integer in [0, 2^31-1]
+	ReasonExits      Reason = "bad_exits"     // EXITS not an integer in [0, 2^31-1]
+	ReasonID         Reason = "empty_id"      // ID is empty
+	ReasonTimestamp  Reason = "bad_timestamp" // TIMESTAMP not YYYY-MM-DD HH:MM:SS
+	ReasonEncoding   Reason = "bad_encoding"  // not valid UTF-8
+)
+
+// Reasons lists every Reason, for metrics that want all labels up front.
+var Reasons = []Reason{ReasonJSON, ReasonCSV, ReasonFieldCount, ReasonEntries, ReasonExits, ReasonID, ReasonTimestamp, ReasonEncoding}
+
+// RejectError is the error Parse returns for an invalid message value.
+type RejectError struct {
+	Reason Reason
+	Detail string
+}
+
+func (e *RejectError) Error() string { return string(e.Reason) + ": " + e.Detail }
+
+// ReasonOf returns the Reason of a rejection error, or "" when err is not one.
+func ReasonOf(err error) Reason {
+	var re *RejectError
+	if errors.As(err, &re) {
+		return re.Reason
+	}
+	return ""
+}
+
+func reject(r Reason, format string, args ...any) error {
+	return &RejectError{Reason: r, Detail: fmt.Sprintf(format, args...)}
+}
+
+// Message is a parsed message value. Fields hold the trimmed, unquoted fields;
+// they point into the parsed value or the Parser's scratch space and stay valid
+// only until the next call to Parse with the same Parser.
+type Message struct {
+	Fields    [NumFields][]byte
+	Entries   int64
+	Exits     int64
+	Timestamp int64 // TIMESTAMP as Unix seconds, the naive time read as UTC
+}
+
+// Record returns a copy of m that owns its strings.
+func (m *Message) Record() Record {
+	f := &m.Fields
+	return Record{
+		CA: string(f[FieldCA]), Unit: string(f[FieldUnit]), SCP: string(f[FieldSCP]),
+		Station: string(f[FieldStation]), LineName: string(f[FieldLineName]), Division: string(f[FieldDivision]),
+		Date: string(f[FieldDate]), Time: string(f[FieldTime]), Desc: string(f[FieldDesc]),
+		Entries: m.Entries, Exits: m.Exits,
+		ID:        string(f[FieldID]),
+		Timestamp: time.Unix(m.Timestamp, 0).UTC(),
+	}
+}
+
+// Parser parses message values. Its zero value is ready to use. A Parser
+// reuses its scratch space, so a valid value parses without allocating; it is
+// not safe for concurrent use.
+type Parser struct {
+	json    []byte
+	scratch []byte
+}
+
+// Parse parses one message value into m. It returns a *RejectError when the
+// value is not a valid record:
+//   - a value that is a whole JSON string literal (as the Python producer sends)
+//     is decoded first;
+//   - the rest must be one RFC 4180 record of exactly 13 fields, each trimmed of
+//     the spaces around it;
+//   - ENTRIES and EXITS are integers in [0, 2^31-1], ID is not empty and
+//     TIMESTAMP is YYYY-MM-DD HH:MM:SS.
+//
+// One trailing line ending is ignored.
+func (p *Parser) Parse(value []byte, m *Message) error {
+	value = trimLineEnd(value)
+	if v := trimSpace(value); len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' && isJSONString(v) {
+		decoded, err := p.decodeJSON(v)
+		if err != nil {
+			return err
+		}
+		value = trimLineEnd(decoded)
+	}
+	if !utf8.Valid(value) {
+		return reject(ReasonEncoding, "value is not valid UTF-8")
+	}
+	if n, err := p.splitCSV(value, m.Fields[:]); err != nil {
+		return err
+	} else if n != NumFields {
+		return reject(ReasonFieldCount, "got %d fields, want %d", n, NumFields)
+	}
+	f := &m.Fields
+	var ok bool
+	if m.Entries, ok = parseCount(f[FieldEntries]); !ok {
+		return reject(ReasonEntries, "ENTRIES %q is not an integer in [0, %d]", f[FieldEntries], MaxCount)
+	}
+	if m.Exits, ok = parseCount(f[FieldExits]); !ok {
+		return reject(ReasonExits, "EXITS %q is not an integer in [0, %d]", f[FieldExits], MaxCount)
+	}
+	if len(f[FieldID]) == 0 {
+		return reject(ReasonID, "ID is empty")
+	}
+	if m.Timestamp, ok = ParseTimestamp(f[FieldTimestamp]); !ok {
+		return reject(ReasonTimestamp, "TIMESTAMP %q is not YYYY-MM-DD HH:MM:SS", f[FieldTimestamp])
+	}
+	return nil
+}
+
+// Parse parses one message value into a Record that owns its strings. It is
+// the convenient, allocating form of Parser.Parse.
+func Parse(value []byte) (Record, error) {
+	var p Parser
+	var m Message
+	if err := p.Parse(value, &m); err != nil {
+		return Record{}, err
+	}
+	return m.Record(), nil
+}
+
+// splitCSV splits one RFC 4180 record into trimmed fields, storing the first
+// len(fields) of them, and returns how many fields the record has.
+func (p *Parser) splitCSV(s []byte, fields [][]byte) (int, error) {
+	if cap(p.scratch) < len(s) {
+		p.scratch = make([]byte, 0, len(s)+64)
+	}
+	p.scratch = p.scratch[:0]
+	n := 0
+	i := 0
+	for {
+		// Skip the spaces before a field, so that a quote after them still opens
+		// a quoted field.
+		for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+			i++
+		}
+		var field []byte
+		if i < len(s) && s[i] == '"' {
+			start := i + 1
+			escaped := false
+			j := start
+			for {
+				if j >= len(s) {
+					return 0, reject(ReasonCSV, "field %d: quoted field is not closed", n+1)
+				}
+				if s[j] == '"' {
+					if j+1 < len(s) && s[j+1] == '"' {
+						escaped = true
+						j += 2
+						continue
+					}
+					break
+				}
+				j++
+			}
+			field = s[start:j]
+			if escaped {
+				from := len(p.scratch)
+				for k := start; k < j; k++ {
+					p.scratch = append(p.scratch, s[k])
+					if s[k] == '"' {
+						k++
+					}
+				}
+				field = p.scratch[from:]
+			}
+			i = j + 1
+			for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+				i++
+			}
+			if i < len(s) && s[i] != ',' {
+				return 0, reject(ReasonCSV, "field %d: unexpected %q after the closing quote", n+1, s[i])
+			}
+		} else {
+			j := i
+			for j < len(s) && s[j] != ',' {
+				switch s[j] {
+				case '"':
+					return 0, reject(ReasonCSV, "field %d: bare quote in an unquoted field", n+1)
+				case '\n', '\r':
+					return 0, reject(ReasonCSV, "value holds more than one line")
+				}
+				j++
+			}
+			field = s[i:j]
+			i = j
+		}
+		if n < len(fields) {
+			fields[n] = trimSpace(field)
+		}
+		n++
+		if i >= len(s) {
+			break
+		}
+		i++ // the comma
+	}
+	return n, nil
+}
+
+// isJSONString reports whether v, which starts and ends with a quote, has no
+// unescaped quote inside: that is, whether it reads as one JSON string literal
+// rather than a CSV line that starts and ends with quoted fields.
+func isJSONString(v []byte) bool {
+	for i := 1; i < len(v)-1; i++ {
+		switch v[i] {
+		case '\\':
+			i++
+			if i == len(v)-1 {
+				return false // the closing quote is escaped
+			}
+		case '"':
+			return false
+		}
+	}
+	return true
+}
+
+// decodeJSON decodes the JSON string literal v into the parser's buffer.
+func (p *Parser) decodeJSON(v []byte) ([]byte, error) {
+	out := p.json[:0]
+	for i := 1; i < len(v)-1; i++ {
+		c := v[i]
+		if c != '\\' {
+			if c < 0x20 {
+				return nil, reject(ReasonJSON, "control character 0x%02x in JSON string", c)
+			}
+			out = append(out, c)
+			continue
+		}
+		i++
+		switch v[i] {
+		case '"', '\\', '/':
+			out = append(out, v[i])
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, ok := hex4(v, i+1)
+			if !ok {
+				return nil, reject(ReasonJSON, "bad \\u escape at byte %d", i)
+			}
+			i += 4
+			if r >= 0xD800 && r < 0xDC00 { // a surrogate pair
+				if r2, ok := hex4(v, i+3); ok && i+2 < len(v) && v[i+1] == '\\' && v[i+2] == 'u' && r2 >= 0xDC00 && r2 < 0xE000 {
+					r = 0x10000 + (r-0xD800)<<10 + (r2 - 0xDC00)
+					i += 6
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			out = utf8.AppendRune(out, r)
+		default:
+			return nil, reject(ReasonJSON, "bad escape \\%c", v[i])
+		}
+	}
+	p.json = out
+	return out, nil
+}
+
+func hex4(v []byte, at int) (rune, bool) {
+	if at+4 > len(v)-1 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range v[at : at+4] {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// parseCount parses a non-negative decimal integer no larger than MaxCount.
+func parseCount(b []byte) (int64, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+		if n > MaxCount {
+			return 0, false
+		}
+	}
+	return n, true
+}
+
+// ParseTimestamp parses YYYY-MM-DD HH:MM:SS as UTC and returns Unix seconds.
+// It rejects impossible dates such as February 30th.
+func ParseTimestamp(b []byte) (int64, bool) {
+	if len(b) != 19 || b[4] != '-' || b[7] != '-' || b[10] != ' ' || b[13] != ':' || b[16] != ':' {
+		return 0, false
+	}
+	year, ok1 := digits(b[0:4])
+	month, ok2 := digits(b[5:7])
+	day, ok3 := digits(b[8:10])
+	hour, ok4 := digits(b[11:13])
+	minute, ok5 := digits(b[14:16])
+	sec, ok6 := digits(b[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
+		return 0, false
+	}
+	if month < 1 || month > 12 || day < 1 || day > daysIn(year, month) || hour > 23 || minute > 59 || sec > 59 {
+		return 0, false
+	}
+	return daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec), true
+}
+
+func digits(b []byte) (int, bool) {
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+func daysIn(year, month int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysFromCivil returns the number of days from 1970-01-01 to the given date in
+// the proleptic Gregorian calendar.
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era--
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func trimLineEnd(b []byte) []byte {
+	if len(b) > 0 && b[len(b)-1] == '\n' {
+		b = b[:len(b)-1]
+	}
+	if len(b) > 0 && b[len(b)-1] == '\r' {
+		b = b[:len(b)-1]
+	}
+	return b
+}

@@ -1,0 +1,103 @@
+package turnstile
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// LakeColumns is the header of a lake window file without the index column.
+const LakeColumns = "CA,UNIT,SCP,STATION,LINENAME,DIVISION,DATE,TIME,DESC,ENTRIES,EXITS"
+
+// LakeHeader is the header of a lake window file: an empty column name for
+// the pandas index column, then LakeColumns. The batch files and the BigQuery
+// external table over turnstile/*.csv.gz carry it.
+const LakeHeader = "," + LakeColumns
+
+// Key is what windows group by: one turnstile as the record describes it.
+type Key struct {
+	CA, Unit, SCP               string
+	Station, LineName, Division string
+	Desc                        string
+}
+
+// WindowCount is one lake row: the summed ENTRIES and EXITS of one Key over
+// one window. End is the window end in Unix seconds; the row's DATE
+// (MM/DD/YYYY) and TIME (HH:MM:SS) are the window end.
+type WindowCount struct {
+	Key
+	End            int64
+	Entries, Exits int64
+}
+
+// EndTime returns the window end as a UTC time.
+func (c *WindowCount) EndTime() time.Time { return time.Unix(c.End, 0).UTC() }
+
+// AppendWindowCount appends c as a lake row (LakeColumns, no index column and
+// no line ending) to dst.
+func AppendWindowCount(dst []byte, c *WindowCount) []byte {
+	end := c.EndTime()
+	dst = appendField(dst, c.CA)
+	dst = append(dst, ',')
+	dst = appendField(dst, c.Unit)
+	dst = append(dst, ',')
+	dst = appendField(dst, c.SCP)
+	dst = append(dst, ',')
+	dst = appendField(dst, c.Station)
+	dst = append(dst, ',')
+	dst = appendField(dst, c.LineName)
+	dst = append(dst, ',')
+	dst = appendField(dst, c.Division)
+	dst = append(dst, ',')
+	dst = end.AppendFormat(dst, "01/02/2006")
+	dst = append(dst, ',')
+	dst = end.AppendFormat(dst, "15:04:05")
+	dst = append(dst, ',')
+	dst = appendField(dst, c.Desc)
+	dst = append(dst, ',')
+	dst = strconv.AppendInt(dst, c.Entries, 10)
+	dst = append(dst, ',')
+	dst = strconv.AppendInt(dst, c.Exits, 10)
+	return dst
+}
+
+// ParseWindowCount parses a lake row of LakeColumns (no index column) as
+// AppendWindowCount writes it.
+func ParseWindowCount(line []byte) (WindowCount, error) {
+	line = trimLineEnd(line)
+	var p Parser
+	var fields [11][]byte
+	n, err := p.splitCSV(line, fields[:])
+	if err != nil {
+		return WindowCount{}, fmt.Errorf("window row: %w", err)
+	}
+	if n != len(fields) {
+		return WindowCount{}, fmt.Errorf("window row: got %d fields, want %d", n, len(fields))
+	}
+	end, err := time.Parse("01/02/2006 15:04:05", string(fields[6])+" "+string(fields[7]))
+	if err != nil {
+		return WindowCount{}, fmt.Errorf("window row: DATE/TIME: %w", err)
+	}
+	entries, ok := parseInt(fields[9])
+	if !ok {
+		return WindowCount{}, fmt.Errorf("window row: ENTRIES %q is not an integer", fields[9])
+	}
+	exits, ok := parseInt(fields[10])
+	if !ok {
+		return WindowCount{}, fmt.Errorf("window row: EXITS %q is not an integer", fields[10])
+	}
+	return WindowCount{
+		Key: Key{
+			CA: string(fields[0]), Unit: string(fields[1]), SCP: string(fields[2]),
+			Station: string(fields[3]), LineName: string(fields[4]), Division: string(fields[5]),
+			Desc: string(fields[8]),
+		},
+		End:     end.Unix(),
+		Entries: entries, Exits: exits,
+	}, nil
+}
+
+func parseInt(b []byte) (int64, bool) {
+	v, err := strconv.ParseInt(string(b), 10, 64)
+	return v, err == nil
+}
