@@ -1,0 +1,80 @@
+// Package kafkatest starts an in-process Kafka-compatible broker (franz-go's
+// kfake) for tests and for the local pipeline, and holds the librdkafka
+// settings that make confluent-kafka-go behave well against it.
+package kafkatest
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// ClientDefaults are librdkafka properties for clients of an embedded broker:
+// no metrics push (kfake does not implement it) and a short fetch queue
+// backoff, without which an idle consumer waits a second between fetches.
+var ClientDefaults = map[string]any{
+	"enable.metrics.push":    false,
+	"fetch.queue.backoff.ms": 10,
+}
+
+// Broker is a running embedded broker.
+type Broker struct {
+	cluster *kfake.Cluster
+}
+
+// Option configures Start.
+type Option func(*options)
+
+type options struct {
+	port       int
+	dataDir    string
+	partitions int32
+	topics     []string
+}
+
+// Port makes the broker listen on 127.0.0.1:port (0 picks a free port).
+func Port(port int) Option { return func(o *options) { o.port = port } }
+
+// DataDir persists the broker's log under dir, so that a broker restarted on
+// the same dir and port keeps its topics, records and committed offsets.
+func DataDir(dir string) Option { return func(o *options) { o.dataDir = dir } }
+
+// Topics creates topics with the given partition count at start.
+func Topics(partitions int32, topics ...string) Option {
+	return func(o *options) { o.partitions, o.topics = partitions, append(o.topics, topics...) }
+}
+
+// Start starts a single-node embedded broker on loopback.
+func Start(opts ...Option) (*Broker, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	kopts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.AllowAutoTopicCreation(),
+	}
+	if o.port != 0 {
+		kopts = append(kopts, kfake.Ports(o.port))
+	}
+	if len(o.topics) > 0 {
+		kopts = append(kopts, kfake.SeedTopics(o.partitions, o.topics...))
+	}
+	if o.dataDir != "" {
+		kopts = append(kopts, kfake.DataDir(o.dataDir), kfake.SyncWrites())
+	}
+	c, err := kfake.NewCluster(kopts...)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded kafka broker: %w", err)
+	}
+	return &Broker{cluster: c}, nil
+}
+
+// Addr returns the broker's bootstrap address, host:port.
+func (b *Broker) Addr() string { return b.cluster.ListenAddrs()[0] }
+
+// Cluster returns the underlying kfake cluster, for fault injection.
+func (b *Broker) Cluster() *kfake.Cluster { return b.cluster }
+
+// Close stops the broker.
+func (b *Broker) Close() { b.cluster.Close() }
