@@ -1,0 +1,134 @@
+package window
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
+)
+
+// values returns n message values over the given number of keys, in event-time
+// order: perSecond records share each second.
+func values(tb testing.TB, n, keys, perSecond int) [][]byte {
+	tb.Helper()
+	start := time.Date(2024, 7, 22, 0, 0, 0, 0, time.UTC)
+	out := make([][]byte, n)
+	for i := range out {
+		k := i % keys
+		rec := turnstile.NewRecord(
+			fmt.Sprintf("A%03d", k%1000), fmt.Sprintf("R%03d", k/1000), fmt.Sprintf("%02d-00-%02d", k%7, k%13),
+			fmt.Sprintf("STATION %d", k%400), "NQR456W", "BMT", "REGULAR",
+			int64(i%50), int64(i%40), fmt.Sprintf("%016x-%08x", i, k), start.Add(time.Duration(i/perSecond)*time.Second))
+		out[i] = turnstile.AppendCSV(nil, &rec)
+	}
+	return out
+}
+
+// benchEngine measures the hot path: parse, dedup and window update, with the
+// emission of closed windows included.
+func benchEngine(b *testing.B, keys int) {
+	const n = 1 << 20
+	vals := values(b, n, keys, 50)
+	spec, err := NewSpec(5*time.Minute, 5*time.Minute, 5*time.Minute)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var p turnstile.Parser
+	var m turnstile.Message
+	emitted := 0
+	emit := func(c *Closed) error { emitted += len(c.Rows); return nil }
+	e := New(spec, NewKeys(), 0)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%n == 0 && i > 0 {
+			b.StopTimer()
+			e = New(spec, e.keys, 0) // the input starts over in time: a fresh partition
+			b.StartTimer()
+		}
+		if err := p.Parse(vals[i%n], &m); err != nil {
+			b.Fatal(err)
+		}
+		e.Add(&m, int64(i))
+		if e.Ready() {
+			_ = e.Emit(emit)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+func BenchmarkEngine5kKeys(b *testing.B)   { benchEngine(b, 5_000) }
+func BenchmarkEngine200kKeys(b *testing.B) { benchEngine(b, 200_000) }
+
+// BenchmarkParse measures the message parser alone.
+func BenchmarkParse(b *testing.B) {
+	vals := values(b, 1024, 1024, 50)
+	var p turnstile.Parser
+	var m turnstile.Message
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if err := p.Parse(vals[i%len(vals)], &m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// cellBytes measures the heap held per open (key, window) pair with the given
+// number of keys in one open window, dedup memory excluded.
+func cellBytes(tb testing.TB, keys int) float64 {
+	vals := values(tb, keys, keys, keys) // every key once, all in the same second
+	spec, err := NewSpec(time.Hour, time.Hour, time.Hour)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	msgs := make([]turnstile.Message, len(vals))
+	parsers := make([]turnstile.Parser, len(vals))
+	for i, v := range vals {
+		if err := parsers[i].Parse(v, &msgs[i]); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	keyTable := NewKeys()
+	warm := New(spec, keyTable, 0) // intern the keys first: the key table is shared, not per window
+	for i := range msgs {
+		warm.Add(&msgs[i], int64(i))
+	}
+	e := New(spec, keyTable, 0)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := range msgs {
+		e.keys.intern(&msgs[i], 0)
+		e.window(0).add(int32(i), 1, 1, int64(i))
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(e)
+	runtime.KeepAlive(warm)
+	runtime.KeepAlive(msgs)
+	runtime.KeepAlive(parsers)
+	return float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(e.OpenCells())
+}
+
+// BenchmarkCellMemory reports the bytes held per open (key, window).
+func BenchmarkCellMemory(b *testing.B) {
+	for _, keys := range []int{5_000, 200_000} {
+		b.Run(fmt.Sprintf("keys=%d", keys), func(b *testing.B) {
+			var bytes float64
+			for i := 0; i < b.N; i++ {
+				bytes = cellBytes(b, keys)
+			}
+			b.ReportMetric(bytes, "bytes/cell")
+		})
+	}
+}
+
+// TestCellMemoryBound checks the memory budget of an open (key, window): at
+// most 256 bytes. It measures heap bytes, not time.
+func TestCellMemoryBound(t *testing.T) {
+	if got := cellBytes(t, 100_000); got > 256 {
+		t.Fatalf("an open (key, window) holds %.0f bytes, budget 256", got)
+	}
+}

@@ -1,0 +1,303 @@
+package window
+
+import (
+	"cmp"
+	"encoding/binary"
+	"hash/maphash"
+	"math"
+	"slices"
+
+	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
+)
+
+// NoWatermark is the watermark of a partition that has seen no record yet.
+const NoWatermark int64 = math.MinInt64
+
+// Result says what Add did with one record.
+type Result struct {
+	Duplicate bool  // dropped: its (ID, STATION, TIMESTAMP) was already seen
+	Added     int   // windows the record was added to
+	Late      int   // windows the record missed because they were closed
+	LateEnd   int64 // the end of the latest window it missed, when Late > 0
+	SplitKey  bool  // its key was first seen on another partition (reported once per key)
+}
+
+// Closed is one emitted window: its bounds, the offsets of the records summed
+// into it, and one row per key, sorted by key. Rows is only valid during the
+// emit callback.
+type Closed struct {
+	Start, End           int64 // Unix seconds
+	MinOffset, MaxOffset int64
+	Rows                 []turnstile.WindowCount
+}
+
+// Engine holds the open windows, the watermark and the duplicate memory of
+// one partition. It is not safe for concurrent use.
+type Engine struct {
+	spec      Spec
+	keys      *Keys
+	partition int32
+	wm        int64
+
+	open []*win // sorted by start
+	free []*win
+
+	seen     map[int64]map[dedupKey]struct{} // by the end of the record's last window
+	freeSets []map[dedupKey]struct{}
+	seeds    [2]maphash.Seed
+	hashBuf  []byte
+
+	rows []turnstile.WindowCount
+}
+
+type dedupKey [2]uint64
+
+type win struct {
+	start, end           int64
+	minOffset, maxOffset int64
+	index                map[int32]int32 // key ID -> position in cells
+	cells                []cell
+}
+
+type cell struct {
+	key            int32
+	entries, exits int64
+}
+
+// New returns an Engine for one partition. Engines of the same consumer share
+// keys.
+func New(spec Spec, keys *Keys, partition int32) *Engine {
+	return &Engine{
+		spec:      spec,
+		keys:      keys,
+		partition: partition,
+		wm:        NoWatermark,
+		seen:      make(map[int64]map[dedupKey]struct{}),
+		seeds:     [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
+	}
+}
+
+// Watermark returns the partition's watermark W in Unix seconds, or
+// NoWatermark before the first record.
+func (e *Engine) Watermark() int64 { return e.wm }
+
+// Restore sets the watermark of a fresh Engine to wm, as a restart does from
+// the watermark stored with the committed offset. Windows that end at or
+// before wm count as closed.
+func (e *Engine) Restore(wm int64) {
+	if wm > e.wm {
+		e.wm = wm
+	}
+}
+
+// Advance moves the watermark forward by d seconds of wall-clock time, the rule
+// for an idle partition. It does nothing before the first record.
+func (e *Engine) Advance(seconds int64) {
+	if e.wm != NoWatermark && seconds > 0 {
+		e.wm += seconds
+	}
+}
+
+// OpenWindows returns the number of open windows.
+func (e *Engine) OpenWindows() int { return len(e.open) }
+
+// OpenCells returns the number of open (key, window) pairs.
+func (e *Engine) OpenCells() int {
+	n := 0
+	for _, w := range e.open {
+		n += len(w.cells)
+	}
+	return n
+}
+
+// MinOpenOffset returns the smallest offset of a record in an open window. A
+// restart that replays from it rebuilds every open window.
+func (e *Engine) MinOpenOffset() (int64, bool) {
+	if len(e.open) == 0 {
+		return 0, false
+	}
+	lowest := int64(math.MaxInt64)
+	for _, w := range e.open {
+		lowest = min(lowest, w.minOffset)
+	}
+	return lowest, true
+}
+
+// Ready reports whether some open window has ended at or before the watermark
+// and waits to be emitted.
+func (e *Engine) Ready() bool {
+	// Windows have equal sizes, so the one with the earliest start ends first.
+	return len(e.open) > 0 && e.open[0].end <= e.wm
+}
+
+// Add adds one valid record at the given offset (a Kafka offset, or a line
+// number). Records must come in offset order.
+func (e *Engine) Add(m *turnstile.Message, offset int64) Result {
+	var r Result
+	t := m.Timestamp
+	first, last := e.spec.firstStart(t), e.spec.lastStart(t)
+	lastEnd := last + e.spec.size
+	if lastEnd <= e.wm {
+		// Every window of the record is closed: late, whatever it repeats.
+		r.Late = int((last-first)/e.spec.slide) + 1
+		r.LateEnd = lastEnd
+		e.observe(t)
+		return r
+	}
+	set := e.seen[lastEnd]
+	h := e.dedupKey(m)
+	if set != nil {
+		if _, dup := set[h]; dup {
+			r.Duplicate = true
+			e.observe(t)
+			return r
+		}
+	} else {
+		set = e.newSet()
+		e.seen[lastEnd] = set
+	}
+	set[h] = struct{}{}
+
+	id, split := e.keys.intern(m, e.partition)
+	r.SplitKey = split
+	for start := first; start <= last; start += e.spec.slide {
+		end := start + e.spec.size
+		if end <= e.wm {
+			r.Late++
+			r.LateEnd = end
+			continue
+		}
+		e.window(start).add(id, m.Entries, m.Exits, offset)
+		r.Added++
+	}
+	e.observe(t)
+	return r
+}
+
+// observe moves the watermark up to t − delay.
+func (e *Engine) observe(t int64) {
+	if w := t - e.spec.delay; w > e.wm {
+		e.wm = w
+	}
+}
+
+func (e *Engine) dedupKey(m *turnstile.Message) dedupKey {
+	b := e.hashBuf[:0]
+	b = append(b, m.Fields[turnstile.FieldID]...)
+	b = append(b, 0)
+	b = append(b, m.Fields[turnstile.FieldStation]...)
+	b = binary.LittleEndian.AppendUint64(b, uint64(m.Timestamp))
+	e.hashBuf = b
+	return dedupKey{maphash.Bytes(e.seeds[0], b), maphash.Bytes(e.seeds[1], b)}
+}
+
+func (e *Engine) newSet() map[dedupKey]struct{} {
+	if n := len(e.freeSets); n > 0 {
+		s := e.freeSets[n-1]
+		e.freeSets = e.freeSets[:n-1]
+		return s
+	}
+	return make(map[dedupKey]struct{})
+}
+
+// window returns the open window that starts at start, opening it if needed.
+func (e *Engine) window(start int64) *win {
+	i := len(e.open) - 1
+	for ; i >= 0; i-- {
+		if e.open[i].start == start {
+			return e.open[i]
+		}
+		if e.open[i].start < start {
+			break
+		}
+	}
+	var w *win
+	if n := len(e.free); n > 0 {
+		w = e.free[n-1]
+		e.free = e.free[:n-1]
+	} else {
+		w = &win{index: make(map[int32]int32)}
+	}
+	w.start, w.end = start, start+e.spec.size
+	w.minOffset, w.maxOffset = math.MaxInt64, math.MinInt64
+	e.open = slices.Insert(e.open, i+1, w)
+	return w
+}
+
+func (w *win) add(key int32, entries, exits, offset int64) {
+	i, ok := w.index[key]
+	if !ok {
+		i = int32(len(w.cells))
+		w.index[key] = i
+		w.cells = append(w.cells, cell{key: key})
+	}
+	c := &w.cells[i]
+	c.entries += entries
+	c.exits += exits
+	w.minOffset = min(w.minOffset, offset)
+	w.maxOffset = max(w.maxOffset, offset)
+}
+
+// Emit closes every window that ended at or before the watermark, in order of
+// end, and calls emit with each. A window is forgotten only after emit
+// returns nil; on error Emit stops and returns it, and the window stays open
+// to be emitted again.
+func (e *Engine) Emit(emit func(*Closed) error) error {
+	return e.emitUpTo(e.wm, emit)
+}
+
+// Flush closes and emits every open window, as at the end of a finite input,
+// and forgets every record. The Engine takes no more records after Flush.
+func (e *Engine) Flush(emit func(*Closed) error) error {
+	return e.emitUpTo(math.MaxInt64, emit)
+}
+
+func (e *Engine) emitUpTo(limit int64, emit func(*Closed) error) error {
+	for len(e.open) > 0 {
+		// Windows have equal sizes, so the one with the earliest start ends first.
+		w := e.open[0]
+		if w.end > limit {
+			break
+		}
+		closed := Closed{Start: w.start, End: w.end, MinOffset: w.minOffset, MaxOffset: w.maxOffset, Rows: e.rowsOf(w)}
+		if err := emit(&closed); err != nil {
+			return err
+		}
+		e.open = slices.Delete(e.open, 0, 1)
+		clear(w.index)
+		w.cells = w.cells[:0]
+		e.free = append(e.free, w)
+	}
+	e.forget(limit)
+	return nil
+}
+
+// forget drops the duplicate memory of records whose windows all end at or
+// before limit. Add never consults it again: such a record is late.
+func (e *Engine) forget(limit int64) {
+	for end, set := range e.seen {
+		if end <= limit {
+			delete(e.seen, end)
+			clear(set)
+			e.freeSets = append(e.freeSets, set)
+		}
+	}
+}
+
+func (e *Engine) rowsOf(w *win) []turnstile.WindowCount {
+	rows := e.rows[:0]
+	for _, c := range w.cells {
+		rows = append(rows, turnstile.WindowCount{Key: *e.keys.Key(c.key), End: w.end, Entries: c.entries, Exits: c.exits})
+	}
+	slices.SortFunc(rows, compareRows)
+	e.rows = rows
+	return rows
+}
+
+func compareRows(a, b turnstile.WindowCount) int {
+	return cmp.Or(
+		cmp.Compare(a.CA, b.CA), cmp.Compare(a.Unit, b.Unit), cmp.Compare(a.SCP, b.SCP),
+		cmp.Compare(a.Station, b.Station), cmp.Compare(a.LineName, b.LineName),
+		cmp.Compare(a.Division, b.Division), cmp.Compare(a.Desc, b.Desc),
+	)
+}

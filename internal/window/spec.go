@@ -1,0 +1,99 @@
+// Package window sums turnstile counts in event-time windows. It is pure: no
+// I/O, no clock. The caller feeds it parsed records of one Kafka partition in
+// offset order, asks it to emit the windows its watermark has closed, and
+// advances the watermark itself when a partition goes idle.
+//
+// The semantics, which tests compare row for row:
+//   - Windows are [k·S, k·S+D), aligned to the Unix epoch; a record at time t
+//     belongs to every window that contains t.
+//   - The watermark W is (largest event time seen in the partition) − delay,
+//     and never moves back.
+//   - For each record: a window whose end is ≤ W (as W stood before the
+//     record) is closed, and the record is late for it; the record is added to
+//     its other windows. Then W is updated, and every window whose end is ≤ W
+//     is ready to be emitted.
+//   - A record whose (ID, STATION, TIMESTAMP) was already seen is a duplicate
+//     and is dropped. The memory of a record is forgotten once all of its
+//     windows are closed; a record all of whose windows are closed is late,
+//     whether or not it repeats an earlier one.
+package window
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+)
+
+// Spec is a validated set of window parameters, in whole seconds.
+type Spec struct {
+	size  int64 // D
+	slide int64 // S
+	delay int64 // watermark delay
+}
+
+// NewSpec validates window parameters: size D and slide S must be positive
+// whole seconds with S ≤ D, and the watermark delay a non-negative whole number
+// of seconds.
+func NewSpec(size, slide, delay time.Duration) (Spec, error) {
+	switch {
+	case size <= 0:
+		return Spec{}, fmt.Errorf("window duration must be positive, got %s", size)
+	case slide <= 0:
+		return Spec{}, fmt.Errorf("window slide must be positive, got %s", slide)
+	case slide > size:
+		return Spec{}, fmt.Errorf("window slide %s is larger than the window duration %s", slide, size)
+	case delay < 0:
+		return Spec{}, fmt.Errorf("watermark delay must not be negative, got %s", delay)
+	}
+	for name, d := range map[string]time.Duration{"duration": size, "slide": slide, "watermark delay": delay} {
+		if d%time.Second != 0 {
+			return Spec{}, fmt.Errorf("window %s must be whole seconds (timestamps are), got %s", name, d)
+		}
+	}
+	return Spec{size: int64(size / time.Second), slide: int64(slide / time.Second), delay: int64(delay / time.Second)}, nil
+}
+
+// Size returns the window duration D.
+func (s Spec) Size() time.Duration { return time.Duration(s.size) * time.Second }
+
+// Slide returns the window slide S.
+func (s Spec) Slide() time.Duration { return time.Duration(s.slide) * time.Second }
+
+// Delay returns the watermark delay.
+func (s Spec) Delay() time.Duration { return time.Duration(s.delay) * time.Second }
+
+// firstStart returns the start of the earliest window that contains t: the
+// smallest k·S with k·S + D > t.
+func (s Spec) firstStart(t int64) int64 {
+	return floorDiv(t-s.size, s.slide)*s.slide + s.slide
+}
+
+// lastStart returns the start of the latest window that contains t.
+func (s Spec) lastStart(t int64) int64 {
+	return floorDiv(t, s.slide) * s.slide
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// ParseLength parses a window length flag: minutes as a plain number, as the
+// Spark job took them ("5", "2.5"), or a Go duration ("90s", "1h").
+func ParseLength(s string) (time.Duration, error) {
+	if minutes, err := strconv.ParseFloat(s, 64); err == nil {
+		if math.IsNaN(minutes) || math.IsInf(minutes, 0) || math.Abs(minutes) > 1e9 {
+			return 0, fmt.Errorf("%q is not a usable number of minutes", s)
+		}
+		return time.Duration(minutes * float64(time.Minute)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is neither a number of minutes nor a Go duration such as 90s", s)
+	}
+	return d, nil
+}
