@@ -1,0 +1,39 @@
+# syntax=docker/dockerfile:1.7
+# turnstile-stream consumer: sums turnstile counts in event-time windows and writes gzip CSV files to GCS.
+#
+# Build from the repository root (the context must hold go.mod):
+#   docker build -f docker/consumer.Dockerfile -t turnstile-consumer:local .
+#
+# confluent-kafka-go needs cgo; it links the librdkafka it bundles for
+# linux/amd64 glibc, so the build stage is Debian-based and the runtime is a
+# small glibc image of the same Debian release (distroless base, non-root).
+
+ARG GO_VERSION=1.26.8
+ARG DEBIAN_RELEASE=bookworm
+ARG RUNTIME_IMAGE=gcr.io/distroless/base-debian12:nonroot
+
+FROM golang:${GO_VERSION}-${DEBIAN_RELEASE} AS build
+WORKDIR /src
+ENV CGO_ENABLED=1 GOFLAGS=-buildvcs=false
+COPY go.mod go.sum ./
+RUN --mount=type=cache,target=/go/pkg/mod go mod download
+COPY . .
+RUN --mount=type=cache,target=/go/pkg/mod \
+    --mount=type=cache,target=/root/.cache/go-build \
+    go build -trimpath -ldflags="-s -w" -o /out/consumer ./apps/consumer \
+ && mkdir -p /out/lake
+
+FROM ${RUNTIME_IMAGE}
+LABEL org.opencontainers.image.title="turnstile-consumer" \
+      org.opencontainers.image.description="turnstile-stream consumer" \
+      org.opencontainers.image.source="https://github.com/turnstile-stream/turnstile-stream"
+COPY --from=build /out/consumer /usr/local/bin/consumer
+# An empty /lake owned by the runtime user, for a local --sink such as
+# /lake/turnstile on a mounted volume (docker/compose.local.yaml).
+COPY --from=build --chown=65532:65532 /out/lake /lake
+# distroless "nonroot" is uid/gid 65532. /config holds the librdkafka
+# properties file (mount it read-only; pass --config /config/client.properties).
+USER 65532:65532
+VOLUME ["/config"]
+EXPOSE 9090
+ENTRYPOINT ["/usr/local/bin/consumer"]

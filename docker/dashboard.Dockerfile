@@ -1,0 +1,35 @@
+# syntax=docker/dockerfile:1.7
+# turnstile-stream dashboard: serves the turnstile dashboard web page.
+#
+# Build from the repository root (the context must hold go.mod):
+#   docker build -f docker/dashboard.Dockerfile -t turnstile-dashboard:local .
+#
+# confluent-kafka-go needs cgo; it links the librdkafka it bundles for
+# linux/amd64 glibc, so the build stage is Debian-based and the runtime is a
+# small glibc image of the same Debian release (distroless base, non-root).
+
+ARG GO_VERSION=1.26.8
+ARG DEBIAN_RELEASE=bookworm
+ARG RUNTIME_IMAGE=gcr.io/distroless/base-debian12:nonroot
+
+FROM golang:${GO_VERSION}-${DEBIAN_RELEASE} AS build
+WORKDIR /src
+ENV CGO_ENABLED=1 GOFLAGS=-buildvcs=false
+COPY go.mod go.sum ./
+RUN --mount=type=cache,target=/go/pkg/mod go mod download
+COPY . .
+RUN --mount=type=cache,target=/go/pkg/mod \
+    --mount=type=cache,target=/root/.cache/go-build \
+    go build -trimpath -ldflags="-s -w" -o /out/dashboard ./apps/dashboard
+
+FROM ${RUNTIME_IMAGE}
+LABEL org.opencontainers.image.title="turnstile-dashboard" \
+      org.opencontainers.image.description="turnstile-stream dashboard" \
+      org.opencontainers.image.source="https://github.com/turnstile-stream/turnstile-stream"
+COPY --from=build /out/dashboard /usr/local/bin/dashboard
+# distroless "nonroot" is uid/gid 65532. /config holds the librdkafka
+# properties file (mount it read-only; pass --config /config/client.properties).
+USER 65532:65532
+VOLUME ["/config"]
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/dashboard"]

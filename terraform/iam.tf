@@ -1,0 +1,49 @@
+# One service account per VM role, each holding only what that role needs.
+
+resource "google_service_account" "vm" {
+  for_each = toset(local.roles)
+
+  account_id   = "${var.name_prefix}-${each.key}"
+  display_name = "turnstile-stream ${each.key} VM"
+  description  = "Runs the ${each.key} VM: logs, metrics, pulls images${each.key == "consumer" ? ", writes lake files" : ""}."
+
+  depends_on = [google_project_service.this]
+}
+
+locals {
+  # Every VM writes logs (Docker's gcplogs driver) and metrics.
+  project_roles = ["roles/logging.logWriter", "roles/monitoring.metricWriter"]
+
+  project_grants = {
+    for pair in setproduct(local.roles, local.project_roles) : "${pair[0]} ${pair[1]}" => {
+      role_of_vm = pair[0]
+      role       = pair[1]
+    }
+  }
+}
+
+resource "google_project_iam_member" "vm" {
+  for_each = local.project_grants
+
+  project = var.project_id
+  role    = each.value.role
+  member  = google_service_account.vm[each.value.role_of_vm].member
+}
+
+# Every VM may pull images from the project's registry, and nothing more there.
+resource "google_artifact_registry_repository_iam_member" "vm_reader" {
+  for_each = toset(local.roles)
+
+  project    = var.project_id
+  location   = var.region
+  repository = google_artifact_registry_repository.apps.repository_id
+  role       = "roles/artifactregistry.reader"
+  member     = google_service_account.vm[each.key].member
+}
+
+# Only the consumer writes to the lake, and only objects in this bucket.
+resource "google_storage_bucket_iam_member" "consumer_writer" {
+  bucket = google_storage_bucket.lake.name
+  role   = var.consumer_bucket_role
+  member = google_service_account.vm["consumer"].member
+}

@@ -1,0 +1,98 @@
+resource "google_compute_network" "this" {
+  count = var.create_network ? 1 : 0
+
+  name                    = "${var.name_prefix}-vpc"
+  description             = "turnstile-stream VMs (SSH via IAP only)."
+  auto_create_subnetworks = false
+
+  depends_on = [google_project_service.this]
+}
+
+resource "google_compute_subnetwork" "this" {
+  count = var.create_network ? 1 : 0
+
+  name                     = "${var.name_prefix}-subnet"
+  network                  = google_compute_network.this[0].id
+  region                   = var.region
+  ip_cidr_range            = var.subnet_cidr
+  private_ip_google_access = true
+}
+
+locals {
+  network    = var.create_network ? google_compute_network.this[0].id : var.network
+  subnetwork = var.create_network ? google_compute_subnetwork.this[0].id : var.subnetwork
+
+  kafka_ip = var.kafka_internal_ip != null ? var.kafka_internal_ip : (
+    var.create_network ? cidrhost(var.subnet_cidr, 10) : null
+  )
+}
+
+# A reserved internal address keeps the bootstrap address stable when the
+# Kafka VM is recreated.
+resource "google_compute_address" "kafka" {
+  name         = "${var.name_prefix}-kafka-internal"
+  description  = "Kafka bootstrap address for the app VMs."
+  region       = var.region
+  subnetwork   = local.subnetwork
+  address_type = "INTERNAL"
+  address      = local.kafka_ip
+
+  depends_on = [google_project_service.this]
+}
+
+# The VMs have no external IP: Cloud NAT gives them outbound access for
+# packages and images.
+resource "google_compute_router" "this" {
+  count = var.create_nat ? 1 : 0
+
+  name    = "${var.name_prefix}-router"
+  region  = var.region
+  network = local.network
+
+  depends_on = [google_project_service.this]
+}
+
+resource "google_compute_router_nat" "this" {
+  count = var.create_nat ? 1 : 0
+
+  name                               = "${var.name_prefix}-nat"
+  router                             = google_compute_router.this[0].name
+  region                             = var.region
+  nat_ip_allocate_option             = "AUTO_ONLY"
+  source_subnetwork_ip_ranges_to_nat = "ALL_SUBNETWORKS_ALL_IP_RANGES"
+
+  log_config {
+    enable = true
+    filter = "ERRORS_ONLY"
+  }
+}
+
+# Ingress is closed by the VPC's implied deny rule except for these two.
+
+resource "google_compute_firewall" "iap_ssh" {
+  name          = "${var.name_prefix}-allow-iap-ssh"
+  description   = "SSH to the turnstile VMs only through Identity-Aware Proxy TCP forwarding."
+  network       = local.network
+  direction     = "INGRESS"
+  source_ranges = [local.iap_source_range]
+  target_tags   = values(local.vm_tags)
+
+  allow {
+    protocol = "tcp"
+    ports    = ["22"]
+  }
+}
+
+resource "google_compute_firewall" "kafka_from_apps" {
+  name        = "${var.name_prefix}-allow-kafka-from-apps"
+  description = "Kafka's client listener, reachable only from the producer and consumer VMs."
+  network     = local.network
+  direction   = "INGRESS"
+  source_tags = local.app_tags
+  target_tags = [local.vm_tags.kafka]
+
+  allow {
+    protocol = "tcp"
+    ports    = [tostring(local.kafka_port)]
+  }
+}
