@@ -1,0 +1,333 @@
+package mta
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+)
+
+// The columns of an MTA turnstile file, in the order MTA writes them.
+const (
+	colCA = iota
+	colUnit
+	colSCP
+	colStation
+	colLineName
+	colDivision
+	colDate
+	colTime
+	colDesc
+	colEntries
+	colExits
+	numCols
+)
+
+// Columns are the column names of an MTA turnstile file, as MTA spells them.
+var Columns = [numCols]string{"C/A", "UNIT", "SCP", "STATION", "LINENAME", "DIVISION", "DATE", "TIME", "DESC", "ENTRIES", "EXITS"}
+
+// maxFields bounds the number of columns a header may have.
+const maxFields = 32
+
+// Header maps the columns of one turnstile file to the fields of a reading.
+// Its zero value is not usable; get one from ParseHeader.
+type Header struct {
+	idx   [numCols]int // position of each column in a row
+	width int          // number of fields in a row
+}
+
+// Width returns the number of fields a row under this header has.
+func (h *Header) Width() int { return h.width }
+
+// ParseHeader parses the header line of a turnstile file. It accepts the
+// variants seen in the wild:
+//   - MTA's own C/A,UNIT,SCP,STATION,LINENAME,DIVISION,DATE,TIME,DESC,ENTRIES,EXITS;
+//   - the same with a leading pandas index column (",C/A,..." or ",CA,...");
+//   - spaces around names (MTA pads EXITS with trailing spaces), a UTF-8 byte
+//     order mark, quoted names and any letter case.
+//
+// Columns may come in any order; extra columns are ignored. It returns an
+// error naming the missing or repeated columns.
+func ParseHeader(line []byte) (Header, error) {
+	line = bytes.TrimPrefix(trimLineEnd(line), []byte("\xef\xbb\xbf"))
+	var fields [maxFields][]byte
+	var scratch []byte
+	n, err := splitFields(line, fields[:], &scratch)
+	if err != nil {
+		return Header{}, fmt.Errorf("header: %w", err)
+	}
+	if n > maxFields {
+		return Header{}, fmt.Errorf("header: %d columns, want at most %d", n, maxFields)
+	}
+	h := Header{width: n}
+	for i := range h.idx {
+		h.idx[i] = -1
+	}
+	for pos, f := range fields[:n] {
+		col := columnOf(f)
+		if col < 0 {
+			continue // the pandas index column, or a column we do not use
+		}
+		if h.idx[col] >= 0 {
+			return Header{}, fmt.Errorf("header: column %s appears twice", Columns[col])
+		}
+		h.idx[col] = pos
+	}
+	var missing []string
+	for col, pos := range h.idx {
+		if pos < 0 {
+			missing = append(missing, Columns[col])
+		}
+	}
+	if len(missing) > 0 {
+		return Header{}, fmt.Errorf("header: missing column(s) %s; want %s", strings.Join(missing, ", "), strings.Join(Columns[:], ","))
+	}
+	return h, nil
+}
+
+// columnOf returns the column a header name stands for, or -1.
+func columnOf(name []byte) int {
+	if bytes.EqualFold(name, []byte("CA")) {
+		return colCA
+	}
+	for col, c := range Columns {
+		if bytes.EqualFold(name, []byte(c)) {
+			return col
+		}
+	}
+	return -1
+}
+
+// Row is one parsed data row of a turnstile file. Its byte slices point into
+// the parsed line (or the parser's scratch space) and stay valid only until
+// the next call to ParseRow with the same RowParser.
+type Row struct {
+	CA, Unit, SCP               []byte
+	Station, LineName, Division []byte
+	Desc                        []byte
+	Time                        int64 // DATE and TIME as Unix seconds, the naive time read as UTC
+	Entries, Exits              int64 // the cumulative register readings
+}
+
+// RowParser parses the data rows of one file. It reuses its scratch space, so
+// a valid row parses without allocating; it is not safe for concurrent use.
+type RowParser struct {
+	Header  Header
+	fields  [maxFields][]byte
+	scratch []byte
+}
+
+// ParseRow parses one data row into r. The row must have as many fields as
+// the header; fields are trimmed of spaces; DATE is MM/DD/YYYY, TIME is
+// HH:MM:SS, and ENTRIES and EXITS are non-negative integers of at most 18
+// digits. CA, UNIT and SCP must not be empty.
+func (p *RowParser) ParseRow(line []byte, r *Row) error {
+	line = trimLineEnd(line)
+	n, err := splitFields(line, p.fields[:], &p.scratch)
+	if err != nil {
+		return err
+	}
+	if n != p.Header.width {
+		return fmt.Errorf("got %d fields, want %d", n, p.Header.width)
+	}
+	idx := &p.Header.idx
+	f := &p.fields
+	r.CA, r.Unit, r.SCP = f[idx[colCA]], f[idx[colUnit]], f[idx[colSCP]]
+	if len(r.CA) == 0 || len(r.Unit) == 0 || len(r.SCP) == 0 {
+		return fmt.Errorf("empty C/A, UNIT or SCP")
+	}
+	r.Station, r.LineName, r.Division = f[idx[colStation]], f[idx[colLineName]], f[idx[colDivision]]
+	r.Desc = f[idx[colDesc]]
+	day, ok := parseDate(f[idx[colDate]])
+	if !ok {
+		return fmt.Errorf("DATE %q is not MM/DD/YYYY", f[idx[colDate]])
+	}
+	sec, ok := parseClock(f[idx[colTime]])
+	if !ok {
+		return fmt.Errorf("TIME %q is not HH:MM:SS", f[idx[colTime]])
+	}
+	r.Time = day*86400 + sec
+	if r.Entries, ok = parseCounter(f[idx[colEntries]]); !ok {
+		return fmt.Errorf("ENTRIES %q is not a non-negative integer", f[idx[colEntries]])
+	}
+	if r.Exits, ok = parseCounter(f[idx[colExits]]); !ok {
+		return fmt.Errorf("EXITS %q is not a non-negative integer", f[idx[colExits]])
+	}
+	return nil
+}
+
+// splitFields splits one CSV record into trimmed fields, storing the first
+// len(fields) of them, and returns how many fields the record has. A field may
+// be quoted as RFC 4180 says; unescaped quoted fields are copied to scratch.
+func splitFields(s []byte, fields [][]byte, scratch *[]byte) (int, error) {
+	*scratch = (*scratch)[:0]
+	n := 0
+	i := 0
+	for {
+		for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+			i++
+		}
+		var field []byte
+		if i < len(s) && s[i] == '"' {
+			start := i + 1
+			escaped := false
+			j := start
+			for {
+				if j >= len(s) {
+					return 0, fmt.Errorf("field %d: quoted field is not closed", n+1)
+				}
+				if s[j] == '"' {
+					if j+1 < len(s) && s[j+1] == '"' {
+						escaped = true
+						j += 2
+						continue
+					}
+					break
+				}
+				j++
+			}
+			field = s[start:j]
+			if escaped {
+				from := len(*scratch)
+				for k := start; k < j; k++ {
+					*scratch = append(*scratch, s[k])
+					if s[k] == '"' {
+						k++
+					}
+				}
+				field = (*scratch)[from:]
+			}
+			i = j + 1
+			for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+				i++
+			}
+			if i < len(s) && s[i] != ',' {
+				return 0, fmt.Errorf("field %d: unexpected %q after the closing quote", n+1, s[i])
+			}
+		} else {
+			j := i
+			if k := bytes.IndexByte(s[i:], ','); k >= 0 {
+				j = i + k
+			} else {
+				j = len(s)
+			}
+			field = s[i:j]
+			if bytes.IndexByte(field, '"') >= 0 {
+				return 0, fmt.Errorf("field %d: bare quote in an unquoted field", n+1)
+			}
+			i = j
+		}
+		if n < len(fields) {
+			fields[n] = trimSpace(field)
+		}
+		n++
+		if i >= len(s) {
+			break
+		}
+		i++ // the comma
+	}
+	return n, nil
+}
+
+// parseDate parses MM/DD/YYYY and returns days since 1970-01-01.
+func parseDate(b []byte) (int64, bool) {
+	if len(b) != 10 || b[2] != '/' || b[5] != '/' {
+		return 0, false
+	}
+	month, ok1 := digits(b[0:2])
+	day, ok2 := digits(b[3:5])
+	year, ok3 := digits(b[6:10])
+	if !(ok1 && ok2 && ok3) || month < 1 || month > 12 || day < 1 || day > daysIn(year, month) {
+		return 0, false
+	}
+	return daysFromCivil(year, month, day), true
+}
+
+// parseClock parses HH:MM:SS and returns seconds since midnight.
+func parseClock(b []byte) (int64, bool) {
+	if len(b) != 8 || b[2] != ':' || b[5] != ':' {
+		return 0, false
+	}
+	h, ok1 := digits(b[0:2])
+	m, ok2 := digits(b[3:5])
+	s, ok3 := digits(b[6:8])
+	if !(ok1 && ok2 && ok3) || h > 23 || m > 59 || s > 59 {
+		return 0, false
+	}
+	return int64(h*3600 + m*60 + s), true
+}
+
+// parseCounter parses a register reading: 1 to 18 decimal digits.
+func parseCounter(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+func digits(b []byte) (int, bool) {
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+func daysIn(year, month int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysFromCivil returns the number of days from 1970-01-01 to the given date
+// (year >= 0) in the proleptic Gregorian calendar.
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 {
+		era = (y - 399) / 400
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func trimLineEnd(b []byte) []byte {
+	if len(b) > 0 && b[len(b)-1] == '\n' {
+		b = b[:len(b)-1]
+	}
+	if len(b) > 0 && b[len(b)-1] == '\r' {
+		b = b[:len(b)-1]
+	}
+	return b
+}
