@@ -1,0 +1,160 @@
+// Package lake writes the consumer's output into the data lake: gzip CSV
+// window files that a BigQuery external table over <prefix>/*.csv.gz reads
+// unchanged, and gzip JSON-lines side files (dead letters and late records)
+// under sibling prefixes that the table never matches.
+//
+// A Bucket stores whole objects: a GCS bucket (GCSBucket), a local folder
+// (FileBucket) or memory (MemBucket). A Sink couples a Bucket with the Layout
+// that names the objects; Open builds one from a sink URL. See docs/lake.md.
+package lake
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"strings"
+	"time"
+
+	"google.golang.org/api/option"
+)
+
+// Bucket is where lake objects go. Implementations are safe for concurrent
+// use.
+type Bucket interface {
+	// Put stores data under name. When Put returns nil the object is complete
+	// and durable; when it fails the object is absent or still holds its
+	// previous complete content. Putting the same name and bytes again is
+	// harmless, so re-emitting a file under its deterministic name is
+	// idempotent.
+	Put(ctx context.Context, name string, data []byte) error
+	// Get returns the content of the object name; the error wraps
+	// ErrNotExist when there is no such object.
+	Get(ctx context.Context, name string) ([]byte, error)
+	// List returns the sorted full names of the objects whose name starts
+	// with prefix.
+	List(ctx context.Context, prefix string) ([]string, error)
+	// Close releases the Bucket's resources.
+	Close() error
+}
+
+// ErrNotExist is the error Get wraps for a missing object. It is
+// fs.ErrNotExist, so errors.Is(err, fs.ErrNotExist) works too.
+var ErrNotExist = fs.ErrNotExist
+
+// checkName reports whether name is a valid object name: a slash-separated
+// relative path of non-empty elements, none of them starting with "." (the
+// FileBucket keeps its temporary files hidden that way), without NUL,
+// backslashes or line breaks. Every backend checks names the same way, so a
+// name that works in tests (MemBucket) works in a folder and in GCS.
+func checkName(name string) error {
+	if name == "" {
+		return fmt.Errorf("lake: empty object name")
+	}
+	if strings.ContainsAny(name, "\x00\r\n\\") {
+		return fmt.Errorf("lake: object name %q holds NUL, a backslash or a line break", name)
+	}
+	for _, elem := range strings.Split(name, "/") {
+		if elem == "" || elem[0] == '.' {
+			return fmt.Errorf("lake: object name %q must be a relative path of non-empty elements that do not start with a dot", name)
+		}
+	}
+	return nil
+}
+
+// Option configures NewGCSBucket and Open. The retry options only concern
+// GCS; a folder or memory bucket ignores them.
+type Option func(*options)
+
+type options struct {
+	maxAttempts    int
+	initialBackoff time.Duration
+	maxBackoff     time.Duration
+	attemptTimeout time.Duration
+	sleep          func(ctx context.Context, d time.Duration) error
+	onRetry        func(op, name string, attempt int, err error)
+	log            *slog.Logger
+	clientOpts     []option.ClientOption
+}
+
+// The default retry policy: up to 10 attempts, backoff from 250ms doubling up
+// to 16s (with jitter), and at most 2 minutes per attempt. All retries of one
+// operation take about a minute before giving up.
+const (
+	DefaultMaxAttempts    = 10
+	DefaultInitialBackoff = 250 * time.Millisecond
+	DefaultMaxBackoff     = 16 * time.Second
+	DefaultAttemptTimeout = 2 * time.Minute
+)
+
+func newOptions(opts []Option) options {
+	o := options{
+		maxAttempts:    DefaultMaxAttempts,
+		initialBackoff: DefaultInitialBackoff,
+		maxBackoff:     DefaultMaxBackoff,
+		attemptTimeout: DefaultAttemptTimeout,
+		sleep:          sleepCtx,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// MaxAttempts bounds the attempts of one operation, the first included
+// (n < 1 means 1: no retries).
+func MaxAttempts(n int) Option {
+	return func(o *options) { o.maxAttempts = max(n, 1) }
+}
+
+// Backoff sets the wait before the first retry and its cap: the wait doubles
+// with each retry up to max, and a random jitter takes up to half of it off.
+func Backoff(initial, max time.Duration) Option {
+	return func(o *options) { o.initialBackoff, o.maxBackoff = initial, max }
+}
+
+// AttemptTimeout bounds each attempt; an attempt that runs out of time is
+// retried like a transient error (0 means no per-attempt bound).
+func AttemptTimeout(d time.Duration) Option {
+	return func(o *options) { o.attemptTimeout = d }
+}
+
+// OnRetry calls hook before each retry with the operation ("put", "get",
+// "list"), the object name (the prefix for list), the number of the attempt
+// that failed (1 for the first) and its error. The consumer counts retries
+// with it.
+func OnRetry(hook func(op, name string, attempt int, err error)) Option {
+	return func(o *options) { o.onRetry = hook }
+}
+
+// Logger logs each retry and each operation that gives up at Warn level.
+// Without it nothing is logged.
+func Logger(l *slog.Logger) Option {
+	return func(o *options) { o.log = l }
+}
+
+// SleepFunc replaces the wait between attempts; sleep must return ctx's error
+// when ctx ends first. Tests use it to retry without real sleeps.
+func SleepFunc(sleep func(ctx context.Context, d time.Duration) error) Option {
+	return func(o *options) { o.sleep = sleep }
+}
+
+// ClientOptions passes options to storage.NewClient, for example
+// option.WithCredentialsFile.
+func ClientOptions(opts ...option.ClientOption) Option {
+	return func(o *options) { o.clientOpts = append(o.clientOpts, opts...) }
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,152 @@
+package lake
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
+)
+
+// Sink couples a Bucket with the Layout of the window and side files.
+type Sink struct {
+	Bucket Bucket
+	Layout Layout
+}
+
+// Accepted sink URLs, for error messages.
+const acceptedURLs = "want file:///abs/dir/<prefix>, file://rel/dir/<prefix> or gs://<bucket>[/<folders>]/<prefix>, optionally with ?layout=hive"
+
+// Open returns the Sink that a sink URL names:
+//
+//	file:///abs/dir/turnstile      folder /abs/dir, prefix turnstile
+//	file://rel/dir/turnstile       folder rel/dir relative to the working directory, prefix turnstile
+//	gs://bucket/turnstile          bucket "bucket", prefix turnstile
+//	gs://bucket/a/b/turnstile      bucket "bucket", prefix a/b/turnstile
+//
+// The last path element is the prefix of the window files; what comes before
+// it is the folder (file) or the folders inside the bucket (gs). A file URL
+// has no host: in file://rel/dir/turnstile the "host" rel is read as the first
+// element of a path relative to the process's working directory at Open
+// (file://./x works too); use three slashes for an absolute path. The query
+// ?layout=hive selects the hive layout (?layout=flat is the default). opts
+// configure a GCS bucket (retries, hook, logger, client options) and are
+// ignored for files.
+func Open(ctx context.Context, rawURL string, opts ...Option) (*Sink, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("lake: sink URL %q: %w (%s)", rawURL, err, acceptedURLs)
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("lake: sink URL %q: %s (%s)", rawURL, fmt.Sprintf(format, args...), acceptedURLs)
+	}
+	if u.Opaque != "" {
+		return nil, bad("missing // after %s:", u.Scheme)
+	}
+	if u.User != nil || u.Fragment != "" || u.Port() != "" {
+		return nil, bad("user, port and fragment are not allowed")
+	}
+	var layout Layout
+	for k, v := range u.Query() {
+		switch {
+		case k == "layout" && len(v) == 1 && v[0] == "hive":
+			layout.Hive = true
+		case k == "layout" && len(v) == 1 && v[0] == "flat":
+		default:
+			return nil, bad("unknown query %s=%s (only layout=flat or layout=hive)", k, strings.Join(v, ","))
+		}
+	}
+	p := strings.TrimSuffix(u.Path, "/")
+	switch u.Scheme {
+	case "file":
+		full := p
+		if u.Host != "" {
+			full = strings.TrimPrefix(u.Host+p, "/") // relative
+		}
+		dir, prefix := path.Split(full)
+		if err := checkPrefix(prefix); err != nil {
+			return nil, bad("%v", err)
+		}
+		if dir == "" {
+			dir = "."
+		}
+		b, err := NewFileBucket(filepath.FromSlash(dir))
+		if err != nil {
+			return nil, fmt.Errorf("lake: sink URL %q: %w", rawURL, err)
+		}
+		layout.Prefix = prefix
+		return &Sink{Bucket: b, Layout: layout}, nil
+	case "gs":
+		if u.Host == "" {
+			return nil, bad("missing bucket")
+		}
+		if err := checkBucketName(u.Host); err != nil {
+			return nil, bad("%v", err)
+		}
+		prefix := strings.TrimPrefix(p, "/")
+		if prefix == "" {
+			return nil, bad("missing prefix after the bucket")
+		}
+		for _, elem := range strings.Split(prefix, "/") {
+			if err := checkPrefix(elem); err != nil {
+				return nil, bad("%v", err)
+			}
+		}
+		b, err := NewGCSBucket(ctx, u.Host, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("lake: sink URL %q: %w", rawURL, err)
+		}
+		layout.Prefix = prefix
+		return &Sink{Bucket: b, Layout: layout}, nil
+	case "":
+		return nil, bad("no scheme")
+	default:
+		return nil, bad("unknown scheme %q", u.Scheme)
+	}
+}
+
+// checkPrefix checks one element of a prefix: not empty, no dot first, no
+// glob characters.
+func checkPrefix(elem string) error {
+	switch {
+	case elem == "":
+		return errors.New("empty prefix")
+	case elem[0] == '.':
+		return fmt.Errorf("prefix element %q starts with a dot", elem)
+	case strings.ContainsAny(elem, "*?[]\\\x00\r\n"):
+		return fmt.Errorf("prefix element %q holds a glob character, a backslash or a control character", elem)
+	}
+	return nil
+}
+
+// PutWindows writes rows as the window file of the window that ends at end
+// (EncodeWindows with the index column, as the batch files have it) and
+// returns the object name.
+func (s *Sink) PutWindows(ctx context.Context, end time.Time, source string, rows []turnstile.WindowCount) (string, error) {
+	name := s.Layout.WindowObject(end, source)
+	var buf bytes.Buffer
+	if err := EncodeWindows(&buf, rows, true); err != nil {
+		return name, err
+	}
+	return name, s.Bucket.Put(ctx, name, buf.Bytes())
+}
+
+// PutSide writes recs as a side file of kind whose first record has the offset
+// firstOffset, and returns the object name.
+func (s *Sink) PutSide(ctx context.Context, kind SideKind, source string, firstOffset int64, recs []SideRecord) (string, error) {
+	name := s.Layout.SideObject(kind, source, firstOffset)
+	var buf bytes.Buffer
+	if err := EncodeSide(&buf, recs); err != nil {
+		return name, err
+	}
+	return name, s.Bucket.Put(ctx, name, buf.Bytes())
+}
+
+// Close closes the Bucket.
+func (s *Sink) Close() error { return s.Bucket.Close() }

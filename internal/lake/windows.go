@@ -1,0 +1,142 @@
+package lake
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
+)
+
+// flushSize is how many bytes of CSV EncodeWindows gathers per write to the
+// compressor.
+const flushSize = 64 << 10
+
+// newGzipWriter returns a gzip writer with a fixed header (no name, no
+// comment, zero ModTime), so the same input gives the same bytes.
+func newGzipWriter(w io.Writer) *gzip.Writer {
+	return gzip.NewWriter(w) // the zero Header: empty Name, zero ModTime
+}
+
+// EncodeWindows writes rows to w as a gzip CSV window file, in the order
+// given, each line ending in "\n". With index, the header is
+// turnstile.LakeHeader and each row starts with its 0-based row number in the
+// file (the pandas index column the batch files have); without it, the header
+// is turnstile.LakeColumns and rows are bare. The bytes depend only on rows
+// and index: the gzip header carries no name and a zero ModTime, so a
+// re-emitted file overwrites its object with the same bytes.
+func EncodeWindows(w io.Writer, rows []turnstile.WindowCount, index bool) error {
+	zw := newGzipWriter(w)
+	buf := make([]byte, 0, flushSize+1024)
+	if index {
+		buf = append(buf, turnstile.LakeHeader...)
+	} else {
+		buf = append(buf, turnstile.LakeColumns...)
+	}
+	buf = append(buf, '\n')
+	for i := range rows {
+		if index {
+			buf = strconv.AppendInt(buf, int64(i), 10)
+			buf = append(buf, ',')
+		}
+		buf = turnstile.AppendWindowCount(buf, &rows[i])
+		buf = append(buf, '\n')
+		if len(buf) >= flushSize {
+			if _, err := zw.Write(buf); err != nil {
+				return fmt.Errorf("lake: encode windows: %w", err)
+			}
+			buf = buf[:0]
+		}
+	}
+	if _, err := zw.Write(buf); err != nil {
+		return fmt.Errorf("lake: encode windows: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("lake: encode windows: %w", err)
+	}
+	return nil
+}
+
+// DecodeWindows reads a window file that EncodeWindows wrote, with or without
+// the index column. It checks the header, that every row parses and, with
+// the index, that the index column counts 0, 1, 2... It is for tests, checks
+// and tools, not for the hot path.
+func DecodeWindows(data []byte) ([]turnstile.WindowCount, error) {
+	text, err := gunzip(data)
+	if err != nil {
+		return nil, fmt.Errorf("lake: decode windows: %w", err)
+	}
+	lines := splitRecords(text)
+	if len(lines) == 0 {
+		return nil, fmt.Errorf("lake: decode windows: empty file, want the header %q", turnstile.LakeHeader)
+	}
+	var index bool
+	switch header := string(bytes.TrimSuffix(lines[0], []byte("\r"))); header {
+	case turnstile.LakeHeader:
+		index = true
+	case turnstile.LakeColumns:
+	default:
+		return nil, fmt.Errorf("lake: decode windows: header %q, want %q or %q", header, turnstile.LakeHeader, turnstile.LakeColumns)
+	}
+	rows := make([]turnstile.WindowCount, 0, len(lines)-1)
+	for i, line := range lines[1:] {
+		lineNo := i + 2
+		if index {
+			comma := bytes.IndexByte(line, ',')
+			if comma < 0 {
+				return nil, fmt.Errorf("lake: decode windows: line %d: no index column", lineNo)
+			}
+			if got := string(line[:comma]); got != strconv.Itoa(i) {
+				return nil, fmt.Errorf("lake: decode windows: line %d: index %q, want %d", lineNo, got, i)
+			}
+			line = line[comma+1:]
+		}
+		row, err := turnstile.ParseWindowCount(line)
+		if err != nil {
+			return nil, fmt.Errorf("lake: decode windows: line %d: %w", lineNo, err)
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+// splitRecords splits CSV text into records at the line ends that are not
+// inside a quoted field. A final line end does not start a record.
+func splitRecords(text []byte) [][]byte {
+	var recs [][]byte
+	quoted := false
+	start := 0
+	for i, c := range text {
+		switch c {
+		case '"':
+			quoted = !quoted
+		case '\n':
+			if !quoted {
+				recs = append(recs, text[start:i])
+				start = i + 1
+			}
+		}
+	}
+	if start < len(text) {
+		recs = append(recs, text[start:])
+	}
+	return recs
+}
+
+func gunzip(data []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, err
+	}
+	zr.Multistream(false)
+	text, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, err
+	}
+	if err := zr.Close(); err != nil {
+		return nil, err
+	}
+	return text, nil
+}
