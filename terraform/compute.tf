@@ -64,7 +64,8 @@ resource "google_compute_instance" "vm" {
   }
 
   service_account {
-    email  = google_service_account.vm[each.key].email
+    # The role's own account (same e-mail as google_service_account.vm[role].email).
+    email  = trimprefix(local.sa_member[each.key], "serviceAccount:")
     scopes = ["cloud-platform"]
   }
 

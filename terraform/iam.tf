@@ -11,6 +11,14 @@ resource "google_service_account" "vm" {
 }
 
 locals {
+  # The e-mail of a user-managed service account is always
+  # ACCOUNT_ID@PROJECT.iam.gserviceaccount.com. Building the IAM member from
+  # account_id (rather than the computed `member` attribute) keeps the
+  # dependency on the account while making every grant visible at plan time.
+  sa_member = {
+    for r, sa in google_service_account.vm : r => "serviceAccount:${sa.account_id}@${var.project_id}.iam.gserviceaccount.com"
+  }
+
   # Every VM writes logs (Docker's gcplogs driver) and metrics.
   project_roles = ["roles/logging.logWriter", "roles/monitoring.metricWriter"]
 
@@ -27,7 +35,7 @@ resource "google_project_iam_member" "vm" {
 
   project = var.project_id
   role    = each.value.role
-  member  = google_service_account.vm[each.value.role_of_vm].member
+  member  = local.sa_member[each.value.role_of_vm]
 }
 
 # Every VM may pull images from the project's registry, and nothing more there.
@@ -38,12 +46,12 @@ resource "google_artifact_registry_repository_iam_member" "vm_reader" {
   location   = var.region
   repository = google_artifact_registry_repository.apps.repository_id
   role       = "roles/artifactregistry.reader"
-  member     = google_service_account.vm[each.key].member
+  member     = local.sa_member[each.key]
 }
 
 # Only the consumer writes to the lake, and only objects in this bucket.
 resource "google_storage_bucket_iam_member" "consumer_writer" {
   bucket = google_storage_bucket.lake.name
   role   = var.consumer_bucket_role
-  member = google_service_account.vm["consumer"].member
+  member = local.sa_member["consumer"]
 }
