@@ -1,0 +1,272 @@
+package lake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/turnstile-stream/turnstile-stream/internal/gcstest"
+)
+
+// retryRecorder records the retries and waits of a GCSBucket.
+type retryRecorder struct {
+	mu       sync.Mutex
+	attempts []int
+	errs     []error
+	waits    []time.Duration
+}
+
+func (r *retryRecorder) hook(op, name string, attempt int, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.attempts = append(r.attempts, attempt)
+	r.errs = append(r.errs, err)
+}
+
+func (r *retryRecorder) sleep(ctx context.Context, d time.Duration) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.waits = append(r.waits, d)
+	return ctx.Err()
+}
+
+func (r *retryRecorder) retries() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.attempts)
+}
+
+// newGCS starts an emulator and opens a bucket on it that records its
+// retries without sleeping.
+func newGCS(t *testing.T, opts ...Option) (*gcstest.Server, *GCSBucket, *retryRecorder) {
+	t.Helper()
+	srv := gcstest.New(t)
+	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host())
+	rec := &retryRecorder{}
+	opts = append([]Option{OnRetry(rec.hook), SleepFunc(rec.sleep), AttemptTimeout(5 * time.Second)}, opts...)
+	b, err := NewGCSBucket(t.Context(), srv.Bucket(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return srv, b, rec
+}
+
+func TestGCSPutRetriesTransientFaults(t *testing.T) {
+	tests := []struct {
+		name   string
+		inject func(f *gcstest.Faults)
+		faults int
+	}{
+		{"503 three times", func(f *gcstest.Faults) { f.FailNext(3, http.StatusServiceUnavailable) }, 3},
+		{"429 then 500", func(f *gcstest.Faults) {
+			f.FailNext(1, http.StatusTooManyRequests)
+			f.FailNext(1, http.StatusInternalServerError)
+		}, 2},
+		{"connection resets", func(f *gcstest.Faults) { f.ResetNext(2) }, 2},
+		{"stall past the attempt timeout", func(f *gcstest.Faults) { f.StallNext(1, 10*time.Second) }, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, b, rec := newGCS(t, AttemptTimeout(300*time.Millisecond))
+			srv.Faults().Only(gcstest.Uploads)
+			tt.inject(srv.Faults())
+			data := []byte(strings.Repeat("turnstile,", 10000))
+			name := "turnstile/20240722T101500_p0.csv.gz"
+			if err := b.Put(t.Context(), name, data); err != nil {
+				t.Fatalf("Put: %v", err)
+			}
+			if got := srv.Faults().Served(); got != tt.faults {
+				t.Errorf("faults served = %d, want %d", got, tt.faults)
+			}
+			if rec.retries() != tt.faults {
+				t.Errorf("OnRetry called %d times, want %d", rec.retries(), tt.faults)
+			}
+			for i, a := range rec.attempts {
+				if a != i+1 {
+					t.Errorf("retry %d reported attempt %d", i, a)
+				}
+			}
+			got, err := srv.Object(srv.Bucket(), name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != string(data) {
+				t.Errorf("object holds %d bytes, want the %d put", len(got), len(data))
+			}
+		})
+	}
+}
+
+func TestGCSStallReportsTimeout(t *testing.T) {
+	srv, b, rec := newGCS(t, AttemptTimeout(200*time.Millisecond))
+	srv.Faults().StallNext(1, 10*time.Second)
+	start := time.Now()
+	if err := b.Put(t.Context(), "a/b.csv.gz", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Put took %v: the stalled attempt was not cut at its timeout", d)
+	}
+	if rec.retries() != 1 || !strings.Contains(rec.errs[0].Error(), "timed out") {
+		t.Errorf("retries %d, errors %v: want one timed-out attempt", rec.retries(), rec.errs)
+	}
+}
+
+func TestGCSGetAndListRetry(t *testing.T) {
+	srv, b, rec := newGCS(t)
+	ctx := t.Context()
+	if err := b.Put(ctx, "turnstile/x.csv.gz", []byte("payload")); err != nil {
+		t.Fatal(err)
+	}
+	srv.Faults().FailNext(2, http.StatusBadGateway)
+	got, err := b.Get(ctx, "turnstile/x.csv.gz")
+	if err != nil || string(got) != "payload" {
+		t.Fatalf("Get = %q, %v", got, err)
+	}
+	srv.Faults().FailNext(2, http.StatusServiceUnavailable)
+	names, err := b.List(ctx, "turnstile/")
+	if err != nil || len(names) != 1 {
+		t.Fatalf("List = %q, %v", names, err)
+	}
+	if rec.retries() != 4 || srv.Faults().Served() != 4 {
+		t.Errorf("retries %d, faults served %d: want 4 and 4", rec.retries(), srv.Faults().Served())
+	}
+}
+
+func TestGCSPermanentErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		bucket string // "" = the emulator's bucket
+		status int    // injected status, 0 for none
+		want   []string
+	}{
+		{"403", "", http.StatusForbidden, []string{"permission denied", "credentials", gcstest.DefaultBucket, "turnstile/o.csv.gz"}},
+		{"401", "", http.StatusUnauthorized, []string{"permission denied", "credentials"}},
+		{"400", "", http.StatusBadRequest, []string{"HTTP 400", "not retried"}},
+		{"missing bucket", "no-such-bucket", 0, []string{`bucket "no-such-bucket"`, "sink URL"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, b, rec := newGCS(t)
+			if tt.bucket != "" {
+				var err error
+				b, err = NewGCSBucket(t.Context(), tt.bucket, OnRetry(rec.hook), SleepFunc(rec.sleep))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer b.Close()
+			}
+			if tt.status != 0 {
+				srv.Faults().FailNext(5, tt.status)
+			}
+			err := b.Put(t.Context(), "turnstile/o.csv.gz", []byte("x"))
+			if err == nil {
+				t.Fatal("Put succeeded, want an error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			if rec.retries() != 0 {
+				t.Errorf("OnRetry called %d times for a permanent error", rec.retries())
+			}
+			if srv.Faults().Requests() != 1 {
+				t.Errorf("%d requests reached the server, want 1", srv.Faults().Requests())
+			}
+		})
+	}
+}
+
+func TestGCSGivesUpAfterMaxAttempts(t *testing.T) {
+	srv, b, rec := newGCS(t, MaxAttempts(3))
+	srv.Faults().FailNext(10, http.StatusServiceUnavailable)
+	err := b.Put(t.Context(), "a/o.csv.gz", []byte("x"))
+	if err == nil || !strings.Contains(err.Error(), "giving up after 3 attempts") {
+		t.Fatalf("Put error = %v, want giving up after 3 attempts", err)
+	}
+	if srv.Faults().Served() != 3 || rec.retries() != 2 {
+		t.Errorf("faults served %d, retries %d: want 3 and 2", srv.Faults().Served(), rec.retries())
+	}
+	if _, err := srv.Object(srv.Bucket(), "a/o.csv.gz"); err == nil {
+		t.Error("the object exists after a failed Put")
+	}
+}
+
+func TestGCSStopsWhenContextEnds(t *testing.T) {
+	srv, b, _ := newGCS(t)
+	srv.Faults().FailNext(100, http.StatusServiceUnavailable)
+	ctx, cancel := context.WithCancel(t.Context())
+	var hooks int
+	b.opts.onRetry = func(string, string, int, error) { hooks++ }
+	b.opts.sleep = func(ctx context.Context, d time.Duration) error {
+		cancel() // the caller gives up while we wait
+		return sleepCtx(ctx, d)
+	}
+	err := b.Put(ctx, "a/o.csv.gz", []byte("x"))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Put error = %v, want context.Canceled", err)
+	}
+	if hooks != 1 || srv.Faults().Served() != 1 {
+		t.Errorf("hooks %d, faults served %d: want 1 and 1", hooks, srv.Faults().Served())
+	}
+}
+
+func TestGCSObjectAttrs(t *testing.T) {
+	srv, b, _ := newGCS(t)
+	if err := b.Put(t.Context(), "turnstile/x.csv.gz", []byte{0x1f, 0x8b}); err != nil {
+		t.Fatal(err)
+	}
+	obj, err := srv.Fake().GetObject(srv.Bucket(), "turnstile/x.csv.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if obj.ContentType != "application/gzip" || obj.ContentEncoding != "" {
+		t.Errorf("ContentType %q, ContentEncoding %q: want application/gzip and none", obj.ContentType, obj.ContentEncoding)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	initial, limit := 100*time.Millisecond, time.Second
+	for n := 1; n <= 8; n++ {
+		full := min(initial<<(n-1), limit)
+		for range 50 {
+			d := backoff(initial, limit, n)
+			if d < full/2 || d > full {
+				t.Fatalf("backoff(attempt %d) = %v, want in [%v, %v]", n, d, full/2, full)
+			}
+		}
+	}
+}
+
+func TestTransient(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{errors.New("boom"), false},
+		{context.Canceled, false},
+		{&timeoutErr{}, true},
+		{fmt.Errorf("read body: %w", io.ErrUnexpectedEOF), true},
+		{fmt.Errorf("write: %w", syscall.ECONNRESET), true},
+	}
+	for _, tt := range tests {
+		if got := transient(tt.err); got != tt.want {
+			t.Errorf("transient(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
+
+type timeoutErr struct{}
+
+func (*timeoutErr) Error() string   { return "i/o timeout" }
+func (*timeoutErr) Timeout() bool   { return true }
+func (*timeoutErr) Temporary() bool { return true }
