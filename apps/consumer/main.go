@@ -1,0 +1,291 @@
+// Command consumer reads turnstile counts from the Kafka topic mta-turnstile
+// (or from a file, --input), sums ENTRIES and EXITS per turnstile in
+// event-time windows, and writes gzip CSV files to the data lake: a local
+// folder or a GCS bucket. See the README for flags and the output layout.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/turnstile-stream/turnstile-stream/internal/kafkaconf"
+	"github.com/turnstile-stream/turnstile-stream/internal/lake"
+	"github.com/turnstile-stream/turnstile-stream/internal/ops"
+	"github.com/turnstile-stream/turnstile-stream/internal/stream"
+	"github.com/turnstile-stream/turnstile-stream/internal/window"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitRuntime = 1
+	exitUsage   = 2
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stderr))
+}
+
+type options struct {
+	topic, group, client, config, bootstrap string
+	duration, slide, watermark, idleClose   string
+	sink, layout, input, deadLetterTopic    string
+	index                                   bool
+	commitInterval                          time.Duration
+	metricsAddr, logFormat, logLevel        string
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("consumer", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.topic, "topic", "mta-turnstile", "Kafka topic to read")
+	fs.StringVar(&o.group, "group", "turnstile-consumer", "Kafka consumer group")
+	fs.StringVar(&o.client, "client", "turnstile-consumer", "Kafka client.id")
+	fs.StringVar(&o.config, "config", "", "librdkafka key=value properties file (bootstrap.servers, security.protocol, sasl.*)")
+	fs.StringVar(&o.bootstrap, "bootstrap", "", "bootstrap.servers, overriding the properties file")
+	fs.StringVar(&o.duration, "duration", "5", "window duration D: minutes as a number, or a Go duration such as 90s")
+	fs.StringVar(&o.slide, "slide", "", "window slide S (default: the duration, i.e. tumbling windows)")
+	fs.StringVar(&o.watermark, "watermark", "", "watermark delay, a Go duration (default: the window duration)")
+	fs.StringVar(&o.idleClose, "idle-close", "", "advance an idle partition's watermark after this much wall-clock silence, a Go duration; 0 disables (default: the window duration)")
+	fs.StringVar(&o.sink, "sink", "file://./lake/turnstile", "where window files go: file://DIR/PREFIX or gs://BUCKET/PREFIX")
+	fs.StringVar(&o.layout, "layout", "flat", "object layout: flat (PREFIX/<end>_<source>.csv.gz) or hive (PREFIX/dt=YYYY-MM-DD/...)")
+	fs.BoolVar(&o.index, "index", true, "write the pandas index column, as the batch files have it")
+	fs.StringVar(&o.input, "input", "", "read message values, one per line, from FILE or - (stdin) instead of Kafka")
+	fs.StringVar(&o.deadLetterTopic, "dead-letter-topic", "", "write rejected and late records to this Kafka topic instead of the lake")
+	fs.DurationVar(&o.commitInterval, "commit-interval", 5*time.Second, "how often to commit partitions with new records when no window closes")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics, /healthz and /readyz on this address (e.g. :9090); empty: off")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	return o, nil
+}
+
+// settings is what the flags mean once validated.
+type settings struct {
+	spec      window.Spec
+	idleClose time.Duration
+	props     kafkaconf.Properties
+	log       *slog.Logger
+}
+
+func validate(o *options, stderr io.Writer) (*settings, error) {
+	s := &settings{}
+	var err error
+	if s.log, err = newLogger(stderr, o.logFormat, o.logLevel); err != nil {
+		return nil, err
+	}
+	size, err := window.ParseLength(o.duration)
+	if err != nil {
+		return nil, fmt.Errorf("--duration: %w", err)
+	}
+	slide := size
+	if o.slide != "" {
+		if slide, err = window.ParseLength(o.slide); err != nil {
+			return nil, fmt.Errorf("--slide: %w", err)
+		}
+	}
+	delay := size
+	if o.watermark != "" {
+		if delay, err = time.ParseDuration(o.watermark); err != nil {
+			return nil, fmt.Errorf("--watermark: want a Go duration such as 5m: %w", err)
+		}
+	}
+	if s.spec, err = window.NewSpec(size, slide, delay); err != nil {
+		return nil, err
+	}
+	s.idleClose = size
+	if o.idleClose != "" {
+		if s.idleClose, err = time.ParseDuration(o.idleClose); err != nil || s.idleClose < 0 {
+			return nil, fmt.Errorf("--idle-close: want a non-negative Go duration such as 5m, got %q", o.idleClose)
+		}
+	}
+	if o.layout != "flat" && o.layout != "hive" {
+		return nil, fmt.Errorf("--layout: want flat or hive, got %q", o.layout)
+	}
+	if o.commitInterval <= 0 {
+		return nil, fmt.Errorf("--commit-interval must be positive, got %s", o.commitInterval)
+	}
+	if o.input == "" || o.deadLetterTopic != "" {
+		if o.config == "" && o.bootstrap == "" {
+			return nil, errors.New("no Kafka cluster: give --config FILE (librdkafka properties) or --bootstrap HOST:PORT, or read a file with --input")
+		}
+		s.props = kafkaconf.Properties{}
+		if o.config != "" {
+			if s.props, err = kafkaconf.Load(o.config); err != nil {
+				return nil, err
+			}
+		}
+		if o.bootstrap != "" {
+			s.props["bootstrap.servers"] = o.bootstrap
+		}
+		if s.props["bootstrap.servers"] == "" {
+			return nil, fmt.Errorf("no bootstrap.servers in %s and no --bootstrap", o.config)
+		}
+	}
+	return s, nil
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: want debug, info, warn or error, got %q", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: want text or json, got %q", format)
+}
+
+func run(args []string, stdin io.Reader, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintln(stderr, "consumer:", err)
+		return exitUsage
+	}
+	s, err := validate(o, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "consumer:", err)
+		return exitUsage
+	}
+	log := s.log
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	reg := ops.NewRegistry()
+	metrics := stream.NewMetrics(reg)
+	sink, err := lake.Open(ctx, o.sink,
+		lake.Logger(log),
+		lake.OnRetry(func(op, name string, attempt int, err error) { metrics.SinkRetry() }))
+	if err != nil {
+		fmt.Fprintln(stderr, "consumer:", err)
+		return exitUsage
+	}
+	defer sink.Close()
+	if o.layout == "hive" {
+		sink.Layout.Hive = true
+	}
+
+	var input io.Reader
+	if o.input != "" {
+		if o.input == "-" {
+			input = stdin
+		} else {
+			f, err := os.Open(o.input)
+			if err != nil {
+				fmt.Fprintln(stderr, "consumer: --input:", err)
+				return exitUsage
+			}
+			defer f.Close()
+			input = f
+		}
+	}
+
+	var side stream.SideWriter = stream.LakeSide{Sink: sink, Metrics: metrics}
+	if o.deadLetterTopic != "" {
+		producer, err := kafka.NewProducer(ptr(s.props.ConfigMap(nil, map[string]any{
+			"client.id": o.client + "-dead-letter", "enable.idempotence": true, "acks": "all",
+		})))
+		if err != nil {
+			fmt.Fprintln(stderr, "consumer: dead-letter producer:", err)
+			return exitUsage
+		}
+		defer producer.Close()
+		go drainEvents(producer, log)
+		side = stream.KafkaSide{Producer: producer, Topic: o.deadLetterTopic}
+	}
+
+	proc := stream.New(stream.Config{Spec: s.spec, Sink: sink, Side: side, Index: o.index, Logger: log, Metrics: metrics})
+	var ready func() bool
+	var runErr error
+	if input != nil {
+		ready = func() bool { return true }
+		serveMetrics(ctx, o.metricsAddr, reg, ready, log)
+		log.Info("consumer reading lines", "input", o.input, "sink", o.sink,
+			"duration", s.spec.Size(), "slide", s.spec.Slide(), "watermark", s.spec.Delay())
+		res, err := stream.RunInput(ctx, input, proc)
+		runErr = err
+		log.Info("input done", "lines", res.Lines, "interrupted", res.Interrupted)
+	} else {
+		log.Info("consumer starting", "topic", o.topic, "group", o.group, "sink", o.sink,
+			"duration", s.spec.Size(), "slide", s.spec.Slide(), "watermark", s.spec.Delay(), "idle_close", s.idleClose,
+			"kafka", strings.Join(s.props.Redacted(), " "))
+		consumer, err := kafka.NewConsumer(ptr(s.props.ConfigMap(stream.ConsumerDefaults, merge(stream.ConsumerOverrides, map[string]any{
+			"group.id": o.group, "client.id": o.client,
+		}))))
+		if err != nil {
+			fmt.Fprintln(stderr, "consumer: kafka:", err)
+			return exitUsage
+		}
+		k := stream.NewKafka(consumer, proc, stream.KafkaConfig{
+			Topic: o.topic, CommitInterval: o.commitInterval, IdleClose: s.idleClose, Logger: log, Metrics: metrics,
+		})
+		serveMetrics(ctx, o.metricsAddr, reg, k.Ready, log)
+		runErr = k.Run(ctx)
+		if err := consumer.Close(); err != nil {
+			log.Warn("closing the Kafka consumer", "err", err)
+		}
+	}
+	if runErr != nil {
+		log.Error("consumer failed", "err", runErr)
+		return exitRuntime
+	}
+	log.Info("consumer stopped cleanly")
+	return exitOK
+}
+
+func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, ready func() bool, log *slog.Logger) {
+	if addr == "" {
+		return
+	}
+	bound, err := ops.Serve(ctx, addr, reg, ready, log)
+	if err != nil {
+		log.Error("metrics server not started", "err", err)
+		return
+	}
+	log.Info("metrics listening", "url", "http://"+bound+"/metrics")
+}
+
+func drainEvents(p *kafka.Producer, log *slog.Logger) {
+	for ev := range p.Events() {
+		if e, ok := ev.(kafka.Error); ok {
+			log.Warn("dead-letter producer error", "err", e)
+		}
+	}
+}
+
+func merge(a, b map[string]any) map[string]any {
+	out := make(map[string]any, len(a)+len(b))
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,89 @@
+package stream
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
+)
+
+// Metrics are the consumer's Prometheus metrics, all named turnstile_consumer_*.
+type Metrics struct {
+	recordsIn, valid, duplicates, late, replayed prometheus.Counter
+	rejected                                     *prometheus.CounterVec
+	splitKeys                                    prometheus.Counter
+	windowsOpen, cellsOpen                       prometheus.Gauge
+	windowsEmitted, rowsWritten                  prometheus.Counter
+	files, bytes                                 *prometheus.CounterVec
+	watermarkSeconds, lag                        *prometheus.GaugeVec
+	sinkRetries                                  prometheus.Counter
+	commits, commitErrors                        prometheus.Counter
+}
+
+// NewMetrics creates the metrics and registers them with reg (nil: not
+// registered, as in tests).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	c := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Name: "turnstile_consumer_" + name, Help: help})
+	}
+	m := &Metrics{
+		recordsIn:  c("records_in_total", "Message values read (Kafka records or input lines)."),
+		valid:      c("records_valid_total", "Records that parsed as valid."),
+		duplicates: c("records_duplicate_total", "Valid records dropped because their (ID, STATION, TIMESTAMP) was already seen."),
+		late:       c("records_late_total", "Valid records that missed at least one closed window; written to the late output."),
+		replayed:   c("records_replayed_total", "Records replayed after a restart or rebalance, up to the last processed offset."),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "turnstile_consumer_records_rejected_total", Help: "Invalid records, by reason; written to the dead-letter output.",
+		}, []string{"reason"}),
+		splitKeys:      c("split_keys_total", "Turnstile keys seen on more than one partition (the topic needs a single partition or CA|UNIT|SCP keys)."),
+		windowsOpen:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "turnstile_consumer_windows_open", Help: "Open windows over all assigned partitions."}),
+		cellsOpen:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "turnstile_consumer_window_keys_open", Help: "Open (window, key) pairs over all assigned partitions."}),
+		windowsEmitted: c("windows_emitted_total", "Closed windows written to the lake."),
+		rowsWritten:    c("rows_written_total", "(window, key) rows written to the lake."),
+		files: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "turnstile_consumer_files_written_total", Help: "Objects written, by kind (window, rejected, late).",
+		}, []string{"kind"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "turnstile_consumer_bytes_written_total", Help: "Compressed bytes written, by kind (window, rejected, late).",
+		}, []string{"kind"}),
+		watermarkSeconds: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "turnstile_consumer_watermark_seconds", Help: "Event-time watermark per partition, Unix seconds.",
+		}, []string{"partition"}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "turnstile_consumer_lag", Help: "Consumer lag per partition: high watermark minus next offset to read.",
+		}, []string{"partition"}),
+		sinkRetries:  c("sink_retries_total", "Lake writes retried after a transient error."),
+		commits:      c("commits_total", "Offset commits."),
+		commitErrors: c("commit_errors_total", "Offset commits that failed (retried at the next checkpoint)."),
+	}
+	for _, r := range turnstile.Reasons {
+		m.rejected.WithLabelValues(string(r))
+	}
+	for _, k := range []string{"window", "rejected", "late"} {
+		m.files.WithLabelValues(k)
+		m.bytes.WithLabelValues(k)
+	}
+	if reg != nil {
+		reg.MustRegister(m.recordsIn, m.valid, m.duplicates, m.late, m.replayed, m.rejected, m.splitKeys,
+			m.windowsOpen, m.cellsOpen, m.windowsEmitted, m.rowsWritten, m.files, m.bytes,
+			m.watermarkSeconds, m.lag, m.sinkRetries, m.commits, m.commitErrors)
+	}
+	return m
+}
+
+// SinkRetry counts one retried lake write.
+func (m *Metrics) SinkRetry() { m.sinkRetries.Inc() }
+
+func (m *Metrics) watermarkGauge(partition int32) prometheus.Gauge {
+	return m.watermarkSeconds.WithLabelValues(strconv.Itoa(int(partition)))
+}
+
+func (m *Metrics) setLag(partition int32, lag int64) {
+	m.lag.WithLabelValues(strconv.Itoa(int(partition))).Set(float64(lag))
+}
+
+func (m *Metrics) forget(partition int32) {
+	p := strconv.Itoa(int(partition))
+	m.watermarkSeconds.DeleteLabelValues(p)
+	m.lag.DeleteLabelValues(p)
+}

@@ -1,0 +1,368 @@
+// Package stream is the consumer's pipeline: it feeds message values of each
+// Kafka partition (or of a file) through a window.Engine, writes closed windows
+// to the lake and rejected and late records to the side outputs, and decides
+// what offset may be committed, so that the lake holds every (window, key) row
+// exactly once across crashes, restarts and rebalances.
+//
+// The protocol is written down in docs/consumer.md. In short, per partition:
+//   - closed windows are written first, to deterministic object names;
+//   - side outputs (rejected, late) are written next, named by their first offset;
+//   - then the offset C of the oldest record still in an open window is
+//     committed, with metadata holding the watermark W and the last processed
+//     offset P;
+//   - a restart replays from C with the watermark restored to W: windows that
+//     end at or before W were already written and are skipped, the open ones are
+//     rebuilt exactly, and records at or before P write no side output again.
+package stream
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/turnstile-stream/turnstile-stream/internal/lake"
+	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
+	"github.com/turnstile-stream/turnstile-stream/internal/window"
+)
+
+// SideWriter stores rejected and late records. Write must be durable when it
+// returns nil: a checkpoint commits past the records only after that.
+type SideWriter interface {
+	Write(ctx context.Context, kind lake.SideKind, source string, firstOffset int64, recs []lake.SideRecord) error
+}
+
+// Config configures a Processor.
+type Config struct {
+	Spec    window.Spec
+	Sink    *lake.Sink // window files
+	Side    SideWriter // rejected and late records
+	Index   bool       // write the pandas index column
+	Logger  *slog.Logger
+	Metrics *Metrics
+}
+
+// Processor runs the window engines of the partitions a consumer owns. It is
+// not safe for concurrent use: one goroutine feeds it, as one Kafka poll loop
+// does.
+type Processor struct {
+	cfg   Config
+	keys  *window.Keys
+	parts map[int32]*partition
+
+	parser turnstile.Parser
+	msg    turnstile.Message
+	buf    bytes.Buffer // the window file being encoded
+}
+
+type partition struct {
+	id     int32
+	source string
+	engine *window.Engine
+
+	pos         int64 // offset of the last record handled, -1 for none
+	replayUntil int64 // records at or before this offset were handled before a restart
+	dirty       bool  // handled records since the last checkpoint
+
+	rejected, late []lake.SideRecord
+	wmGauge        prometheus.Gauge
+}
+
+// New returns a Processor.
+func New(cfg Config) *Processor {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
+	return &Processor{cfg: cfg, keys: window.NewKeys(), parts: make(map[int32]*partition)}
+}
+
+// Checkpoint is what a partition may commit: the offset to resume from and
+// the metadata that the next owner passes to Assign.
+type Checkpoint struct {
+	Offset   int64
+	Metadata string
+}
+
+// Source names the lake objects of a partition: "p3" for Kafka partition 3.
+func Source(partition int32) string { return "p" + strconv.Itoa(int(partition)) }
+
+// Assign starts a partition. metadata is what the last Checkpoint of the
+// partition stored with its committed offset ("" when there is none).
+func (p *Processor) Assign(id int32, source, metadata string) error {
+	st := &partition{id: id, source: source, engine: window.New(p.cfg.Spec, p.keys, id), pos: -1, replayUntil: -1}
+	if metadata != "" {
+		wm, pos, err := parseMetadata(metadata)
+		if err != nil {
+			return fmt.Errorf("partition %d: committed metadata %q: %w", id, metadata, err)
+		}
+		st.engine.Restore(wm)
+		st.replayUntil = pos
+		p.cfg.Logger.Info("partition restored", "partition", id, "watermark", formatTime(wm), "replay_until_offset", pos)
+	}
+	st.wmGauge = p.cfg.Metrics.watermarkGauge(id)
+	p.parts[id] = st
+	p.setWatermark(st)
+	return nil
+}
+
+// Position returns the offset of the last record handled on a partition, or
+// -1 when there is none.
+func (p *Processor) Position(id int32) int64 {
+	if st, ok := p.parts[id]; ok {
+		return st.pos
+	}
+	return -1
+}
+
+// MarkDirty makes the next Checkpoint of a partition return its state again,
+// as after a failed commit.
+func (p *Processor) MarkDirty(id int32) {
+	if st, ok := p.parts[id]; ok {
+		st.dirty = true
+	}
+}
+
+// Revoke forgets a partition: its open windows are rebuilt by its next owner.
+func (p *Processor) Revoke(id int32) {
+	delete(p.parts, id)
+	p.cfg.Metrics.forget(id)
+	p.updateOpen()
+}
+
+// Owns reports whether the partition is assigned.
+func (p *Processor) Owns(id int32) bool { _, ok := p.parts[id]; return ok }
+
+// Partitions returns the assigned partitions.
+func (p *Processor) Partitions() []int32 {
+	out := make([]int32, 0, len(p.parts))
+	for id := range p.parts {
+		out = append(out, id)
+	}
+	return out
+}
+
+// Handle processes one message value at an offset of an assigned partition.
+// It returns true when it wrote window files, after which the caller should
+// commit the partition's Checkpoint. An error means a window could not be
+// written; the windows stay open and the next Handle or Emit tries again.
+func (p *Processor) Handle(ctx context.Context, id int32, offset int64, value []byte) (bool, error) {
+	st, ok := p.parts[id]
+	if !ok {
+		return false, fmt.Errorf("partition %d is not assigned", id)
+	}
+	m := p.cfg.Metrics
+	replay := offset <= st.replayUntil
+	st.pos = offset
+	st.dirty = true
+	m.recordsIn.Inc()
+	if replay {
+		m.replayed.Inc()
+	}
+	if err := p.parser.Parse(value, &p.msg); err != nil {
+		if !replay {
+			reason := turnstile.ReasonOf(err)
+			m.rejected.WithLabelValues(string(reason)).Inc()
+			st.rejected = append(st.rejected, p.sideRecord(st, offset, value, string(reason), err.Error(), 0))
+		}
+		return p.emit(ctx, st)
+	}
+	m.valid.Inc()
+	r := st.engine.Add(&p.msg, offset)
+	if r.SplitKey {
+		m.splitKeys.Inc()
+		p.cfg.Logger.Warn("a turnstile key shows up on two partitions: its windows are split; such a topic needs a single partition",
+			"key", turnstile.TurnstileKey(string(p.msg.Fields[turnstile.FieldCA]), string(p.msg.Fields[turnstile.FieldUnit]), string(p.msg.Fields[turnstile.FieldSCP])),
+			"partition", id)
+	}
+	if !replay {
+		if r.Duplicate {
+			m.duplicates.Inc()
+		}
+		if r.Late > 0 {
+			m.late.Inc()
+			st.late = append(st.late, p.sideRecord(st, offset, value, "late",
+				fmt.Sprintf("missed %d closed window(s); watermark was past their end", r.Late), r.LateEnd))
+		}
+	}
+	return p.emit(ctx, st)
+}
+
+func (p *Processor) sideRecord(st *partition, offset int64, value []byte, reason, detail string, windowEnd int64) lake.SideRecord {
+	rec := lake.SideRecord{Reason: reason, Detail: detail, Source: st.source, Offset: offset, Value: string(value)}
+	if st.source != InputSource {
+		part := st.id
+		rec.Partition = &part
+	}
+	if windowEnd != 0 {
+		rec.WindowEnd = formatTime(windowEnd)
+	}
+	return rec
+}
+
+// emit writes every window of the partition that its watermark has closed.
+func (p *Processor) emit(ctx context.Context, st *partition) (bool, error) {
+	p.setWatermark(st)
+	if !st.engine.Ready() {
+		return false, nil
+	}
+	err := st.engine.Emit(func(c *window.Closed) error { return p.writeWindow(ctx, st, c) })
+	p.updateOpen()
+	return err == nil, err
+}
+
+func (p *Processor) writeWindow(ctx context.Context, st *partition, c *window.Closed) error {
+	if len(c.Rows) == 0 {
+		return nil // no file for an empty emission
+	}
+	name := p.cfg.Sink.Layout.WindowObject(time.Unix(c.End, 0).UTC(), st.source)
+	p.buf.Reset()
+	if err := lake.EncodeWindows(&p.buf, c.Rows, p.cfg.Index); err != nil {
+		return fmt.Errorf("encode window %s: %w", name, err)
+	}
+	data := p.buf.Bytes()
+	if err := p.cfg.Sink.Bucket.Put(ctx, name, data); err != nil {
+		return fmt.Errorf("write window file %s: %w", name, err)
+	}
+	m := p.cfg.Metrics
+	m.windowsEmitted.Inc()
+	m.rowsWritten.Add(float64(len(c.Rows)))
+	m.files.WithLabelValues("window").Inc()
+	m.bytes.WithLabelValues("window").Add(float64(len(data)))
+	p.cfg.Logger.Debug("window written", "object", name, "rows", len(c.Rows), "partition", st.id,
+		"offsets", fmt.Sprintf("%d-%d", c.MinOffset, c.MaxOffset))
+	return nil
+}
+
+// Advance moves the watermark of an idle partition forward by the given
+// wall-clock time and writes the windows that closes. It returns true when it
+// wrote window files.
+func (p *Processor) Advance(ctx context.Context, id int32, idle time.Duration) (bool, error) {
+	st, ok := p.parts[id]
+	if !ok {
+		return false, nil
+	}
+	st.engine.Advance(int64(idle / time.Second))
+	return p.emit(ctx, st)
+}
+
+// Checkpoint writes the partition's pending side outputs and returns what to
+// commit. ok is false when nothing changed since the last checkpoint.
+func (p *Processor) Checkpoint(ctx context.Context, id int32) (cp Checkpoint, ok bool, err error) {
+	st, found := p.parts[id]
+	if !found || !st.dirty {
+		return Checkpoint{}, false, nil
+	}
+	if _, err := p.emit(ctx, st); err != nil {
+		return Checkpoint{}, false, err
+	}
+	if err := p.flushSide(ctx, st); err != nil {
+		return Checkpoint{}, false, err
+	}
+	next := st.pos + 1
+	if low, open := st.engine.MinOpenOffset(); open && low < next {
+		next = low
+	}
+	st.dirty = false
+	pos := max(st.pos, st.replayUntil)
+	return Checkpoint{Offset: next, Metadata: formatMetadata(st.engine.Watermark(), pos)}, true, nil
+}
+
+func (p *Processor) flushSide(ctx context.Context, st *partition) error {
+	for _, side := range []struct {
+		kind lake.SideKind
+		recs *[]lake.SideRecord
+	}{{lake.Rejected, &st.rejected}, {lake.Late, &st.late}} {
+		recs := *side.recs
+		if len(recs) == 0 {
+			continue
+		}
+		if err := p.cfg.Side.Write(ctx, side.kind, st.source, recs[0].Offset, recs); err != nil {
+			return fmt.Errorf("write %s records of %s: %w", side.kind, st.source, err)
+		}
+		*side.recs = recs[:0]
+	}
+	return nil
+}
+
+// Flush closes every window of the partition, as at the end of a finite
+// input, and writes the side outputs.
+func (p *Processor) Flush(ctx context.Context, id int32) error {
+	st, ok := p.parts[id]
+	if !ok {
+		return nil
+	}
+	err := st.engine.Flush(func(c *window.Closed) error { return p.writeWindow(ctx, st, c) })
+	p.updateOpen()
+	if err != nil {
+		return err
+	}
+	return p.flushSide(ctx, st)
+}
+
+func (p *Processor) setWatermark(st *partition) {
+	if wm := st.engine.Watermark(); wm != window.NoWatermark {
+		st.wmGauge.Set(float64(wm))
+	}
+}
+
+// EmitReady writes the windows of a partition that are closed but not yet
+// written, as after a failed write. It returns true when it wrote files.
+func (p *Processor) EmitReady(ctx context.Context, id int32) (bool, error) {
+	st, ok := p.parts[id]
+	if !ok {
+		return false, nil
+	}
+	return p.emit(ctx, st)
+}
+
+// InputSource is the source name of file mode (--input).
+const InputSource = "input"
+
+func (p *Processor) updateOpen() {
+	windows, cells := 0, 0
+	for _, st := range p.parts {
+		windows += st.engine.OpenWindows()
+		cells += st.engine.OpenCells()
+	}
+	p.cfg.Metrics.windowsOpen.Set(float64(windows))
+	p.cfg.Metrics.cellsOpen.Set(float64(cells))
+}
+
+// The commit metadata: "v1 wm=<unix seconds> pos=<offset>".
+func formatMetadata(wm, pos int64) string {
+	if wm == window.NoWatermark {
+		return fmt.Sprintf("v1 wm=none pos=%d", pos)
+	}
+	return fmt.Sprintf("v1 wm=%d pos=%d", wm, pos)
+}
+
+func parseMetadata(s string) (wm, pos int64, err error) {
+	fields := strings.Fields(s)
+	if len(fields) != 3 || fields[0] != "v1" || !strings.HasPrefix(fields[1], "wm=") || !strings.HasPrefix(fields[2], "pos=") {
+		return 0, 0, fmt.Errorf("want \"v1 wm=<seconds> pos=<offset>\"")
+	}
+	wm = window.NoWatermark
+	if v := strings.TrimPrefix(fields[1], "wm="); v != "none" {
+		if wm, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("watermark: %w", err)
+		}
+	}
+	if pos, err = strconv.ParseInt(strings.TrimPrefix(fields[2], "pos="), 10, 64); err != nil {
+		return 0, 0, fmt.Errorf("position: %w", err)
+	}
+	return wm, pos, nil
+}
+
+func formatTime(unix int64) string {
+	if unix == window.NoWatermark {
+		return "none"
+	}
+	return time.Unix(unix, 0).UTC().Format(time.DateTime)
+}
