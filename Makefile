@@ -25,3 +25,26 @@ test: ## Unit, integration and end-to-end tests (embedded broker) plus go vet, w
 bench: ## Run the benchmarks; writes bench.out (benchstat-ready).
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./internal/... | tee bench.out
 	@echo "wrote bench.out; compare with: benchstat old.out bench.out"
+
+# --- Infrastructure and delivery (terraform/, docker/, .github/workflows/) ---
+# Tools are built once into .cache/tools (gitignored) by scripts/tools.sh.
+
+.PHONY: tools
+tools: ## Build the cached lint/Terraform tools (tofu ~4 min cold, actionlint, provider test double, shellcheck).
+	bash scripts/tools.sh
+
+.PHONY: lint
+lint: ## gofmt, go vet, actionlint+shellcheck on workflows, tofu fmt (run `make tools` first).
+	bash scripts/lint.sh
+
+.PHONY: tf-test
+tf-test: ## Offline Terraform tests: tofu fmt/init/validate/test and terratest (run `make tools` first).
+	bash scripts/tf-test.sh
+
+.PHONY: docker-build
+docker-build: ## Build the app images (needs a Docker engine).
+	bash scripts/docker.sh build
+
+.PHONY: run-docker
+run-docker: ## Run Kafka, producer and consumer locally with Docker Compose (needs a Docker engine).
+	bash scripts/docker.sh run

@@ -35,7 +35,7 @@ build_tofu() {
   local hash
   hash="$(stamp "$ROOT/tools/tofu/go.mod" "$ROOT/tools/tofu/go.sum")"
   if fresh tofu "$hash" "$BIN/tofu"; then
-    log "tofu is up to date ($("$BIN/tofu" version | head -n1))"
+    log "tofu is up to date ($(TF_CLI_CONFIG_FILE=/dev/null "$BIN/tofu" version | head -n1))"
     return
   fi
   log "building OpenTofu from tools/tofu/go.mod (about 4 minutes on 2 cores the first time)"
@@ -46,11 +46,11 @@ build_tofu() {
     -ldflags "-s -w -X github.com/opentofu/opentofu/version.dev=no" \
     -o "$BIN/tofu" github.com/opentofu/opentofu/cmd/tofu)
   record tofu "$hash"
-  log "built $("$BIN/tofu" version | head -n1) in $((SECONDS - start))s"
+  log "built $(TF_CLI_CONFIG_FILE=/dev/null "$BIN/tofu" version | head -n1) in $((SECONDS - start))s"
 }
 
 build_provider_double() {
-  local version hash os_arch dir host
+  local version hash os_arch dir
   version="$(sed -n 's/^const Version = "\(.*\)"$/\1/p' "$ROOT/tools/google-provider-double/main.go")"
   [[ -n "$version" ]] || { log "cannot read Version from tools/google-provider-double/main.go"; exit 1; }
   os_arch="$("$GO" env GOOS)_$("$GO" env GOARCH)"
@@ -65,12 +65,10 @@ build_provider_double() {
     (cd "$ROOT" && "$GO" build -trimpath -o "$primary" ./tools/google-provider-double)
     record provider-double "$hash"
   fi
-  # The same binary answers for both registries' addresses.
-  for host in registry.terraform.io; do
-    dir="$TOOLS/mirror/$host/hashicorp/google/$version/$os_arch"
-    mkdir -p "$dir"
-    cp -f "$primary" "$dir/"
-  done
+  # The same binary answers for registry.terraform.io/hashicorp/google too.
+  dir="$TOOLS/mirror/registry.terraform.io/hashicorp/google/$version/$os_arch"
+  mkdir -p "$dir"
+  cp -f "$primary" "$dir/"
 
   cat >"$TOOLS/tofurc" <<RC
 # Written by scripts/tools.sh. Offline OpenTofu CLI config: hashicorp/google
