@@ -1,0 +1,122 @@
+package lake
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/turnstile-stream/turnstile-stream/internal/gcstest"
+)
+
+func TestOpen(t *testing.T) {
+	srv := gcstest.New(t)
+	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host())
+	dir := t.TempDir()
+	t.Chdir(dir)
+
+	tests := []struct {
+		url      string
+		kind     string // "file", "gcs"; "" = want an error
+		root     string // folder (file) or bucket (gcs)
+		layout   Layout
+		errParts []string
+	}{
+		{url: "file://" + dir + "/lake/turnstile", kind: "file", root: filepath.Join(dir, "lake"), layout: Layout{Prefix: "turnstile"}},
+		{url: "file://" + dir + "/lake/turnstile/", kind: "file", root: filepath.Join(dir, "lake"), layout: Layout{Prefix: "turnstile"}},
+		{url: "file://rel/dir/turnstile", kind: "file", root: filepath.Join(dir, "rel", "dir"), layout: Layout{Prefix: "turnstile"}},
+		{url: "file://./out/turnstile?layout=hive", kind: "file", root: filepath.Join(dir, "out"), layout: Layout{Prefix: "turnstile", Hive: true}},
+		{url: "file://turnstile", kind: "file", root: dir, layout: Layout{Prefix: "turnstile"}},
+		{url: "gs://" + srv.Bucket() + "/turnstile", kind: "gcs", root: srv.Bucket(), layout: Layout{Prefix: "turnstile"}},
+		{url: "gs://" + srv.Bucket() + "/a/b/turnstile", kind: "gcs", root: srv.Bucket(), layout: Layout{Prefix: "a/b/turnstile"}},
+		{url: "gs://" + srv.Bucket() + "/turnstile?layout=hive", kind: "gcs", root: srv.Bucket(), layout: Layout{Prefix: "turnstile", Hive: true}},
+		{url: "gs://" + srv.Bucket() + "/turnstile?layout=flat", kind: "gcs", root: srv.Bucket(), layout: Layout{Prefix: "turnstile"}},
+
+		{url: "s3://bucket/turnstile", errParts: []string{`unknown scheme "s3"`, "gs://<bucket>"}},
+		{url: "/tmp/lake/turnstile", errParts: []string{"no scheme", "file:///abs"}},
+		{url: "gs:///turnstile", errParts: []string{"missing bucket"}},
+		{url: "gs://" + srv.Bucket(), errParts: []string{"missing prefix"}},
+		{url: "gs://" + srv.Bucket() + "/", errParts: []string{"missing prefix"}},
+		{url: "gs://Bad_Bucket!/turnstile", errParts: []string{"bucket name"}},
+		{url: "gs://b/turnstile", errParts: []string{"bucket name"}},
+		{url: "gs://bucket/a//turnstile", errParts: []string{"empty prefix"}},
+		{url: "gs://bucket/turn*stile", errParts: []string{"glob"}},
+		{url: "gs://bucket:8080/turnstile", errParts: []string{"port"}},
+		{url: "gs://bucket/turnstile?layout=weird", errParts: []string{"layout=weird"}},
+		{url: "gs://bucket/turnstile?x=1", errParts: []string{"unknown query"}},
+		{url: "file:///", errParts: []string{"empty prefix"}},
+		{url: "file:relative/turnstile", errParts: []string{"missing //"}},
+		{url: "file:///tmp/.hidden", errParts: []string{"starts with a dot"}},
+		{url: "%zz", errParts: []string{"%zz"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			sink, err := Open(t.Context(), tt.url)
+			if tt.kind == "" {
+				if err == nil {
+					sink.Close()
+					t.Fatalf("Open succeeded, want an error")
+				}
+				for _, p := range append(tt.errParts, tt.url) {
+					if !strings.Contains(err.Error(), p) {
+						t.Errorf("error %q does not mention %q", err, p)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sink.Close()
+			if sink.Layout != tt.layout {
+				t.Errorf("Layout = %+v, want %+v", sink.Layout, tt.layout)
+			}
+			switch b := sink.Bucket.(type) {
+			case *FileBucket:
+				if tt.kind != "file" || b.Root() != tt.root {
+					t.Errorf("got file bucket at %s, want %s %s", b.Root(), tt.kind, tt.root)
+				}
+				if fi, err := os.Stat(tt.root); err != nil || !fi.IsDir() {
+					t.Errorf("folder %s not created: %v", tt.root, err)
+				}
+			case *GCSBucket:
+				if tt.kind != "gcs" || b.name != tt.root {
+					t.Errorf("got GCS bucket %s, want %s %s", b.name, tt.kind, tt.root)
+				}
+			default:
+				t.Fatalf("unexpected bucket %T", b)
+			}
+			// The sink works end to end.
+			end := time.Date(2024, 7, 22, 10, 15, 0, 0, time.UTC)
+			name, err := sink.PutWindows(t.Context(), end, "p0", sampleRows()[:2])
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := sink.Bucket.Get(t.Context(), name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rows, err := DecodeWindows(data); err != nil || len(rows) != 2 {
+				t.Errorf("DecodeWindows = %d rows, %v", len(rows), err)
+			}
+		})
+	}
+}
+
+func TestSinkPutSide(t *testing.T) {
+	sink := &Sink{Bucket: NewMemBucket(), Layout: Layout{Prefix: "turnstile"}}
+	recs := []SideRecord{{Reason: "late", Source: "p1", Offset: 7, Value: "v", WindowEnd: "2024-07-22T10:15:00Z"}}
+	name, err := sink.PutSide(t.Context(), Late, "p1", 7, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name != "turnstile_late/p1_00000000000000000007.jsonl.gz" {
+		t.Errorf("name = %s", name)
+	}
+	data, _ := sink.Bucket.Get(t.Context(), name)
+	got, err := DecodeSide(data)
+	if err != nil || len(got) != 1 || got[0] != recs[0] {
+		t.Errorf("DecodeSide = %+v, %v", got, err)
+	}
+}
