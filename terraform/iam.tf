@@ -49,9 +49,31 @@ resource "google_artifact_registry_repository_iam_member" "vm_reader" {
   member     = local.sa_member[each.key]
 }
 
+# What the consumer needs on the lake: create window files, and replace them
+# (an upload retried after a lost answer, or a window replayed after a
+# restart, rewrites the same name). No read, list or IAM permissions.
+resource "google_project_iam_custom_role" "lake_writer" {
+  count = var.consumer_bucket_role == null ? 1 : 0
+
+  project     = var.project_id
+  role_id     = "${replace(var.name_prefix, "-", "_")}_lake_writer"
+  title       = "turnstile-stream lake writer"
+  description = "Create and replace objects; granted on the lake bucket only."
+  permissions = ["storage.objects.create", "storage.objects.delete"]
+
+  depends_on = [google_project_service.this]
+}
+
+locals {
+  consumer_bucket_role = coalesce(
+    var.consumer_bucket_role,
+    try("projects/${var.project_id}/roles/${google_project_iam_custom_role.lake_writer[0].role_id}", null),
+  )
+}
+
 # Only the consumer writes to the lake, and only objects in this bucket.
 resource "google_storage_bucket_iam_member" "consumer_writer" {
   bucket = google_storage_bucket.lake.name
-  role   = var.consumer_bucket_role
+  role   = local.consumer_bucket_role
   member = local.sa_member["consumer"]
 }

@@ -177,13 +177,13 @@ variable "registry_id" {
 }
 
 variable "consumer_bucket_role" {
-  description = "Role the consumer's service account gets on the lake bucket. objectCreator writes new objects only; objectUser also lets it overwrite or delete."
+  description = "Role the consumer's service account gets on the lake bucket. Null (the default) grants a custom role with only storage.objects.create and storage.objects.delete: the consumer creates window files and, when it retries an upload or replays a window after a restart, replaces them (GCS needs delete permission to replace). roles/storage.objectCreator cannot replace; roles/storage.objectUser can also read and list."
   type        = string
-  default     = "roles/storage.objectCreator"
+  default     = null
 
   validation {
-    condition     = contains(["roles/storage.objectCreator", "roles/storage.objectUser"], var.consumer_bucket_role)
-    error_message = "consumer_bucket_role must be roles/storage.objectCreator or roles/storage.objectUser; nothing broader."
+    condition     = var.consumer_bucket_role == null || contains(["roles/storage.objectCreator", "roles/storage.objectUser"], coalesce(var.consumer_bucket_role, "-"))
+    error_message = "consumer_bucket_role must be null (the custom lake-writer role), roles/storage.objectCreator or roles/storage.objectUser; nothing broader."
   }
 }
 

@@ -175,13 +175,22 @@ func TestPlannedValues(t *testing.T) {
 			t.Fatalf("planned %d bucket IAM grants, want exactly 1 (the consumer's): %v", len(grants), keys(grants))
 		}
 		for addr, g := range grants {
-			if g["role"] != "roles/storage.objectCreator" {
-				t.Errorf("%s: role %v, want roles/storage.objectCreator", addr, g["role"])
+			if want := "projects/" + testProject + "/roles/turnstile_lake_writer"; g["role"] != want {
+				t.Errorf("%s: role %v, want %s", addr, g["role"], want)
 			}
 			want := "serviceAccount:turnstile-consumer@" + testProject + ".iam.gserviceaccount.com"
 			if g["member"] != want {
 				t.Errorf("%s: member %v, want %s", addr, g["member"], want)
 			}
+		}
+		roles := resourcesOfType(plan, "google_project_iam_custom_role")
+		for addr, r := range roles {
+			if got := strings.Join(strs(r["permissions"]), ","); got != "storage.objects.create,storage.objects.delete" {
+				t.Errorf("%s grants %s, want only storage.objects.create and storage.objects.delete", addr, got)
+			}
+		}
+		if len(roles) != 1 {
+			t.Errorf("planned %d custom roles, want 1 (the lake writer)", len(roles))
 		}
 		for addr, g := range resourcesOfType(plan, "google_project_iam_member") {
 			if r := g["role"]; r != "roles/logging.logWriter" && r != "roles/monitoring.metricWriter" {

@@ -113,8 +113,13 @@ run "service_accounts_least_privilege" {
   command = plan
 
   assert {
-    condition     = google_storage_bucket_iam_member.consumer_writer.role == "roles/storage.objectCreator"
-    error_message = "The consumer's bucket role must be roles/storage.objectCreator by default."
+    condition     = google_storage_bucket_iam_member.consumer_writer.role == "projects/demo-project-123/roles/turnstile_lake_writer"
+    error_message = "The consumer's bucket role must be the module's lake-writer custom role by default."
+  }
+
+  assert {
+    condition     = google_project_iam_custom_role.lake_writer[0].permissions == toset(["storage.objects.create", "storage.objects.delete"])
+    error_message = "The lake-writer role may only create and replace objects."
   }
 
   assert {
@@ -311,6 +316,19 @@ run "rejects_a_zone_outside_the_region" {
   }
 
   expect_failures = [google_compute_instance.vm]
+}
+
+run "predefined_bucket_role" {
+  command = plan
+
+  variables {
+    consumer_bucket_role = "roles/storage.objectUser"
+  }
+
+  assert {
+    condition     = google_storage_bucket_iam_member.consumer_writer.role == "roles/storage.objectUser" && length(google_project_iam_custom_role.lake_writer) == 0
+    error_message = "A predefined consumer_bucket_role replaces the custom role."
+  }
 }
 
 run "rejects_a_broad_bucket_role" {

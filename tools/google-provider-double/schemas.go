@@ -166,6 +166,19 @@ var resourceSchemas = map[string]func() schema.Schema{
 		}, blocks{"condition": iamCondition()})
 	},
 
+	"google_project_iam_custom_role": func() schema.Schema {
+		return resourceWith(attrs{
+			"role_id":     str(req),
+			"title":       str(req),
+			"permissions": strSet(req),
+			"project":     str(optc),
+			"description": str(opt),
+			"stage":       str(opt),
+			"name":        str(comp),
+			"deleted":     boolean(comp),
+		}, nil)
+	},
+
 	"google_storage_bucket": func() schema.Schema {
 		return resourceWith(attrs{
 			"name":                        str(req),
