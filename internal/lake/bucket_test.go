@@ -38,9 +38,9 @@ func TestBucketAcceptance(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := t.Context()
 			objects := map[string][]byte{
-				"turnstile/20240722T101500_p0.csv.gz":              []byte("first"),
-				"turnstile/20240722T101500_p1.csv.gz":              {0x1f, 0x8b, 0, 0xff, '\n'},
-				"turnstile/dt=2024-07-22/20240722T101500_p0.csv.gz": []byte("hive"),
+				"turnstile/20240722T101500_p0.csv.gz":                 []byte("first"),
+				"turnstile/20240722T101500_p1.csv.gz":                 {0x1f, 0x8b, 0, 0xff, '\n'},
+				"turnstile/dt=2024-07-22/20240722T101500_p0.csv.gz":   []byte("hive"),
 				"turnstile_rejected/p0_00000000000000000042.jsonl.gz": []byte("side"),
 				"other/empty": {},
 			}

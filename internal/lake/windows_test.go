@@ -151,7 +151,6 @@ func TestEncodeWindowsIndexColumn(t *testing.T) {
 	}
 }
 
-
 func TestEncodeWindowsEmpty(t *testing.T) {
 	for _, index := range []bool{true, false} {
 		data := encode(t, nil, index)
