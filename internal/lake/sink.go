@@ -127,8 +127,11 @@ func checkPrefix(elem string) error {
 
 // PutWindows writes rows as the window file of the window that ends at end
 // (EncodeWindows with the index column, as the batch files have it) and
-// returns the object name.
+// returns the object name. source must pass CheckSource.
 func (s *Sink) PutWindows(ctx context.Context, end time.Time, source string, rows []turnstile.WindowCount) (string, error) {
+	if err := CheckSource(source); err != nil {
+		return "", err
+	}
 	name := s.Layout.WindowObject(end, source)
 	var buf bytes.Buffer
 	if err := EncodeWindows(&buf, rows, true); err != nil {
@@ -138,8 +141,11 @@ func (s *Sink) PutWindows(ctx context.Context, end time.Time, source string, row
 }
 
 // PutSide writes recs as a side file of kind whose first record has the offset
-// firstOffset, and returns the object name.
+// firstOffset, and returns the object name. source must pass CheckSource.
 func (s *Sink) PutSide(ctx context.Context, kind SideKind, source string, firstOffset int64, recs []SideRecord) (string, error) {
+	if err := CheckSource(source); err != nil {
+		return "", err
+	}
 	name := s.Layout.SideObject(kind, source, firstOffset)
 	var buf bytes.Buffer
 	if err := EncodeSide(&buf, recs); err != nil {

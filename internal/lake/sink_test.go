@@ -114,6 +114,12 @@ func TestSinkPutSide(t *testing.T) {
 	if name != "turnstile_late/p1_00000000000000000007.jsonl.gz" {
 		t.Errorf("name = %s", name)
 	}
+	if _, err := sink.PutSide(t.Context(), Late, "p1/x", 7, recs); err == nil {
+		t.Error("PutSide accepted the source p1/x")
+	}
+	if _, err := sink.PutWindows(t.Context(), time.Now(), "", nil); err == nil {
+		t.Error("PutWindows accepted an empty source")
+	}
 	data, _ := sink.Bucket.Get(t.Context(), name)
 	got, err := DecodeSide(data)
 	if err != nil || len(got) != 1 || got[0] != recs[0] {
