@@ -29,6 +29,7 @@ import (
 	"io"
 	"iter"
 	"log/slog"
+	"math"
 	"os"
 	"time"
 
@@ -306,13 +307,32 @@ func (r *Replay) Record(i int) turnstile.Record {
 		d.entries, d.exits, turnstile.ReadingID(k.CA, k.Unit, k.SCP, t), t)
 }
 
-// Records yields every record in event-time order. The record is reused
-// between iterations; copy it to keep it.
+// Records yields every record in event-time order, each equal to Record(i).
+// The record is reused between iterations; copy it to keep it.
 func (r *Replay) Records() iter.Seq[*turnstile.Record] {
 	return func(yield func(*turnstile.Record) bool) {
-		var rec turnstile.Record
+		var (
+			rec        turnstile.Record
+			lastT      int64 = math.MinInt64
+			date, hour string
+			t          time.Time
+		)
 		for i := range r.deltas {
-			rec = r.Record(i)
+			d := &r.deltas[i]
+			if d.t != lastT {
+				// Readings cluster on the 4-hour grid: format each time once.
+				lastT, t = d.t, time.Unix(d.t, 0).UTC()
+				date, hour = t.Format("01-02-06"), t.Format("15:04:05")
+			}
+			k, a := &r.keys[d.key], &r.attrs[d.attr]
+			rec = turnstile.Record{
+				CA: k.CA, Unit: k.Unit, SCP: k.SCP,
+				Station: a.Station, LineName: a.LineName, Division: a.Division,
+				Date: date, Time: hour, Desc: a.Desc,
+				Entries: d.entries, Exits: d.exits,
+				ID:        turnstile.ReadingID(k.CA, k.Unit, k.SCP, t),
+				Timestamp: t,
+			}
 			if !yield(&rec) {
 				return
 			}

@@ -415,3 +415,20 @@ func TestSortByTimeIsStable(t *testing.T) {
 		})
 	}
 }
+
+func TestRecordsEqualsRecord(t *testing.T) {
+	rp, err := Load(context.Background(), []string{"testdata/mta_header.txt", "testdata/pandas_index.csv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := 0
+	for rec := range rp.Records() {
+		if want := rp.Record(i); *rec != want {
+			t.Errorf("Records()[%d] = %+v, want Record(%d) = %+v", i, *rec, i, want)
+		}
+		i++
+	}
+	if i != rp.Len() || i == 0 {
+		t.Errorf("Records yielded %d records, Len = %d", i, rp.Len())
+	}
+}

@@ -29,6 +29,26 @@ func ReadingID(ca, unit, scp string, t time.Time) string {
 	b = append(b, '|')
 	b = append(b, scp...)
 	b = append(b, '|')
-	b = t.UTC().AppendFormat(b, TimestampLayout)
+	b = AppendTimestamp(b, t)
 	return NewID(b)
+}
+
+// AppendTimestamp appends t in UTC as YYYY-MM-DD HH:MM:SS (TimestampLayout)
+// to dst. It gives the same bytes as t.UTC().AppendFormat(dst,
+// TimestampLayout) for years 0 to 9999, several times faster.
+func AppendTimestamp(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(dst, TimestampLayout)
+	}
+	hour, minute, sec := t.Clock()
+	dst = append(dst,
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+int(month)/10), byte('0'+int(month)%10), '-',
+		byte('0'+day/10), byte('0'+day%10), ' ',
+		byte('0'+hour/10), byte('0'+hour%10), ':',
+		byte('0'+minute/10), byte('0'+minute%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10))
+	return dst
 }
