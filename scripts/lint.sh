@@ -7,6 +7,7 @@
 #   actionlint, with shellcheck, over every workflow in .github/workflows
 #   ShellCheck over scripts/*.sh and the VM helper terraform/templates/turnstile-up.sh
 #   tofu fmt -check -recursive terraform
+#   docker/compose*.yaml loaded by compose-go (tools/composecheck, no engine needed)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -56,6 +57,9 @@ shellcheck scripts/*.sh terraform/templates/turnstile-up.sh && echo "clean" || f
 
 step "tofu fmt -check -recursive terraform"
 TF_CLI_CONFIG_FILE="$TOOLS/tofurc" "$TOOLS/bin/tofu" fmt -check -recursive -diff terraform && echo "clean" || fail=1
+
+step "compose files (compose-go: schema, interpolation, profiles)"
+(cd tools/composecheck && go test -count=1 ./...) || fail=1
 
 if ((fail)); then
   echo -e "\nlint: FAILED" >&2
