@@ -1,6 +1,7 @@
 package turnstile
 
 import (
+	"crypto/sha1"
 	"time"
 
 	"github.com/google/uuid"
@@ -11,10 +12,18 @@ import (
 // namespace. It never changes, so that IDs stay stable across releases.
 var IDNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/turnstile-stream/turnstile-stream/record-id"))
 
-// NewID returns the UUIDv5 of name in IDNamespace. The same name always gives
-// the same ID.
+// NewID returns the UUIDv5 of name in IDNamespace, as uuid.NewSHA1 computes
+// it. The same name always gives the same ID.
 func NewID(name []byte) string {
-	return uuid.NewSHA1(IDNamespace, name).String()
+	// uuid.NewSHA1 without its allocations: hash namespace+name from the stack.
+	var buf [256]byte
+	in := append(append(buf[:0], IDNamespace[:]...), name...)
+	sum := sha1.Sum(in)
+	var u uuid.UUID
+	copy(u[:], sum[:16])
+	u[6] = (u[6] & 0x0f) | 0x50 // version 5
+	u[8] = (u[8] & 0x3f) | 0x80 // RFC 4122 variant
+	return u.String()
 }
 
 // ReadingID returns the deterministic ID of one turnstile reading: the UUIDv5

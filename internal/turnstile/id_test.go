@@ -3,6 +3,8 @@ package turnstile
 import (
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 func TestAppendTimestamp(t *testing.T) {
@@ -39,6 +41,14 @@ func TestReadingID(t *testing.T) {
 		}
 		if len(tt.a) != 36 || tt.a[14] != '5' {
 			t.Errorf("%s: %s is not a UUIDv5", tt.name, tt.a)
+		}
+	}
+}
+
+func TestNewIDIsUUIDv5(t *testing.T) {
+	for _, name := range []string{"", "A002|R051|02-00-00|2024-07-20 04:00:00", "synthetic|1|0", string(make([]byte, 300))} {
+		if got, want := NewID([]byte(name)), uuid.NewSHA1(IDNamespace, []byte(name)).String(); got != want {
+			t.Errorf("NewID(%q) = %s, want uuid.NewSHA1's %s", name, got, want)
 		}
 	}
 }

@@ -32,7 +32,7 @@ func weekFile(turnstiles int) []byte {
 }
 
 // BenchmarkReplayToEmbeddedBroker measures an end-to-end replay: a weekly
-// file of 5000 turnstiles (210k rows, 205k messages) read, converted, sent
+// file of 10,000 turnstiles (420k rows, 410k messages) read, converted, sent
 // through librdkafka to the in-process kfake broker (4 partitions) and
 // acknowledged. It reports messages/s, counting only acknowledged messages.
 func BenchmarkReplayToEmbeddedBroker(b *testing.B) {
@@ -41,7 +41,7 @@ func BenchmarkReplayToEmbeddedBroker(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer broker.Close()
-	data := weekFile(5000)
+	data := weekFile(10000)
 	log := slog.New(slog.DiscardHandler)
 	var sent int64
 	b.ResetTimer()

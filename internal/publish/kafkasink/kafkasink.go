@@ -148,6 +148,10 @@ func (p *Producer) fatalErr() error {
 	return p.fatal
 }
 
+// queueFullBackoff is how long Send waits before retrying a message that
+// found librdkafka's queue full.
+const queueFullBackoff = 2 * time.Millisecond
+
 // Send queues one message. While librdkafka's queue is full it waits for
 // deliveries to make room, until ctx is done.
 func (p *Producer) Send(ctx context.Context, key, value []byte) error {
@@ -165,10 +169,15 @@ func (p *Producer) Send(ctx context.Context, key, value []byte) error {
 		if err == nil || !errors.As(err, &kerr) || kerr.Code() != kafka.ErrQueueFull {
 			return err
 		}
-		if err := ctx.Err(); err != nil {
-			return err
+		// Wait for deliveries to make room. Not Flush: it would make
+		// librdkafka send at once, ignoring linger.ms, and shrink the batches.
+		t := time.NewTimer(queueFullBackoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
 		}
-		p.p.Flush(10) // serve delivery reports for up to 10 ms
 	}
 }
 
