@@ -5,6 +5,7 @@ package kafkatest
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -30,7 +31,12 @@ type options struct {
 	dataDir    string
 	partitions int32
 	topics     []string
+	minSession time.Duration
 }
+
+// MinSessionTimeout lets clients use session timeouts down to d, so that a
+// test that kills a consumer sees it leave the group quickly.
+func MinSessionTimeout(d time.Duration) Option { return func(o *options) { o.minSession = d } }
 
 // Port makes the broker listen on 127.0.0.1:port (0 picks a free port).
 func Port(port int) Option { return func(o *options) { o.port = port } }
@@ -59,6 +65,9 @@ func Start(opts ...Option) (*Broker, error) {
 	}
 	if len(o.topics) > 0 {
 		kopts = append(kopts, kfake.SeedTopics(o.partitions, o.topics...))
+	}
+	if o.minSession > 0 {
+		kopts = append(kopts, kfake.GroupMinSessionTimeout(o.minSession))
 	}
 	if o.dataDir != "" {
 		kopts = append(kopts, kfake.DataDir(o.dataDir), kfake.SyncWrites())
