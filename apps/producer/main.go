@@ -49,6 +49,9 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// After the first signal, a second one kills the process at once instead
+	// of waiting for the flush.
+	context.AfterFunc(ctx, stop)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -289,10 +292,10 @@ func source(ctx context.Context, o *options, counters *publish.Counters, log *sl
 			"seed", o.seed, "start", o.start.Format(turnstile.TimestampLayout), "count", o.count)
 		return func(yield func(*turnstile.Record, time.Duration) bool) {
 			for rec, due := range feed.Records() {
-				counters.Read.Add(1)
 				if !yield(rec, due) {
-					return
+					return // not sent: not counted as read
 				}
+				counters.Read.Add(1)
 			}
 		}, nil
 	}

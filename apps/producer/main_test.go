@@ -362,9 +362,12 @@ func TestInterruptedRunExitsCleanly(t *testing.T) {
 	if !strings.Contains(res.stderr, "interrupted: stopped reading, flushing") || !strings.Contains(res.stderr, "failed=0 skipped=0 resets=0 duplicates=0 undelivered=0 interrupted=true") {
 		t.Fatalf("stderr lacks the interrupt and summary:\n%s", res.stderr)
 	}
-	var sent int
-	if _, err := fmt.Sscanf(res.stderr[strings.Index(res.stderr, "msg=summary"):], "msg=summary read=%d sent=%d", new(int), &sent); err != nil {
+	var read, sent int
+	if _, err := fmt.Sscanf(res.stderr[strings.Index(res.stderr, "msg=summary"):], "msg=summary read=%d sent=%d", &read, &sent); err != nil {
 		t.Fatalf("cannot read the summary: %v\n%s", err, res.stderr)
+	}
+	if read != sent {
+		t.Errorf("summary read=%d sent=%d: every generated message must be sent", read, sent)
 	}
 	recs := consumeAll(t, b.Addr(), "mta-turnstile", sent)
 	// The same flags with --count give the messages the interrupted run sent.
