@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -403,5 +405,67 @@ func TestUndeliveredMessagesExitNonZero(t *testing.T) {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q", want)
 		}
+	}
+}
+
+// TestMetricsAndHealth runs a synthetic feed with --metrics-addr and reads
+// /readyz, /healthz and /metrics while it runs.
+func TestMetricsAndHealth(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"--synthetic", "--rate", "200", "--out", "-", "--metrics-addr", "127.0.0.1:0", "--log-format", "json"}, &stdout, &stderr)
+	}()
+	var addr string
+	deadline := time.Now().Add(10 * time.Second)
+	for addr == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no metrics address logged:\n%s", stderr.String())
+		}
+		for _, line := range strings.Split(stderr.String(), "\n") {
+			if strings.Contains(line, `"msg":"serving metrics"`) {
+				_, rest, _ := strings.Cut(line, `"addr":"`)
+				addr, _, _ = strings.Cut(rest, `"`)
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	// Ready once the sink is open and records flow.
+	for {
+		if code, _ := get("/readyz"); code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz never became ready")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if code, body := get("/healthz"); code != http.StatusOK || !strings.Contains(body, "ok") {
+		t.Errorf("/healthz = %d %q", code, body)
+	}
+	_, metrics := get("/metrics")
+	for _, name := range []string{"turnstile_producer_read_total", "turnstile_producer_sent_total", "turnstile_producer_failed_total 0",
+		"turnstile_producer_skipped_total 0", "turnstile_producer_resets_total 0"} {
+		if !strings.Contains(metrics, name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Errorf("exit code %d; stderr:\n%s", code, stderr.String())
+	}
+	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		t.Error("the metrics server still answers after the run")
 	}
 }
