@@ -60,6 +60,7 @@ type Producer struct {
 	counters *publish.Counters
 	log      *slog.Logger
 	wg       sync.WaitGroup
+	msg      kafka.Message // reused by Send
 
 	mu    sync.Mutex
 	fatal error // a fatal librdkafka error: no more messages can be sent
@@ -154,8 +155,11 @@ const queueFullBackoff = 2 * time.Millisecond
 
 // Send queues one message. While librdkafka's queue is full it waits for
 // deliveries to make room, until ctx is done.
+// It is not safe for concurrent use: it reuses one message struct, which
+// librdkafka copies.
 func (p *Producer) Send(ctx context.Context, key, value []byte) error {
-	msg := kafka.Message{
+	msg := &p.msg
+	*msg = kafka.Message{
 		TopicPartition: kafka.TopicPartition{Topic: &p.topic, Partition: kafka.PartitionAny},
 		Key:            key,
 		Value:          value,
@@ -164,7 +168,7 @@ func (p *Producer) Send(ctx context.Context, key, value []byte) error {
 		if err := p.fatalErr(); err != nil {
 			return err
 		}
-		err := p.p.Produce(&msg, nil)
+		err := p.p.Produce(msg, nil)
 		var kerr kafka.Error
 		if err == nil || !errors.As(err, &kerr) || kerr.Code() != kafka.ErrQueueFull {
 			return err
