@@ -251,8 +251,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}()
 	}
 
+	// The sink first: a bad Kafka configuration shows before a long load.
+	sink, code := openSink(ctx, &o, stdout, &counters, log)
+	if sink == nil {
+		return code
+	}
 	src, err := source(ctx, &o, &counters, log)
 	if err != nil {
+		sink.Close(context.WithoutCancel(ctx))
 		if ctx.Err() != nil {
 			s := counters.Snapshot()
 			s.Interrupted = true
@@ -261,11 +267,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		log.Error("cannot read input", "err", err)
 		return exitFailure
-	}
-
-	sink, code := openSink(ctx, &o, stdout, &counters, log)
-	if sink == nil {
-		return code
 	}
 
 	ready.Store(true)
