@@ -130,13 +130,14 @@ func (p *Producer) deliveryReports() {
 func (p *Producer) logs() {
 	defer p.wg.Done()
 	for l := range p.p.Logs() {
+		// syslog levels: 3 error, 4 warning, 5 notice, 6 info, 7 debug.
 		level := slog.LevelDebug
 		switch {
 		case l.Level <= 3:
 			level = slog.LevelError
 		case l.Level == 4:
 			level = slog.LevelWarn
-		case l.Level <= 6:
+		case l.Level == 5:
 			level = slog.LevelInfo
 		}
 		p.log.Log(context.Background(), level, l.Message, "source", "librdkafka", "tag", l.Tag)
