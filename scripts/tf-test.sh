@@ -57,5 +57,6 @@ step "tofu test (mock_provider, command = plan)"
 step "terratest: go test -tags tftest ./terraform/test/"
 cd "$ROOT"
 # -v lists every test and subtest; terratest's own command logs are dropped.
-go test -tags tftest -count=1 -timeout 15m -v ./terraform/test/ 2>&1 | grep -v ' logger.go:[0-9]*: '
+go test -tags tftest -count=1 -timeout 15m -v ./terraform/test/ 2>&1 |
+  grep -Ev '^Test[^ ]* [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]+Z [a-z_]+\.go:[0-9]+: '
 test "${PIPESTATUS[0]}" -eq 0
