@@ -32,7 +32,7 @@ command -v shellcheck >/dev/null || {
 # The machine may point TF_CLI_CONFIG_FILE at a missing file; use ours, which
 # installs hashicorp/google from the local mirror only.
 export TF_CLI_CONFIG_FILE="$TOOLS/tofurc"
-export CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 TOFU_BIN="$TOFU"
+export CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 TOFU_BIN="$TOFU" TOOLS_DIR="$TOOLS"
 # Keep .terraform/ out of the source tree.
 TF_DATA_DIR="$(mktemp -d)"
 export TF_DATA_DIR

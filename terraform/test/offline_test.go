@@ -26,12 +26,15 @@ const (
 // DOUBLE (both built by scripts/tools.sh).
 func offlineOptions(t *testing.T, dir string, vars map[string]any) *terraform.Options {
 	t.Helper()
-	root := repoRoot(t)
+	tools := os.Getenv("TOOLS_DIR") // as in scripts/tools.sh
+	if tools == "" {
+		tools = filepath.Join(repoRoot(t), ".cache", "tools")
+	}
 	tofu := os.Getenv("TOFU_BIN")
 	if tofu == "" {
-		tofu = filepath.Join(root, ".cache", "tools", "bin", "tofu")
+		tofu = filepath.Join(tools, "bin", "tofu")
 	}
-	rc := filepath.Join(root, ".cache", "tools", "tofurc")
+	rc := filepath.Join(tools, "tofurc")
 	for _, f := range []string{tofu, rc} {
 		if _, err := os.Stat(f); err != nil {
 			t.Fatalf("%s is missing: run `bash scripts/tools.sh` first (%v)", f, err)
