@@ -41,6 +41,7 @@ type options struct {
 	topic, group, client, config, bootstrap string
 	duration, slide, watermark, idleClose   string
 	sink, layout, input, deadLetterTopic    string
+	emitTopic, transactionalID              string
 	index                                   bool
 	commitInterval                          time.Duration
 	metricsAddr, logFormat, logLevel        string
@@ -64,6 +65,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.index, "index", true, "write the pandas index column, as the batch files have it")
 	fs.StringVar(&o.input, "input", "", "read message values, one per line, from FILE or - (stdin) instead of Kafka")
 	fs.StringVar(&o.deadLetterTopic, "dead-letter-topic", "", "write rejected and late records to this Kafka topic instead of the lake")
+	fs.StringVar(&o.emitTopic, "emit-topic", "", "also publish every closed (window, key) row to this Kafka topic, in a transaction with the offsets (e.g. mta-turnstile-windows)")
+	fs.StringVar(&o.transactionalID, "transactional-id", "", "transactional.id of the --emit-topic producer; stable per instance (default: GROUP.CLIENT)")
 	fs.DurationVar(&o.commitInterval, "commit-interval", 5*time.Second, "how often to commit partitions with new records when no window closes")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics, /healthz and /readyz on this address (e.g. :9090); empty: off")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
@@ -115,6 +118,9 @@ func validate(o *options, stderr io.Writer) (*settings, error) {
 		if s.idleClose, err = time.ParseDuration(o.idleClose); err != nil || s.idleClose < 0 {
 			return nil, fmt.Errorf("--idle-close: want a non-negative Go duration such as 5m, got %q", o.idleClose)
 		}
+	}
+	if o.emitTopic != "" && o.input != "" {
+		return nil, errors.New("--emit-topic needs the Kafka source: it commits rows and offsets in one transaction; drop --input")
 	}
 	if o.layout != "flat" && o.layout != "hive" {
 		return nil, fmt.Errorf("--layout: want flat or hive, got %q", o.layout)
@@ -218,7 +224,7 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 		side = stream.KafkaSide{Producer: producer, Topic: o.deadLetterTopic}
 	}
 
-	proc := stream.New(stream.Config{Spec: s.spec, Sink: sink, Side: side, Index: o.index, Logger: log, Metrics: metrics})
+	proc := stream.New(stream.Config{Spec: s.spec, Sink: sink, Side: side, Index: o.index, KeepRows: o.emitTopic != "", Logger: log, Metrics: metrics})
 	var ready func() bool
 	var runErr error
 	if input != nil {
@@ -240,8 +246,26 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "consumer: kafka:", err)
 			return exitUsage
 		}
+		var emitter *stream.Emitter
+		if o.emitTopic != "" {
+			txnID := o.transactionalID
+			if txnID == "" {
+				txnID = o.group + "." + o.client
+			}
+			emitter, err = stream.NewEmitter(ctx, s.props.ConfigMap(nil, map[string]any{
+				"client.id": o.client + "-emit", "transactional.id": txnID, "enable.idempotence": true, "acks": "all", "linger.ms": 20,
+			}), o.emitTopic, log)
+			if err != nil {
+				log.Error("consumer failed", "err", err)
+				consumer.Close()
+				return exitRuntime
+			}
+			defer emitter.Close()
+			log.Info("publishing closed windows", "emit_topic", o.emitTopic, "transactional_id", txnID)
+		}
 		k := stream.NewKafka(consumer, proc, stream.KafkaConfig{
 			Topic: o.topic, CommitInterval: o.commitInterval, IdleClose: s.idleClose, Logger: log, Metrics: metrics,
+			Emit: emitter, WindowSize: s.spec.Size(),
 		})
 		serveMetrics(ctx, o.metricsAddr, reg, k.Ready, log)
 		runErr = k.Run(ctx)

@@ -86,5 +86,9 @@ func RunInput(ctx context.Context, r io.Reader, p *Processor) (InputResult, erro
 			return res, fmt.Errorf("read input line %d: %w", res.Lines+1, err)
 		}
 	}
-	return res, p.Flush(ctx, 0)
+	if err := p.Flush(ctx, 0); err != nil {
+		return res, err
+	}
+	p.Committed(0)
+	return res, nil
 }

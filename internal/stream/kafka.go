@@ -50,6 +50,12 @@ type KafkaConfig struct {
 	Logger       *slog.Logger
 	Metrics      *Metrics
 	Now          func() time.Time // the wall clock, injectable for tests
+	// Emit, when set, publishes the rows of closed windows in a transaction
+	// with the offsets instead of committing offsets alone. The Processor
+	// must keep rows (Config.KeepRows).
+	Emit *Emitter
+	// WindowSize dates the window_start header of emitted rows.
+	WindowSize time.Duration
 }
 
 // Kafka runs a Processor over the partitions a consumer group assigns.
@@ -203,15 +209,18 @@ func (k *Kafka) commit(ctx context.Context, part int32) {
 		return
 	}
 	topic := k.cfg.Topic
-	_, err = k.c.CommitOffsets([]kafka.TopicPartition{{
-		Topic: &topic, Partition: part, Offset: kafka.Offset(cp.Offset), Metadata: &cp.Metadata,
-	}})
+	offsets := []kafka.TopicPartition{{Topic: &topic, Partition: part, Offset: kafka.Offset(cp.Offset), Metadata: &cp.Metadata}}
+	if k.cfg.Emit != nil {
+		err = k.cfg.Emit.Commit(ctx, k.c, k.cfg.WindowSize, cp.Rows, offsets)
+	} else {
+		_, err = k.c.CommitOffsets(offsets)
+	}
 	if err != nil {
 		k.cfg.Metrics.commitErrors.Inc()
-		k.p.MarkDirty(part)
 		k.log.Warn("commit failed; will retry", "partition", part, "offset", cp.Offset, "err", err)
 		return
 	}
+	k.p.Committed(part)
 	k.cfg.Metrics.commits.Inc()
 	k.log.Debug("committed", "partition", part, "offset", cp.Offset, "metadata", cp.Metadata)
 }

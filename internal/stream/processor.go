@@ -38,12 +38,15 @@ type SideWriter interface {
 
 // Config configures a Processor.
 type Config struct {
-	Spec    window.Spec
-	Sink    *lake.Sink // window files
-	Side    SideWriter // rejected and late records
-	Index   bool       // write the pandas index column
-	Logger  *slog.Logger
-	Metrics *Metrics
+	Spec  window.Spec
+	Sink  *lake.Sink // window files
+	Side  SideWriter // rejected and late records
+	Index bool       // write the pandas index column
+	// KeepRows keeps the rows of the windows written since the last commit and
+	// hands them out with each Checkpoint, for the emit topic.
+	KeepRows bool
+	Logger   *slog.Logger
+	Metrics  *Metrics
 }
 
 // Processor runs the window engines of the partitions a consumer owns. It is
@@ -69,6 +72,7 @@ type partition struct {
 	dirty       bool  // handled records since the last checkpoint
 
 	rejected, late []lake.SideRecord
+	pending        []turnstile.WindowCount // rows written since the last commit, kept when Config.KeepRows
 	wmGauge        prometheus.Gauge
 }
 
@@ -88,6 +92,8 @@ func New(cfg Config) *Processor {
 type Checkpoint struct {
 	Offset   int64
 	Metadata string
+	// Rows are the window rows written since the last commit (with KeepRows).
+	Rows []turnstile.WindowCount
 }
 
 // Source names the lake objects of a partition: "p3" for Kafka partition 3.
@@ -121,11 +127,13 @@ func (p *Processor) Position(id int32) int64 {
 	return -1
 }
 
-// MarkDirty makes the next Checkpoint of a partition return its state again,
-// as after a failed commit.
-func (p *Processor) MarkDirty(id int32) {
+// Committed tells the Processor that the last Checkpoint of a partition was
+// committed: until then, every Checkpoint returns the partition's state again,
+// with all the rows emitted since the last commit.
+func (p *Processor) Committed(id int32) {
 	if st, ok := p.parts[id]; ok {
-		st.dirty = true
+		st.dirty = false
+		st.pending = st.pending[:0]
 	}
 }
 
@@ -230,6 +238,9 @@ func (p *Processor) writeWindow(ctx context.Context, st *partition, c *window.Cl
 	if err := p.cfg.Sink.Bucket.Put(ctx, name, data); err != nil {
 		return fmt.Errorf("write window file %s: %w", name, err)
 	}
+	if p.cfg.KeepRows {
+		st.pending = append(st.pending, c.Rows...)
+	}
 	m := p.cfg.Metrics
 	m.windowsEmitted.Inc()
 	m.rowsWritten.Add(float64(len(c.Rows)))
@@ -253,7 +264,8 @@ func (p *Processor) Advance(ctx context.Context, id int32, idle time.Duration) (
 }
 
 // Checkpoint writes the partition's pending side outputs and returns what to
-// commit. ok is false when nothing changed since the last checkpoint.
+// commit. ok is false when nothing changed since the last commit. The caller
+// reports a successful commit with Committed.
 func (p *Processor) Checkpoint(ctx context.Context, id int32) (cp Checkpoint, ok bool, err error) {
 	st, found := p.parts[id]
 	if !found || !st.dirty {
@@ -269,9 +281,8 @@ func (p *Processor) Checkpoint(ctx context.Context, id int32) (cp Checkpoint, ok
 	if low, open := st.engine.MinOpenOffset(); open && low < next {
 		next = low
 	}
-	st.dirty = false
 	pos := max(st.pos, st.replayUntil)
-	return Checkpoint{Offset: next, Metadata: formatMetadata(st.engine.Watermark(), pos)}, true, nil
+	return Checkpoint{Offset: next, Metadata: formatMetadata(st.engine.Watermark(), pos), Rows: st.pending}, true, nil
 }
 
 func (p *Processor) flushSide(ctx context.Context, st *partition) error {
