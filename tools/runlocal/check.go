@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/turnstile-stream/turnstile-stream/internal/lake"
+)
+
+// checkResult is what check found.
+type checkResult struct {
+	Files    int
+	Rows     int
+	Partial  []string // hidden temporary files of unfinished writes
+	Valid    float64
+	Rejected float64
+	Emitted  float64
+}
+
+// runCheck is `runlocal check`: it waits for window files in a lake
+// directory, decodes every one, and reads the consumer's metrics.
+func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("runlocal check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", "lake/turnstile", "directory of the window files")
+	minFiles := fs.Int("min-files", 2, "fail unless at least this many window files exist")
+	wait := fs.Duration("wait", 0, "wait up to this long for --min-files files to appear")
+	metricsURL := fs.String("metrics", "http://127.0.0.1:9090/metrics", "consumer metrics URL to check (no rejected records, some valid ones); empty: skip")
+	noPartial := fs.Bool("no-partial", false, "fail if a temporary file of an unfinished write is left (use once the consumer has stopped)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "runlocal check: %v\n", err)
+		return exitUsage
+	}
+	if fs.NArg() > 0 || *minFiles < 0 || *wait < 0 {
+		fmt.Fprintln(stderr, "runlocal check: want only flags, --min-files >= 0 and --wait >= 0; run runlocal check -h")
+		return exitUsage
+	}
+	deadline := time.Now().Add(*wait)
+	for {
+		names, err := listWindowFiles(*dir)
+		if err != nil {
+			fmt.Fprintf(stdout, "check: FAIL: %v\n", err)
+			return exitFailure
+		}
+		if len(names) >= *minFiles || !time.Now().Before(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(stdout, "check: interrupted")
+			return exitFailure
+		case <-time.After(time.Second):
+		}
+	}
+	res, err := check(ctx, *dir, *minFiles, *metricsURL, *noPartial)
+	if err != nil {
+		fmt.Fprintf(stdout, "check: FAIL: %v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintf(stdout, "check: OK: %d window files in %s, %d rows, all decode", res.Files, *dir, res.Rows)
+	if *metricsURL != "" {
+		fmt.Fprintf(stdout, "; consumer metrics: %.0f valid, %.0f rejected, %.0f windows emitted", res.Valid, res.Rejected, res.Emitted)
+	}
+	fmt.Fprintln(stdout)
+	return exitOK
+}
+
+// check decodes every window file under dir and, unless metricsURL is
+// empty, checks the consumer's counters.
+func check(ctx context.Context, dir string, minFiles int, metricsURL string, noPartial bool) (checkResult, error) {
+	var res checkResult
+	names, err := listWindowFiles(dir)
+	if err != nil {
+		return res, err
+	}
+	if len(names) < minFiles {
+		return res, fmt.Errorf("%d window files in %s, want at least %d", len(names), dir, minFiles)
+	}
+	for _, name := range names {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return res, fmt.Errorf("read window file: %w", err)
+		}
+		rows, err := lake.DecodeWindows(data)
+		if err != nil {
+			return res, fmt.Errorf("%s: %w", name, err)
+		}
+		if len(rows) == 0 {
+			return res, fmt.Errorf("%s: no rows", name)
+		}
+		res.Files++
+		res.Rows += len(rows)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return res, fmt.Errorf("list %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") && strings.HasSuffix(e.Name(), ".tmp") {
+			res.Partial = append(res.Partial, e.Name())
+		}
+	}
+	if noPartial && len(res.Partial) > 0 {
+		return res, fmt.Errorf("unfinished writes left in %s: %s", dir, strings.Join(res.Partial, " "))
+	}
+	if metricsURL == "" {
+		return res, nil
+	}
+	m, err := scrape(ctx, metricsURL)
+	if err != nil {
+		return res, err
+	}
+	var ok bool
+	if res.Valid, ok = m["turnstile_consumer_records_valid_total"]; !ok {
+		return res, fmt.Errorf("%s: no turnstile_consumer_records_valid_total", metricsURL)
+	}
+	if res.Rejected, ok = m["turnstile_consumer_records_rejected_total"]; !ok {
+		return res, fmt.Errorf("%s: no turnstile_consumer_records_rejected_total", metricsURL)
+	}
+	res.Emitted = m["turnstile_consumer_windows_emitted_total"]
+	switch {
+	case res.Rejected != 0:
+		return res, fmt.Errorf("the consumer rejected %.0f records", res.Rejected)
+	case res.Valid == 0:
+		return res, errors.New("the consumer counted no valid record")
+	}
+	return res, nil
+}
+
+// scrape reads a Prometheus text exposition and sums the samples of each
+// metric over their labels.
+func scrape(ctx context.Context, url string) (map[string]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("metrics %s: %w", url, err)
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("metrics %s: HTTP %d", url, resp.StatusCode)
+	}
+	return parseMetrics(resp.Body)
+}
+
+// parseMetrics sums the samples of each metric in a Prometheus text
+// exposition over their labels.
+func parseMetrics(r io.Reader) (map[string]float64, error) {
+	out := map[string]float64{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, rest := line, ""
+		if i := strings.IndexAny(line, "{ "); i >= 0 {
+			name, rest = line[:i], line[i:]
+		}
+		if strings.HasPrefix(rest, "{") {
+			end := strings.LastIndexByte(rest, '}')
+			if end < 0 {
+				return nil, fmt.Errorf("metrics: bad line %q", line)
+			}
+			rest = rest[end+1:]
+		}
+		fields := strings.Fields(rest)
+		if len(fields) == 0 {
+			return nil, fmt.Errorf("metrics: no value in %q", line)
+		}
+		v, err := strconv.ParseFloat(fields[0], 64)
+		if err != nil {
+			return nil, fmt.Errorf("metrics: value in %q: %w", line, err)
+		}
+		out[name] += v
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	return out, nil
+}
