@@ -396,15 +396,20 @@ func TestUndeliveredMessagesExitNonZero(t *testing.T) {
 	}
 	addr := b.Addr()
 	b.Close() // the broker is gone
-	cfg := writeConfig(t, addr, "message.timeout.ms=500")
-	code, _, stderr := runProducer(context.Background(), "--input", sample[0], "--config", cfg, "--flush-timeout", "20s")
+	// A secret from the environment, which must never be logged.
+	t.Setenv("TURNSTILE_TEST_SASL_PASSWORD", "hunter2-secret")
+	cfg := writeConfig(t, addr, "message.timeout.ms=500", "sasl.username=svc", "sasl.password=${TURNSTILE_TEST_SASL_PASSWORD}")
+	code, _, stderr := runProducer(context.Background(), "--input", sample[0], "--config", cfg, "--flush-timeout", "20s", "--log-level", "debug")
 	if code != exitFailure {
 		t.Fatalf("exit code %d, want %d; stderr:\n%s", code, exitFailure, stderr)
 	}
-	for _, want := range []string{`msg="delivery failed" key=A002|R051|02-00-00`, "sent=0 failed=136"} {
+	for _, want := range []string{`msg="delivery failed" key=A002|R051|02-00-00`, "sent=0 failed=136", "sasl.password=<redacted>"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q", want)
 		}
+	}
+	if strings.Contains(stderr, "hunter2") {
+		t.Error("the SASL password was logged")
 	}
 }
 
