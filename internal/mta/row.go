@@ -42,6 +42,7 @@ func (h *Header) Width() int { return h.width }
 // variants seen in the wild:
 //   - MTA's own C/A,UNIT,SCP,STATION,LINENAME,DIVISION,DATE,TIME,DESC,ENTRIES,EXITS;
 //   - the same with a leading pandas index column (",C/A,..." or ",CA,...");
+//   - the spelled-out "Line Name" and "Description" of the data.ny.gov exports;
 //   - spaces around names (MTA pads EXITS with trailing spaces), a UTF-8 byte
 //     order mark, quoted names and any letter case.
 //
@@ -84,10 +85,16 @@ func ParseHeader(line []byte) (Header, error) {
 	return h, nil
 }
 
+// aliases are other spellings of column names: CA for C/A, and the
+// spelled-out names of the data.ny.gov exports.
+var aliases = map[string]int{"CA": colCA, "LINE NAME": colLineName, "DESCRIPTION": colDesc}
+
 // columnOf returns the column a header name stands for, or -1.
 func columnOf(name []byte) int {
-	if bytes.EqualFold(name, []byte("CA")) {
-		return colCA
+	for alias, col := range aliases {
+		if bytes.EqualFold(name, []byte(alias)) {
+			return col
+		}
 	}
 	for col, c := range Columns {
 		if bytes.EqualFold(name, []byte(c)) {

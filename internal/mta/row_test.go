@@ -20,6 +20,7 @@ func TestParseHeader(t *testing.T) {
 		{name: "spaces around names", header: " C/A , UNIT,SCP ,STATION,LINENAME,DIVISION,DATE,TIME,DESC,ENTRIES ,EXITS ", width: 11},
 		{name: "byte order mark", header: "\xef\xbb\xbfC/A,UNIT,SCP,STATION,LINENAME,DIVISION,DATE,TIME,DESC,ENTRIES,EXITS", width: 11},
 		{name: "lower case and quoted", header: `"c/a","unit",scp,station,linename,division,date,time,desc,entries,exits`, width: 11},
+		{name: "data.ny.gov names", header: "C/A,Unit,SCP,Station,Line Name,Division,Date,Time,Description,Entries,Exits", width: 11},
 		{name: "other order", header: "UNIT,C/A,SCP,STATION,LINENAME,DIVISION,DATE,TIME,DESC,EXITS,ENTRIES", width: 11},
 		{name: "missing EXITS", header: "C/A,UNIT,SCP,STATION,LINENAME,DIVISION,DATE,TIME,DESC,ENTRIES", wantErr: "missing column(s) EXITS"},
 		{name: "CA twice", header: "C/A,CA,UNIT,SCP,STATION,LINENAME,DIVISION,DATE,TIME,DESC,ENTRIES,EXITS", wantErr: "column C/A appears twice"},
