@@ -47,7 +47,8 @@ type Engine struct {
 	seeds    [2]maphash.Seed
 	hashBuf  []byte
 
-	rows []turnstile.WindowCount
+	rows  []turnstile.WindowCount
+	cells []cell
 }
 
 type dedupKey [2]uint64
@@ -145,18 +146,17 @@ func (e *Engine) Add(m *turnstile.Message, offset int64) Result {
 		return r
 	}
 	set := e.seen[lastEnd]
-	h := e.dedupKey(m)
-	if set != nil {
-		if _, dup := set[h]; dup {
-			r.Duplicate = true
-			e.observe(t)
-			return r
-		}
-	} else {
+	if set == nil {
 		set = e.newSet()
 		e.seen[lastEnd] = set
 	}
-	set[h] = struct{}{}
+	n := len(set)
+	set[e.dedupKey(m)] = struct{}{}
+	if len(set) == n {
+		r.Duplicate = true
+		e.observe(t)
+		return r
+	}
 
 	id, split := e.keys.intern(m, e.partition)
 	r.SplitKey = split
@@ -284,20 +284,17 @@ func (e *Engine) forget(limit int64) {
 	}
 }
 
+// rowsOf returns the rows of a window sorted by key, so that a window always
+// produces the same file.
 func (e *Engine) rowsOf(w *win) []turnstile.WindowCount {
+	rank := e.keys.ranks()
+	cells := append(e.cells[:0], w.cells...) // w.index points into w.cells: sort a copy
+	slices.SortFunc(cells, func(a, b cell) int { return cmp.Compare(rank[a.key], rank[b.key]) })
+	e.cells = cells
 	rows := e.rows[:0]
-	for _, c := range w.cells {
+	for _, c := range cells {
 		rows = append(rows, turnstile.WindowCount{Key: *e.keys.Key(c.key), End: w.end, Entries: c.entries, Exits: c.exits})
 	}
-	slices.SortFunc(rows, compareRows)
 	e.rows = rows
 	return rows
-}
-
-func compareRows(a, b turnstile.WindowCount) int {
-	return cmp.Or(
-		cmp.Compare(a.CA, b.CA), cmp.Compare(a.Unit, b.Unit), cmp.Compare(a.SCP, b.SCP),
-		cmp.Compare(a.Station, b.Station), cmp.Compare(a.LineName, b.LineName),
-		cmp.Compare(a.Division, b.Division), cmp.Compare(a.Desc, b.Desc),
-	)
 }

@@ -274,23 +274,36 @@ func TestAdvanceClosesIdleWindows(t *testing.T) {
 func TestEmitErrorKeepsWindowOpen(t *testing.T) {
 	spec := mustSpec(t, 5*time.Minute, 5*time.Minute, 0)
 	e := New(spec, NewKeys(), 0)
-	e.Add(message(t, in{scp: "01", ts: "2024-07-22 10:01:00", entries: 5}), 7)
-	e.Add(message(t, in{scp: "01", ts: "2024-07-22 10:06:00", entries: 1}), 8)
+	e.Add(message(t, in{scp: "02", ts: "2024-07-22 10:01:00", entries: 5}), 7)
+	e.Add(message(t, in{scp: "01", ts: "2024-07-22 10:02:00", entries: 3}), 8)
+	e.Add(message(t, in{scp: "01", ts: "2024-07-22 10:06:00", entries: 1}), 9)
 	if err := e.Emit(func(*Closed) error { return fmt.Errorf("upload failed") }); err == nil {
 		t.Fatal("want the emit error")
 	}
 	if off, ok := e.MinOpenOffset(); !ok || off != 7 {
 		t.Fatalf("MinOpenOffset = %d, %v; want 7: the failed window must stay open", off, ok)
 	}
+	// The window still adds up after the failed attempt sorted its rows.
+	e.Add(message(t, in{scp: "02", ts: "2024-07-22 10:04:00", entries: 10, id: "x"}), 10)
 	var ends []int64
-	if err := e.Emit(func(c *Closed) error { ends = append(ends, c.End); return nil }); err != nil {
+	var rows []string
+	if err := e.Emit(func(c *Closed) error {
+		ends = append(ends, c.End)
+		for _, r := range c.Rows {
+			rows = append(rows, fmt.Sprintf("%s=%d", r.SCP, r.Entries))
+		}
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if len(ends) != 1 || ends[0] != unix(t, "2024-07-22 10:05:00") {
 		t.Fatalf("emitted %v", ends)
 	}
-	if off, _ := e.MinOpenOffset(); off != 8 {
-		t.Fatalf("MinOpenOffset = %d after emit, want 8", off)
+	if got := strings.Join(rows, " "); got != "01=3 02=5" {
+		t.Fatalf("rows %s, want 01=3 02=5 (the late record at 10:04 must not count)", got)
+	}
+	if off, _ := e.MinOpenOffset(); off != 9 {
+		t.Fatalf("MinOpenOffset = %d after emit, want 9", off)
 	}
 }
 

@@ -1,6 +1,11 @@
 package window
 
-import "github.com/turnstile-stream/turnstile-stream/internal/turnstile"
+import (
+	"slices"
+	"strings"
+
+	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
+)
 
 // Keys interns the grouping keys (CA, UNIT, SCP, STATION, LINENAME, DIVISION,
 // DESC) of all partitions into small integer IDs, and remembers which
@@ -13,6 +18,11 @@ type Keys struct {
 	owner []int32 // the partition each key was first seen on
 	split []bool  // whether the key was already reported on a second partition
 	buf   []byte
+
+	// The sort order of the keys, recomputed when keys were added: rank[id] is
+	// the position of key id among all keys sorted by their fields.
+	names []string // the joined fields of each key, which sort as the fields do
+	rank  []int32
 }
 
 // NewKeys returns an empty key table.
@@ -39,7 +49,9 @@ func (k *Keys) intern(m *turnstile.Message, partition int32) (id int32, split bo
 	id, ok := k.ids[string(b)]
 	if !ok {
 		id = int32(len(k.keys))
-		k.ids[string(b)] = id
+		name := string(b)
+		k.ids[name] = id
+		k.names = append(k.names, name)
 		k.keys = append(k.keys, turnstile.Key{
 			CA: string(f[turnstile.FieldCA]), Unit: string(f[turnstile.FieldUnit]), SCP: string(f[turnstile.FieldSCP]),
 			Station: string(f[turnstile.FieldStation]), LineName: string(f[turnstile.FieldLineName]),
@@ -54,4 +66,23 @@ func (k *Keys) intern(m *turnstile.Message, partition int32) (id int32, split bo
 		return id, true
 	}
 	return id, false
+}
+
+// ranks returns the sort position of every key. Keys are joined with NUL
+// bytes, which sort below every other byte, so comparing the joined strings
+// compares the fields in order.
+func (k *Keys) ranks() []int32 {
+	if len(k.rank) == len(k.keys) {
+		return k.rank
+	}
+	order := make([]int32, len(k.keys))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(k.names[a], k.names[b]) })
+	k.rank = slices.Grow(k.rank[:0], len(order))[:len(order)]
+	for pos, id := range order {
+		k.rank[id] = int32(pos)
+	}
+	return k.rank
 }
