@@ -1,0 +1,284 @@
+// Command dashboard is the live turnstile dashboard. It reads the closed
+// (window, key) rows that the consumer publishes with --emit-topic, keeps a
+// bounded recent history in memory, and serves a web page that gets every
+// change pushed over Server-Sent Events. See docs/dashboard.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/turnstile-stream/turnstile-stream/internal/dashboard"
+	"github.com/turnstile-stream/turnstile-stream/internal/kafkaconf"
+	"github.com/turnstile-stream/turnstile-stream/internal/ops"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitRuntime = 1
+	exitUsage   = 2
+)
+
+// How often browsers get changes and health.
+const (
+	flushEvery  = 200 * time.Millisecond
+	healthEvery = 2 * time.Second
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stderr, nil)
+	stop()
+	os.Exit(code)
+}
+
+type options struct {
+	config, bootstrap, topic, group  string
+	history                          time.Duration
+	maxRows                          int
+	addr, consumerMetrics            string
+	metricsAddr, logFormat, logLevel string
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("dashboard", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.config, "config", "", "librdkafka key=value properties file (bootstrap.servers, security.protocol, sasl.*)")
+	fs.StringVar(&o.bootstrap, "bootstrap", "", "bootstrap.servers, overriding the properties file")
+	fs.StringVar(&o.topic, "topic", "mta-turnstile-windows", "Kafka topic of closed windows (the consumer's --emit-topic)")
+	fs.StringVar(&o.group, "group", "", "join this consumer group (offsets are never committed); empty: no group, read every partition from the beginning")
+	fs.DurationVar(&o.history, "history", 24*time.Hour, "keep windows ending this far back from the newest window end (event time)")
+	fs.IntVar(&o.maxRows, "history-rows", 2_000_000, "keep at most this many (turnstile, window) rows; the oldest windows go first")
+	fs.StringVar(&o.addr, "addr", ":8080", "serve the dashboard on this address")
+	fs.StringVar(&o.consumerMetrics, "consumer-metrics", "", "the consumer's /metrics URL (e.g. http://localhost:9091/metrics), for lag and watermark; empty: not shown")
+	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve the dashboard's own /metrics, /healthz and /readyz on this address; empty: off")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	return o, nil
+}
+
+type settings struct {
+	props kafkaconf.Properties
+	log   *slog.Logger
+}
+
+func validate(o *options, stderr io.Writer) (*settings, error) {
+	s := &settings{}
+	var err error
+	if s.log, err = newLogger(stderr, o.logFormat, o.logLevel); err != nil {
+		return nil, err
+	}
+	if o.topic == "" {
+		return nil, errors.New("--topic must not be empty")
+	}
+	if o.history < time.Minute {
+		return nil, fmt.Errorf("--history: want at least 1m, got %s", o.history)
+	}
+	if o.maxRows < 1 {
+		return nil, fmt.Errorf("--history-rows: want a positive number, got %d", o.maxRows)
+	}
+	if _, _, err := net.SplitHostPort(o.addr); err != nil {
+		return nil, fmt.Errorf("--addr: want HOST:PORT or :PORT, got %q", o.addr)
+	}
+	if o.consumerMetrics != "" {
+		u, err := url.Parse(o.consumerMetrics)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("--consumer-metrics: want an http(s) URL such as http://localhost:9091/metrics, got %q", o.consumerMetrics)
+		}
+	}
+	if o.config == "" && o.bootstrap == "" {
+		return nil, errors.New("no Kafka cluster: give --config FILE (librdkafka properties) or --bootstrap HOST:PORT")
+	}
+	s.props = kafkaconf.Properties{}
+	if o.config != "" {
+		if s.props, err = kafkaconf.Load(o.config); err != nil {
+			return nil, err
+		}
+	}
+	if o.bootstrap != "" {
+		s.props["bootstrap.servers"] = o.bootstrap
+	}
+	if s.props["bootstrap.servers"] == "" {
+		return nil, fmt.Errorf("no bootstrap.servers in %s and no --bootstrap", o.config)
+	}
+	return s, nil
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: want debug, info, warn or error, got %q", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: want text or json, got %q", format)
+}
+
+// run runs the dashboard until ctx is done. When listening is not nil, it
+// gets the page's URL once the server listens.
+func run(ctx context.Context, args []string, stderr io.Writer, listening chan<- string) int {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintln(stderr, "dashboard:", err)
+		return exitUsage
+	}
+	s, err := validate(o, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "dashboard:", err)
+		return exitUsage
+	}
+	log := s.log
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	reg := ops.NewRegistry()
+	d := dashboard.New(dashboard.Config{History: o.history, MaxRows: o.maxRows, Logger: log, Registry: reg})
+
+	// No group joined by default, but confluent-kafka-go wants a group.id:
+	// a per-process one, never joined and never committed to.
+	group, joinGroup := o.group, o.group != ""
+	if !joinGroup {
+		host, _ := os.Hostname()
+		group = "turnstile-dashboard-" + host + "-" + strconv.Itoa(os.Getpid())
+	}
+	consumer, err := kafka.NewConsumer(ptr(s.props.ConfigMap(dashboard.ConsumerDefaults,
+		merge(dashboard.ConsumerOverrides, map[string]any{"group.id": group, "client.id": "turnstile-dashboard"}))))
+	if err != nil {
+		fmt.Fprintln(stderr, "dashboard: kafka:", err)
+		return exitUsage
+	}
+	defer func() {
+		if err := consumer.Close(); err != nil {
+			log.Warn("closing the Kafka consumer", "err", err)
+		}
+	}()
+	readerGroup := ""
+	if joinGroup {
+		readerGroup = group
+	}
+	reader := dashboard.NewReader(consumer, dashboard.ReaderConfig{Topic: o.topic, Group: readerGroup, Logger: log})
+	d.SetReaderLag(reader.Lag)
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "dashboard: --addr %s: %v\n", o.addr, err)
+		return exitUsage
+	}
+	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 5 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	pageURL := "http://" + displayAddr(ln.Addr().(*net.TCPAddr)) + "/"
+	log.Info("dashboard listening", "url", pageURL, "topic", o.topic, "history", o.history,
+		"kafka", strings.Join(s.props.Redacted(), " "))
+	if listening != nil {
+		listening <- pageURL
+	}
+	if o.metricsAddr != "" {
+		bound, err := ops.Serve(ctx, o.metricsAddr, reg, func() bool { return true }, log)
+		if err != nil {
+			log.Error("metrics server not started", "err", err)
+		} else {
+			log.Info("metrics listening", "url", "http://"+bound+"/metrics")
+		}
+	}
+
+	go tick(ctx, flushEvery, func() { d.Flush() })
+	go tick(ctx, healthEvery, func() {
+		if o.consumerMetrics != "" {
+			scrape, cancel := context.WithTimeout(ctx, time.Second)
+			d.SetConsumerHealth(dashboard.ScrapeConsumer(scrape, http.DefaultClient, o.consumerMetrics, time.Now()))
+			cancel()
+		}
+		d.BroadcastHealth()
+	})
+
+	readErr := make(chan error, 1)
+	go func() { readErr <- reader.Run(ctx, d) }()
+
+	code := exitOK
+	select {
+	case <-ctx.Done():
+		log.Info("stopping")
+		<-readErr
+	case err := <-readErr:
+		if err != nil {
+			log.Error("reading the window topic", "err", err)
+			code = exitRuntime
+		}
+	case err := <-serveErr:
+		log.Error("http server", "err", err)
+		code = exitRuntime
+	}
+	cancel()
+	shutdown, stop := context.WithTimeout(context.Background(), 2*time.Second)
+	defer stop()
+	_ = srv.Shutdown(shutdown) // event streams end with ctx (BaseContext)
+	return code
+}
+
+// displayAddr turns a listening address into one a browser can open:
+// an unspecified IP (from ":8080") becomes localhost.
+func displayAddr(a *net.TCPAddr) string {
+	host := a.IP.String()
+	if a.IP.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(a.Port))
+}
+
+func tick(ctx context.Context, every time.Duration, f func()) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f()
+		}
+	}
+}
+
+func merge(a, b map[string]any) map[string]any {
+	out := make(map[string]any, len(a)+len(b))
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }

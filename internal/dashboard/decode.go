@@ -1,0 +1,85 @@
+// Package dashboard is the live turnstile dashboard: it reads the closed
+// (window, key) rows that the consumer publishes with --emit-topic, keeps a
+// bounded recent history of them aggregated per station, and pushes changes
+// to browsers over Server-Sent Events. See docs/dashboard.md.
+package dashboard
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
+)
+
+// Header names of a window message.
+const (
+	HeaderWindowStart = "window_start"
+	HeaderWindowEnd   = "window_end"
+)
+
+// Row is one decoded window message.
+type Row struct {
+	turnstile.WindowCount
+	// Start is the window start in Unix seconds, from the window_start
+	// header; 0 when the header is missing.
+	Start int64
+}
+
+// MessageKey returns the Kafka key of a window row as the consumer writes it:
+// CA|UNIT|SCP|STATION|LINENAME|DIVISION|DESC|<window end unix seconds>.
+func MessageKey(c *turnstile.WindowCount) string {
+	return strings.Join([]string{c.CA, c.Unit, c.SCP, c.Station, c.LineName, c.Division, c.Desc,
+		strconv.FormatInt(c.End, 10)}, "|")
+}
+
+// Header is one message header, as a Kafka client hands it over.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// Decode decodes a window message. The value must be a lake row
+// (turnstile.ParseWindowCount); the key, when present, must name the same
+// turnstile and window end as the value; the window_end header, when present,
+// must be the row's window end, and window_start must be before it.
+func Decode(key, value []byte, headers []Header) (Row, error) {
+	if len(value) == 0 {
+		return Row{}, errors.New("empty message value")
+	}
+	wc, err := turnstile.ParseWindowCount(value)
+	if err != nil {
+		return Row{}, fmt.Errorf("message value: %w", err)
+	}
+	if len(key) > 0 {
+		if want := MessageKey(&wc); string(key) != want {
+			return Row{}, fmt.Errorf("message key %q does not match its value (want %q)", key, want)
+		}
+	}
+	row := Row{WindowCount: wc}
+	for _, h := range headers {
+		switch h.Key {
+		case HeaderWindowStart:
+			t, err := time.Parse(time.RFC3339, string(h.Value))
+			if err != nil {
+				return Row{}, fmt.Errorf("header %s: %w", h.Key, err)
+			}
+			row.Start = t.Unix()
+		case HeaderWindowEnd:
+			t, err := time.Parse(time.RFC3339, string(h.Value))
+			if err != nil {
+				return Row{}, fmt.Errorf("header %s: %w", h.Key, err)
+			}
+			if t.Unix() != wc.End {
+				return Row{}, fmt.Errorf("header %s %s does not match the row's window end %s",
+					h.Key, h.Value, wc.EndTime().Format(time.RFC3339))
+			}
+		}
+	}
+	if row.Start != 0 && row.Start >= wc.End {
+		return Row{}, fmt.Errorf("header %s is not before the window end", HeaderWindowStart)
+	}
+	return row, nil
+}
