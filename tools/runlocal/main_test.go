@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/turnstile-stream/turnstile-stream/internal/lake"
+	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
+)
+
+func TestBadFlagsExitWithUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"--sink", "s3"},
+		{"--kafka-bootstrap", "no-port"},
+		{"--speed", "0"},
+		{"--partitions", "0"},
+		{"--consumer-metrics", "9090"},
+		{"--log-level", "loud"},
+		{"--no-such-flag"},
+		{"extra"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), func() {}, args, &stdout, &stderr)
+		if code != exitUsage {
+			t.Errorf("run %q = %d, want %d", args, code, exitUsage)
+		}
+		if stderr.Len() == 0 {
+			t.Errorf("run %q: no message on stderr", args)
+		}
+	}
+}
+
+func TestRunWithoutBinariesSaysToBuild(t *testing.T) {
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), func() {}, []string{"--bin", filepath.Join(dir, "bin"), "--lake", filepath.Join(dir, "lake"), "--root", dir}, &stdout, &stderr)
+	if code != exitFailure {
+		t.Fatalf("run = %d, want %d; stdout:\n%s", code, exitFailure, &stdout)
+	}
+	if !strings.Contains(stdout.String(), "make build") {
+		t.Errorf("stdout does not tell to build:\n%s", &stdout)
+	}
+}
+
+func TestHasGoFiles(t *testing.T) {
+	dir := t.TempDir()
+	app := filepath.Join(dir, "apps", "dashboard")
+	if hasGoFiles(app) {
+		t.Fatal("missing directory counted as an app")
+	}
+	if err := os.MkdirAll(app, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if hasGoFiles(app) {
+		t.Fatal("empty directory counted as an app")
+	}
+	if err := os.WriteFile(filepath.Join(app, "main.go"), []byte("package main\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !hasGoFiles(app) {
+		t.Fatal("directory with main.go not counted as an app")
+	}
+}
+
+const sampleMetrics = `# HELP turnstile_consumer_records_rejected_total Invalid records, by reason.
+# TYPE turnstile_consumer_records_rejected_total counter
+turnstile_consumer_records_rejected_total{reason="fields"} 0
+turnstile_consumer_records_rejected_total{reason="timestamp"} %s
+turnstile_consumer_records_valid_total 1234
+turnstile_consumer_windows_emitted_total 8
+go_gc_duration_seconds{quantile="0.5"} 1.5e-05
+`
+
+func TestParseMetricsSumsOverLabels(t *testing.T) {
+	m, err := parseMetrics(strings.NewReader(strings.Replace(sampleMetrics, "%s", "2", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m["turnstile_consumer_records_rejected_total"]; got != 2 {
+		t.Errorf("rejected = %v, want 2", got)
+	}
+	if got := m["turnstile_consumer_records_valid_total"]; got != 1234 {
+		t.Errorf("valid = %v, want 1234", got)
+	}
+	if got := m["go_gc_duration_seconds"]; got != 1.5e-05 {
+		t.Errorf("go_gc_duration_seconds = %v, want 1.5e-05", got)
+	}
+	if _, err := parseMetrics(strings.NewReader("name{a=\"b\" 1\n")); err == nil {
+		t.Error("unclosed labels parsed without error")
+	}
+}
+
+// writeWindow writes a real window file through the lake package.
+func writeWindow(t *testing.T, dir string, end time.Time, source string) {
+	t.Helper()
+	sink, err := lake.Open(context.Background(), "file://"+filepath.ToSlash(dir)+"/turnstile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	rows := []turnstile.WindowCount{{
+		Key: turnstile.Key{CA: "A002", Unit: "R051", SCP: "02-00-00", Station: "59 ST", LineName: "NQR456W", Division: "BMT", Desc: "REGULAR"},
+		End: end.Unix(), Entries: 12, Exits: 7,
+	}}
+	if _, err := sink.PutWindows(context.Background(), end, source, rows); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCheckDecodesFilesAndReadsMetrics(t *testing.T) {
+	dir := t.TempDir()
+	end := time.Date(2024, 7, 22, 10, 15, 0, 0, time.UTC)
+	writeWindow(t, dir, end, "p0")
+	writeWindow(t, dir, end.Add(5*time.Minute), "p1")
+	rejected := "0"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(strings.Replace(sampleMetrics, "%s", rejected, 1)))
+	}))
+	defer srv.Close()
+	lakeDir := filepath.Join(dir, "turnstile")
+
+	var out bytes.Buffer
+	if code := runCheck(context.Background(), []string{"--dir", lakeDir, "--metrics", srv.URL, "--no-partial"}, &out, &out); code != exitOK {
+		t.Fatalf("check = %d, want 0:\n%s", code, &out)
+	}
+	if !strings.Contains(out.String(), "2 window files") || !strings.Contains(out.String(), "0 rejected") {
+		t.Errorf("check output:\n%s", &out)
+	}
+
+	rejected = "3"
+	out.Reset()
+	if code := runCheck(context.Background(), []string{"--dir", lakeDir, "--metrics", srv.URL}, &out, &out); code != exitFailure || !strings.Contains(out.String(), "rejected 3 records") {
+		t.Errorf("check with rejected records = %d:\n%s", code, &out)
+	}
+
+	out.Reset()
+	if code := runCheck(context.Background(), []string{"--dir", lakeDir, "--metrics", "", "--min-files", "3"}, &out, &out); code != exitFailure {
+		t.Errorf("check with too few files = %d, want 1:\n%s", code, &out)
+	}
+
+	// A torn file fails the check; a leftover temporary file fails it with
+	// --no-partial only.
+	if err := os.WriteFile(filepath.Join(lakeDir, ".20240722T102500_p2.csv.gz.123.tmp"), []byte("half"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := runCheck(context.Background(), []string{"--dir", lakeDir, "--metrics", ""}, &out, &out); code != exitOK {
+		t.Errorf("check with a temporary file, no --no-partial = %d:\n%s", code, &out)
+	}
+	out.Reset()
+	if code := runCheck(context.Background(), []string{"--dir", lakeDir, "--metrics", "", "--no-partial"}, &out, &out); code != exitFailure || !strings.Contains(out.String(), "unfinished writes") {
+		t.Errorf("check --no-partial with a temporary file = %d:\n%s", code, &out)
+	}
+	if err := os.WriteFile(filepath.Join(lakeDir, "20240722T103000_p3.csv.gz"), []byte("not gzip"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := runCheck(context.Background(), []string{"--dir", lakeDir, "--metrics", ""}, &out, &out); code != exitFailure || !strings.Contains(out.String(), "20240722T103000_p3.csv.gz") {
+		t.Errorf("check with a torn file = %d:\n%s", code, &out)
+	}
+
+	out.Reset()
+	if code := runCheck(context.Background(), []string{"--min-files", "-1"}, &out, &out); code != exitUsage {
+		t.Errorf("check --min-files -1 = %d, want 2", code)
+	}
+}
