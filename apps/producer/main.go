@@ -258,7 +258,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	src, err := source(ctx, &o, &counters, log)
 	if err != nil {
-		sink.Close(context.WithoutCancel(ctx))
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.flushTimeout)
+		sink.Close(closeCtx) // nothing was sent
+		cancel()
 		if ctx.Err() != nil {
 			s := counters.Snapshot()
 			s.Interrupted = true
