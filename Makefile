@@ -7,7 +7,7 @@ export CGO_ENABLED := 1
 
 .PHONY: help
 help: ## List the targets.
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
 build: ## Build every app into ./bin (first build compiles librdkafka bindings: ~1 min).
@@ -48,3 +48,28 @@ docker-build: ## Build the app images (needs a Docker engine).
 .PHONY: run-docker
 run-docker: ## Run Kafka, producer and consumer locally with Docker Compose (needs a Docker engine).
 	bash scripts/docker.sh run
+
+# --- Local pipeline (tools/runlocal, scripts/fresh-machine.sh, docs/local-run.md) ---
+# `make run` builds ./bin, then tools/runlocal starts the embedded broker, the
+# consumer, the dashboard (once apps/dashboard exists) and the producer as
+# separate processes; Ctrl-C stops them in reverse order.
+
+SINK ?= file
+KAFKA_BOOTSTRAP ?=
+FILE ?=
+REPLAY_DIR ?= lake/replay
+
+.PHONY: run
+run: build ## Run the whole pipeline locally until Ctrl-C (SINK=file|gcs, KAFKA_BOOTSTRAP=host:9092 for a real cluster).
+	@./bin/runlocal --sink $(SINK) $(if $(KAFKA_BOOTSTRAP),--kafka-bootstrap $(KAFKA_BOOTSTRAP))
+
+.PHONY: replay
+replay: build ## Replay MTA files without Kafka: make replay FILE=testdata/mta/turnstile_240720.txt (files in lake/replay).
+	@if [ -z "$(FILE)" ]; then echo "usage: make replay FILE=testdata/mta/turnstile_240720.txt" >&2; exit 2; fi
+	@echo "replaying $(FILE): producer --input $(FILE) --out - | consumer --input - --sink file://./$(REPLAY_DIR)/turnstile"
+	@set -o pipefail; ./bin/producer --input $(FILE) --out - | ./bin/consumer --input - --sink file://./$(REPLAY_DIR)/turnstile
+	@echo "files in $(REPLAY_DIR):"; find $(REPLAY_DIR) -type f -name '*.csv.gz' | sort | sed 's/^/  /'
+
+.PHONY: e2e
+e2e: ## End-to-end tests of the pipeline (tests/e2e, embedded broker), with -race.
+	$(GO) test -race -count=1 ./tests/e2e/...
