@@ -42,6 +42,7 @@ type sideLine struct {
 // header, fixed field order, no HTML escaping).
 func EncodeSide(w io.Writer, recs []SideRecord) error {
 	zw := newGzipWriter(w)
+	defer releaseGzipWriter(zw)
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

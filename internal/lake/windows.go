@@ -2,10 +2,12 @@ package lake
 
 import (
 	"bytes"
-	"compress/gzip"
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
+
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 )
@@ -14,11 +16,20 @@ import (
 // compressor.
 const flushSize = 64 << 10
 
+// gzipWriters recycles compressors: each holds about a megabyte of state.
+var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(io.Discard) }}
+
 // newGzipWriter returns a gzip writer with a fixed header (no name, no
-// comment, zero ModTime), so the same input gives the same bytes.
+// comment, zero ModTime), so the same input gives the same bytes. Give it back
+// with releaseGzipWriter after Close. It is klauspost/compress's gzip, which
+// writes standard gzip several times faster than compress/gzip.
 func newGzipWriter(w io.Writer) *gzip.Writer {
-	return gzip.NewWriter(w) // the zero Header: empty Name, zero ModTime
+	zw := gzipWriters.Get().(*gzip.Writer)
+	zw.Reset(w) // Reset keeps the zero Header: empty Name, zero ModTime
+	return zw
 }
+
+func releaseGzipWriter(zw *gzip.Writer) { gzipWriters.Put(zw) }
 
 // EncodeWindows writes rows to w as a gzip CSV window file, in the order
 // given, each line ending in "\n". With index, the header is
@@ -29,6 +40,7 @@ func newGzipWriter(w io.Writer) *gzip.Writer {
 // re-emitted file overwrites its object with the same bytes.
 func EncodeWindows(w io.Writer, rows []turnstile.WindowCount, index bool) error {
 	zw := newGzipWriter(w)
+	defer releaseGzipWriter(zw)
 	buf := make([]byte, 0, flushSize+1024)
 	if index {
 		buf = append(buf, turnstile.LakeHeader...)

@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 )
 
@@ -86,4 +87,14 @@ func (m *Metrics) forget(partition int32) {
 	p := strconv.Itoa(int(partition))
 	m.watermarkSeconds.DeleteLabelValues(p)
 	m.lag.DeleteLabelValues(p)
+}
+
+// RecordsIn returns the number of message values read so far. It is safe to
+// call from any goroutine.
+func (m *Metrics) RecordsIn() float64 {
+	var out dto.Metric
+	if err := m.recordsIn.Write(&out); err != nil {
+		return 0
+	}
+	return out.GetCounter().GetValue()
 }

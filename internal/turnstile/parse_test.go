@@ -223,3 +223,22 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestAppendDateTimeMatchesTimePackage(t *testing.T) {
+	for _, tm := range []time.Time{
+		time.Unix(0, 0), time.Date(2024, 2, 29, 23, 59, 59, 0, time.UTC), time.Date(2024, 7, 23, 0, 0, 0, 0, time.UTC),
+		time.Date(1969, 12, 31, 23, 0, 1, 0, time.UTC), time.Date(2000, 3, 1, 12, 5, 9, 0, time.UTC), time.Date(2100, 12, 31, 1, 2, 3, 0, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+	} {
+		got := string(appendDateTime(nil, tm.Unix()))
+		if want := tm.Format("01/02/2006,15:04:05"); got != want {
+			t.Errorf("appendDateTime(%s) = %s, want %s", tm, got, want)
+		}
+	}
+	for d := int64(-800_000); d < 3_000_000; d += 997 { // every few days from 0160 to 9999
+		tm := time.Unix(d*86400+3723, 0).UTC()
+		if got, want := string(appendDateTime(nil, tm.Unix())), tm.Format("01/02/2006,15:04:05"); got != want {
+			t.Fatalf("appendDateTime(%s) = %s, want %s", tm, got, want)
+		}
+	}
+}

@@ -36,7 +36,6 @@ func (c *WindowCount) EndTime() time.Time { return time.Unix(c.End, 0).UTC() }
 // AppendWindowCount appends c as a lake row (LakeColumns, no index column and
 // no line ending) to dst.
 func AppendWindowCount(dst []byte, c *WindowCount) []byte {
-	end := c.EndTime()
 	dst = appendField(dst, c.CA)
 	dst = append(dst, ',')
 	dst = appendField(dst, c.Unit)
@@ -49,9 +48,7 @@ func AppendWindowCount(dst []byte, c *WindowCount) []byte {
 	dst = append(dst, ',')
 	dst = appendField(dst, c.Division)
 	dst = append(dst, ',')
-	dst = end.AppendFormat(dst, "01/02/2006")
-	dst = append(dst, ',')
-	dst = end.AppendFormat(dst, "15:04:05")
+	dst = appendDateTime(dst, c.End)
 	dst = append(dst, ',')
 	dst = appendField(dst, c.Desc)
 	dst = append(dst, ',')
@@ -100,4 +97,57 @@ func ParseWindowCount(line []byte) (WindowCount, error) {
 func parseInt(b []byte) (int64, bool) {
 	v, err := strconv.ParseInt(string(b), 10, 64)
 	return v, err == nil
+}
+
+// appendDateTime appends the Unix time t as MM/DD/YYYY,HH:MM:SS (UTC), the
+// DATE and TIME columns of a lake row. It is time.Time.AppendFormat without
+// the layout parsing, for the window writer's hot path.
+func appendDateTime(dst []byte, t int64) []byte {
+	days, secs := t/86400, t%86400
+	if secs < 0 {
+		days, secs = days-1, secs+86400
+	}
+	y, m, d := civilFromDays(days)
+	if y < 0 || y > 9999 {
+		tm := time.Unix(t, 0).UTC()
+		return tm.AppendFormat(dst, "01/02/2006,15:04:05")
+	}
+	dst = append2(dst, m)
+	dst = append(dst, '/')
+	dst = append2(dst, d)
+	dst = append(dst, '/')
+	dst = append2(dst, y/100)
+	dst = append2(dst, y%100)
+	dst = append(dst, ',')
+	dst = append2(dst, int(secs/3600))
+	dst = append(dst, ':')
+	dst = append2(dst, int(secs/60%60))
+	dst = append(dst, ':')
+	return append2(dst, int(secs%60))
+}
+
+func append2(dst []byte, v int) []byte { return append(dst, byte('0'+v/10), byte('0'+v%10)) }
+
+// civilFromDays converts days since 1970-01-01 to a proleptic Gregorian date;
+// it is the inverse of daysFromCivil.
+func civilFromDays(z int64) (year, month, day int) {
+	z += 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y := yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d := doy - (153*mp+2)/5 + 1
+	m := mp + 3
+	if m > 12 {
+		m -= 12
+	}
+	if m <= 2 {
+		y++
+	}
+	return int(y), int(m), int(d)
 }
