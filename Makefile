@@ -56,12 +56,14 @@ run-docker: ## Run Kafka, producer and consumer locally with Docker Compose (nee
 
 SINK ?= file
 KAFKA_BOOTSTRAP ?=
+# More runlocal flags, e.g. RUN_FLAGS="--broker-port 19092 --speed 120" (bin/runlocal -h).
+RUN_FLAGS ?=
 FILE ?=
 REPLAY_DIR ?= lake/replay
 
 .PHONY: run
 run: build ## Run the whole pipeline locally until Ctrl-C (SINK=file|gcs, KAFKA_BOOTSTRAP=host:9092 for a real cluster).
-	@./bin/runlocal --sink $(SINK) $(if $(KAFKA_BOOTSTRAP),--kafka-bootstrap $(KAFKA_BOOTSTRAP))
+	@./bin/runlocal --sink $(SINK) $(if $(KAFKA_BOOTSTRAP),--kafka-bootstrap $(KAFKA_BOOTSTRAP)) $(RUN_FLAGS)
 
 .PHONY: replay
 replay: build ## Replay MTA files without Kafka: make replay FILE=testdata/mta/turnstile_240720.txt (files in lake/replay).

@@ -295,13 +295,15 @@ func (r *runner) start(ctx context.Context) error {
 	// Dashboard: before the consumer, so it sees the first windows.
 	emit := false
 	if r.dashboard {
-		emit = r.consumerHasFlag(ctx, "emit-topic")
+		emit = r.hasFlag(ctx, "consumer", "emit-topic")
 		if !emit {
 			r.printf("  note: ./bin/consumer has no --emit-topic flag yet; the dashboard will get no windows\n")
 		}
-		err := r.startChild(ctx, "dashboard", "dashboard", []string{
-			"--bootstrap", bootstrap, "--topic", windowsTopic, "--addr", c.dashboardAddr,
-		}, nil, tcpProbe(c.dashboardAddr))
+		dargs := []string{"--config", props, "--topic", windowsTopic, "--addr", c.dashboardAddr}
+		if r.hasFlag(ctx, "dashboard", "consumer-metrics") {
+			dargs = append(dargs, "--consumer-metrics", "http://"+c.consumerMetrics+"/metrics")
+		}
+		err := r.startChild(ctx, "dashboard", "dashboard", dargs, nil, tcpProbe(c.dashboardAddr))
 		if err != nil {
 			return err
 		}
@@ -381,9 +383,10 @@ func (r *runner) printTail(name string) {
 	}
 }
 
-// consumerHasFlag reports whether ./bin/consumer -h lists the flag.
-func (r *runner) consumerHasFlag(ctx context.Context, flagName string) bool {
-	out, _ := exec.CommandContext(ctx, filepath.Join(r.c.bin, "consumer"), "-h").CombinedOutput()
+// hasFlag reports whether `BIN/binary -h` lists the flag: the runner works
+// with a consumer or dashboard from before or after a flag was added.
+func (r *runner) hasFlag(ctx context.Context, binary, flagName string) bool {
+	out, _ := exec.CommandContext(ctx, filepath.Join(r.c.bin, binary), "-h").CombinedOutput()
 	return strings.Contains(string(out), "-"+flagName+" ")
 }
 
@@ -393,7 +396,7 @@ func (r *runner) summary() {
 	r.printf("\nThe pipeline is running. Ctrl-C stops it.\n")
 	if r.gcs != nil {
 		r.printf("  files:     gs://%s/turnstile/ on the fake GCS at %s (in memory: gone when the runner stops)\n", gcsBucket, r.gcs.URL())
-		r.printf("             list them: curl -s '%s/storage/v1/b/%s/o?prefix=turnstile/' | grep '\"name\"'\n", r.gcs.URL(), gcsBucket)
+		r.printf("             list them: curl -s '%s/storage/v1/b/%s/o?prefix=turnstile/' | grep -o '\"name\": *\"[^\"]*\"'\n", r.gcs.URL(), gcsBucket)
 	} else {
 		r.printf("  files:     %s/*.csv.gz (the first within ~%s)\n", filepath.Join(c.lake, "turnstile"),
 			(2*time.Duration(float64(windowSize)/c.speed) + 5*time.Second).Round(time.Second))
