@@ -225,11 +225,14 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 	}
 
 	proc := stream.New(stream.Config{Spec: s.spec, Sink: sink, Side: side, Index: o.index, KeepRows: o.emitTopic != "", Logger: log, Metrics: metrics})
-	var ready func() bool
 	var runErr error
 	if input != nil {
-		ready = func() bool { return true }
-		serveMetrics(ctx, o.metricsAddr, reg, ready, log)
+		stopMetrics, err := serveMetrics(ctx, o.metricsAddr, reg, nil, log)
+		if err != nil {
+			fmt.Fprintln(stderr, "consumer:", err)
+			return exitUsage
+		}
+		defer stopMetrics()
 		log.Info("consumer reading lines", "input", o.input, "sink", o.sink,
 			"duration", s.spec.Size(), "slide", s.spec.Slide(), "watermark", s.spec.Delay())
 		res, err := stream.RunInput(ctx, input, proc)
@@ -267,7 +270,13 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 			Topic: o.topic, CommitInterval: o.commitInterval, IdleClose: s.idleClose, Logger: log, Metrics: metrics,
 			Emit: emitter, WindowSize: s.spec.Size(),
 		})
-		serveMetrics(ctx, o.metricsAddr, reg, k.Ready, log)
+		stopMetrics, err := serveMetrics(ctx, o.metricsAddr, reg, k.Ready, log)
+		if err != nil {
+			consumer.Close()
+			fmt.Fprintln(stderr, "consumer:", err)
+			return exitUsage
+		}
+		defer stopMetrics()
 		runErr = k.Run(ctx)
 		if err := consumer.Close(); err != nil {
 			log.Warn("closing the Kafka consumer", "err", err)
@@ -281,16 +290,21 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 	return exitOK
 }
 
-func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, ready func() bool, log *slog.Logger) {
+// serveMetrics serves the operational endpoints on addr (none when empty)
+// and returns a function that stops the server.
+func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, ready func() bool, log *slog.Logger) (stop func(), err error) {
 	if addr == "" {
-		return
+		return func() {}, nil
 	}
-	bound, err := ops.Serve(ctx, addr, reg, ready, log)
+	srv, err := ops.Listen(ctx, addr, ops.Handler(reg, ready), log)
 	if err != nil {
-		log.Error("metrics server not started", "err", err)
-		return
+		return nil, err
 	}
-	log.Info("metrics listening", "url", "http://"+bound+"/metrics")
+	return func() {
+		shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}, nil
 }
 
 func drainEvents(p *kafka.Producer, log *slog.Logger) {

@@ -33,6 +33,7 @@ import (
 
 	"github.com/turnstile-stream/turnstile-stream/internal/kafkaconf"
 	"github.com/turnstile-stream/turnstile-stream/internal/mta"
+	"github.com/turnstile-stream/turnstile-stream/internal/ops"
 	"github.com/turnstile-stream/turnstile-stream/internal/publish"
 	"github.com/turnstile-stream/turnstile-stream/internal/publish/kafkasink"
 	"github.com/turnstile-stream/turnstile-stream/internal/publish/metrics"
@@ -239,7 +240,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var ready atomic.Bool
 
 	if o.metricsAddr != "" {
-		srv, err := metrics.Listen(ctx, o.metricsAddr, metrics.Handler(metrics.NewRegistry(&counters), &ready), log)
+		srv, err := ops.Listen(ctx, o.metricsAddr, ops.Handler(metrics.NewRegistry(&counters), ready.Load), log)
 		if err != nil {
 			log.Error("cannot serve metrics", "err", err)
 			return exitFailure

@@ -1,5 +1,6 @@
 // Package ops serves the operational HTTP endpoints of an app: Prometheus
-// metrics at /metrics, liveness at /healthz and readiness at /readyz.
+// metrics at /metrics, liveness at /healthz and readiness at /readyz. Every
+// app uses a private registry, never the global one.
 package ops
 
 import (
@@ -24,15 +25,16 @@ func NewRegistry() *prometheus.Registry {
 	return reg
 }
 
-// Handler returns the mux: /metrics from reg, /healthz always 200 while the
-// process serves, /readyz 200 when ready reports true and 503 otherwise.
+// Handler serves /metrics from reg, /healthz (200 while the process serves)
+// and /readyz (200 while ready reports true, 503 otherwise; a nil ready is
+// always ready).
 func Handler(reg *prometheus.Registry, ready func() bool) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if ready != nil && !ready() {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
@@ -42,25 +44,58 @@ func Handler(reg *prometheus.Registry, ready func() bool) http.Handler {
 	return mux
 }
 
-// Serve listens on addr and serves Handler until ctx is done. It returns the
-// address it listens on (useful with port 0) once listening; serving goes on
-// in the background and stops when ctx is cancelled.
-func Serve(ctx context.Context, addr string, reg *prometheus.Registry, ready func() bool, log *slog.Logger) (string, error) {
-	ln, err := net.Listen("tcp", addr)
+// Server is a running HTTP server for the operational endpoints.
+type Server struct {
+	srv  *http.Server
+	addr net.Addr
+	done chan struct{}
+}
+
+// Listen binds addr (host:port; port 0 picks one) and serves h on it until
+// Shutdown. A binding error is returned before anything is served.
+func Listen(ctx context.Context, addr string, h http.Handler, log *slog.Logger) (*Server, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
-		return "", fmt.Errorf("metrics address %s: %w", addr, err)
+		return nil, fmt.Errorf("metrics: listen on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: Handler(reg, ready), ReadHeaderTimeout: 5 * time.Second}
+	s := &Server{
+		srv:  &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second},
+		addr: ln.Addr(),
+		done: make(chan struct{}),
+	}
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		defer close(s.done)
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("metrics server stopped", "err", err)
 		}
 	}()
+	log.Info("serving metrics", "addr", s.addr.String(), "paths", "/metrics /healthz /readyz")
+	return s, nil
+}
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() string { return s.addr.String() }
+
+// Shutdown stops the server, waiting for open requests until ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	<-s.done
+	return err
+}
+
+// Serve is Listen with Handler(reg, ready), shut down when ctx is done. It
+// returns the address it listens on.
+func Serve(ctx context.Context, addr string, reg *prometheus.Registry, ready func() bool, log *slog.Logger) (string, error) {
+	s, err := Listen(ctx, addr, Handler(reg, ready), log)
+	if err != nil {
+		return "", err
+	}
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
-		_ = srv.Shutdown(shutdown)
+		_ = s.Shutdown(shutdown)
 	}()
-	return ln.Addr().String(), nil
+	return s.Addr(), nil
 }

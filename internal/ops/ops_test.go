@@ -1,37 +1,66 @@
 package ops
 
 import (
+	"context"
+	"io"
+	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-func TestHandler(t *testing.T) {
+func TestServer(t *testing.T) {
 	reg := NewRegistry()
 	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "ops_test_total", Help: "test"})
 	reg.MustRegister(c)
 	c.Add(3)
-	ready := false
-	h := Handler(reg, func() bool { return ready })
+	var ready atomic.Bool
+	srv, err := Listen(context.Background(), "127.0.0.1:0", Handler(reg, ready.Load), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
 	get := func(path string) (int, string) {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
-		return rec.Code, rec.Body.String()
+		t.Helper()
+		resp, err := http.Get("http://" + srv.Addr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
 	}
-	if code, _ := get("/healthz"); code != http.StatusOK {
-		t.Fatalf("/healthz = %d", code)
+	tests := []struct {
+		name     string
+		path     string
+		ready    bool
+		wantCode int
+		wantBody []string
+	}{
+		{name: "healthz", path: "/healthz", wantCode: 200, wantBody: []string{"ok"}},
+		{name: "readyz before ready", path: "/readyz", wantCode: 503},
+		{name: "readyz when ready", path: "/readyz", ready: true, wantCode: 200, wantBody: []string{"ready"}},
+		{name: "metrics", path: "/metrics", wantCode: 200, wantBody: []string{"ops_test_total 3", "go_goroutines", "process_"}},
+		{name: "unknown path", path: "/nope", wantCode: 404},
 	}
-	if code, _ := get("/readyz"); code != http.StatusServiceUnavailable {
-		t.Fatalf("/readyz before ready = %d, want 503", code)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ready.Store(tt.ready)
+			code, body := get(tt.path)
+			if code != tt.wantCode {
+				t.Errorf("GET %s = %d, want %d", tt.path, code, tt.wantCode)
+			}
+			for _, w := range tt.wantBody {
+				if !strings.Contains(body, w) {
+					t.Errorf("GET %s body lacks %q", tt.path, w)
+				}
+			}
+		})
 	}
-	ready = true
-	if code, _ := get("/readyz"); code != http.StatusOK {
-		t.Fatalf("/readyz when ready = %d, want 200", code)
-	}
-	if code, body := get("/metrics"); code != http.StatusOK || !strings.Contains(body, "ops_test_total 3") {
-		t.Fatalf("/metrics = %d:\n%s", code, body)
+	if _, err := Listen(context.Background(), srv.Addr(), http.NotFoundHandler(), slog.New(slog.DiscardHandler)); err == nil {
+		t.Error("Listen on a busy address succeeded")
 	}
 }
