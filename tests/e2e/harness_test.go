@@ -273,6 +273,24 @@ func (p *proc) stop(t *testing.T) {
 	}
 }
 
+// waitLog waits until the process's log holds a line matching pattern and
+// returns how long that took.
+func (p *proc) waitLog(t *testing.T, pattern string, timeout time.Duration) time.Duration {
+	t.Helper()
+	re := regexp.MustCompile(pattern)
+	began := time.Now()
+	for !re.MatchString(p.logs.String()) {
+		if p.exited() {
+			t.Fatalf("%s exited before logging %q; its log:\n%s", p.name, pattern, tail(p.logs.String(), 40))
+		}
+		if time.Since(began) > timeout {
+			t.Fatalf("%s did not log %q within %s; its log:\n%s", p.name, pattern, timeout, tail(p.logs.String(), 40))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return time.Since(began)
+}
+
 // kill sends SIGKILL and waits.
 func (p *proc) kill(t *testing.T) {
 	t.Helper()
