@@ -75,8 +75,15 @@ func RunInput(ctx context.Context, r io.Reader, p *Processor) (InputResult, erro
 		if len(line) > 0 {
 			res.Lines++
 			line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
-			if _, herr := p.Handle(ctx, 0, res.Lines, line); herr != nil {
+			due, herr := p.Handle(ctx, 0, res.Lines, line)
+			if herr != nil {
 				return res, herr
+			}
+			if due {
+				if _, _, herr := p.Checkpoint(ctx, 0); herr != nil {
+					return res, herr
+				}
+				p.Committed(0)
 			}
 		}
 		if err == io.EOF {

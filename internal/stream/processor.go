@@ -156,15 +156,26 @@ func (p *Processor) Partitions() []int32 {
 	return out
 }
 
+// maxSide is how many rejected and late records a partition gathers before
+// Handle asks for a checkpoint, which writes them out: a flood of bad input
+// must not grow memory without bound.
+const maxSide = 10_000
+
 // Handle processes one message value at an offset of an assigned partition.
-// It returns true when it wrote window files, after which the caller should
-// commit the partition's Checkpoint. An error means a window could not be
-// written; the windows stay open and the next Handle or Emit tries again.
+// It returns true when the caller should commit the partition's Checkpoint
+// now: it wrote window files, or it holds maxSide side records. An error means
+// a window could not be written; the windows stay open and the next Handle or
+// EmitReady tries again.
 func (p *Processor) Handle(ctx context.Context, id int32, offset int64, value []byte) (bool, error) {
 	st, ok := p.parts[id]
 	if !ok {
 		return false, fmt.Errorf("partition %d is not assigned", id)
 	}
+	wrote, err := p.handle(ctx, st, offset, value)
+	return wrote || len(st.rejected)+len(st.late) >= maxSide, err
+}
+
+func (p *Processor) handle(ctx context.Context, st *partition, offset int64, value []byte) (bool, error) {
 	m := p.cfg.Metrics
 	replay := offset <= st.replayUntil
 	st.pos = offset
@@ -187,7 +198,7 @@ func (p *Processor) Handle(ctx context.Context, id int32, offset int64, value []
 		m.splitKeys.Inc()
 		p.cfg.Logger.Warn("a turnstile key shows up on two partitions: its windows are split; such a topic needs a single partition",
 			"key", turnstile.TurnstileKey(string(p.msg.Fields[turnstile.FieldCA]), string(p.msg.Fields[turnstile.FieldUnit]), string(p.msg.Fields[turnstile.FieldSCP])),
-			"partition", id)
+			"partition", st.id)
 	}
 	if !replay {
 		if r.Duplicate {

@@ -1,0 +1,197 @@
+package stream
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/turnstile-stream/turnstile-stream/internal/lake"
+	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
+	"github.com/turnstile-stream/turnstile-stream/internal/window"
+)
+
+func newTestProcessor(t *testing.T, keepRows bool) (*Processor, *lake.MemBucket) {
+	t.Helper()
+	spec, err := window.NewSpec(5*time.Minute, 5*time.Minute, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := lake.NewMemBucket()
+	sink := &lake.Sink{Bucket: b, Layout: lake.Layout{Prefix: "turnstile"}}
+	return New(Config{Spec: spec, Sink: sink, Side: LakeSide{Sink: sink}, Index: true, KeepRows: keepRows}), b
+}
+
+func value(scp, ts, id string) []byte {
+	tm, err := time.Parse(turnstile.TimestampLayout, ts)
+	if err != nil {
+		panic(err)
+	}
+	r := turnstile.NewRecord("A002", "R051", scp, "59 ST", "NQR456W", "BMT", "REGULAR", 1, 1, id, tm)
+	return turnstile.AppendCSV(nil, &r)
+}
+
+// TestCheckpointCommitsOldestOpenOffset checks the offset a checkpoint commits:
+// the oldest record still in an open window, so that a restart rebuilds it.
+func TestCheckpointCommitsOldestOpenOffset(t *testing.T) {
+	ctx := context.Background()
+	p, b := newTestProcessor(t, true)
+	if err := p.Assign(3, Source(3), ""); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		offset     int64
+		value      []byte
+		wantWrote  bool
+		wantOffset int64
+		wantMeta   string
+	}{
+		{10, value("01", "2024-07-22 10:01:00", "a"), false, 10, "v1 wm=1721642460 pos=10"},
+		{11, []byte("garbage"), false, 10, "v1 wm=1721642460 pos=11"},
+		{12, value("01", "2024-07-22 10:06:00", "b"), true, 12, "v1 wm=1721642760 pos=12"}, // closes [10:00,10:05)
+		{13, value("02", "2024-07-22 10:07:00", "c"), false, 12, "v1 wm=1721642820 pos=13"},
+	}
+	for _, s := range steps {
+		wrote, err := p.Handle(ctx, 3, s.offset, s.value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wrote != s.wantWrote {
+			t.Errorf("offset %d: wrote %v, want %v", s.offset, wrote, s.wantWrote)
+		}
+		cp, ok, err := p.Checkpoint(ctx, 3)
+		if err != nil || !ok {
+			t.Fatalf("offset %d: checkpoint %v %v", s.offset, ok, err)
+		}
+		if cp.Offset != s.wantOffset || cp.Metadata != s.wantMeta {
+			t.Errorf("offset %d: checkpoint %d %q, want %d %q", s.offset, cp.Offset, cp.Metadata, s.wantOffset, s.wantMeta)
+		}
+		if s.offset == 12 && len(cp.Rows) != 1 {
+			t.Errorf("checkpoint after a window closed carries %d rows, want 1", len(cp.Rows))
+		}
+		if s.offset == 13 && len(cp.Rows) != 1 {
+			t.Errorf("rows of an uncommitted checkpoint were dropped: %d", len(cp.Rows))
+		}
+	}
+	p.Committed(3)
+	if _, ok, _ := p.Checkpoint(ctx, 3); ok {
+		t.Error("checkpoint after Committed with nothing new returned ok")
+	}
+	names, _ := b.List(ctx, "")
+	if want := "turnstile/20240722T100500_p3.csv.gz turnstile_rejected/p3_00000000000000000011.jsonl.gz"; strings.Join(names, " ") != want {
+		t.Errorf("objects %v, want %s", names, want)
+	}
+}
+
+// TestRestoreSkipsWhatWasWritten replays from a checkpoint the way a restart
+// does, and checks that no window is written twice or from a partial replay,
+// and that side records before the checkpoint's position are not written again.
+func TestRestoreSkipsWhatWasWritten(t *testing.T) {
+	ctx := context.Background()
+	input := []struct {
+		offset int64
+		value  []byte
+	}{
+		{0, value("01", "2024-07-22 10:01:00", "a")},
+		{1, value("01", "2024-07-22 10:06:00", "b")}, // closes [10:00,10:05)
+		{2, []byte("garbage")},
+		{3, value("01", "2024-07-22 10:02:00", "late")},
+		{4, value("01", "2024-07-22 10:08:00", "c")},
+		{5, value("01", "2024-07-22 10:11:00", "d")}, // closes [10:05,10:10)
+	}
+	// A first run handles offsets 0-3 and checkpoints.
+	first, b := newTestProcessor(t, false)
+	_ = first.Assign(0, "p0", "")
+	for _, in := range input[:4] {
+		if _, err := first.Handle(ctx, 0, in.offset, in.value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cp, _, err := first.Checkpoint(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := b.List(ctx, "")
+	// A restart replays from the committed offset with the same bucket.
+	second := New(Config{Spec: first.cfg.Spec, Sink: first.cfg.Sink, Side: first.cfg.Side, Index: true})
+	if err := second.Assign(0, "p0", cp.Metadata); err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range input[cp.Offset:] {
+		if _, err := second.Handle(ctx, 0, in.offset, in.value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := second.Checkpoint(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := b.List(ctx, "")
+	want := append(before, "turnstile/20240722T101000_p0.csv.gz")
+	slices.Sort(want)
+	if strings.Join(after, " ") != strings.Join(want, " ") {
+		t.Fatalf("objects after the restart %v, want %v", after, want)
+	}
+	data, _ := b.Get(ctx, "turnstile/20240722T101000_p0.csv.gz")
+	rows, err := lake.DecodeWindows(data)
+	if err != nil || len(rows) != 1 || rows[0].Entries != 2 {
+		t.Fatalf("rebuilt window %+v, %v: want one row with the records at offsets 1 and 4", rows, err)
+	}
+	if got := b.Puts(); got != len(after) {
+		t.Errorf("%d puts for %d objects: something was written twice", got, len(after))
+	}
+}
+
+func TestMetadataRoundTrip(t *testing.T) {
+	for _, tc := range []struct{ wm, pos int64 }{{1721642460, 42}, {window.NoWatermark, -1}, {-86400, 0}} {
+		wm, pos, err := parseMetadata(formatMetadata(tc.wm, tc.pos))
+		if err != nil || wm != tc.wm || pos != tc.pos {
+			t.Errorf("round trip of (%d, %d) = (%d, %d), %v", tc.wm, tc.pos, wm, pos, err)
+		}
+	}
+	for _, bad := range []string{"", "v2 wm=1 pos=2", "v1 wm=x pos=2", "v1 wm=1 pos=", "v1 pos=1 wm=2", "offset 7"} {
+		if _, _, err := parseMetadata(bad); err == nil {
+			t.Errorf("parseMetadata(%q) accepted", bad)
+		}
+	}
+}
+
+// TestSideRecordsFlushedInBoundedBatches feeds a flood of invalid lines and
+// checks that they are written in bounded batches, each once.
+func TestSideRecordsFlushedInBoundedBatches(t *testing.T) {
+	p, b := newTestProcessor(t, false)
+	var input bytes.Buffer
+	const n = 2*maxSide + 5
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&input, "bad line %d\n", i)
+	}
+	if _, err := RunInput(context.Background(), &input, p); err != nil {
+		t.Fatal(err)
+	}
+	names, _ := b.List(context.Background(), "turnstile_rejected/")
+	if len(names) != 3 {
+		t.Fatalf("%d rejected files, want 3 (two full batches and the rest): %v", len(names), names)
+	}
+	seen := map[int64]bool{}
+	for _, name := range names {
+		data, _ := b.Get(context.Background(), name)
+		recs, err := lake.DecodeSide(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) > maxSide {
+			t.Errorf("%s holds %d records, more than %d", name, len(recs), maxSide)
+		}
+		for _, r := range recs {
+			if seen[r.Offset] {
+				t.Errorf("line %d written twice", r.Offset)
+			}
+			seen[r.Offset] = true
+		}
+	}
+	if len(seen) != n {
+		t.Fatalf("%d rejected lines written, want %d", len(seen), n)
+	}
+}
