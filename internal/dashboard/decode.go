@@ -83,3 +83,14 @@ func Decode(key, value []byte, headers []Header) (Row, error) {
 	}
 	return row, nil
 }
+
+// Encode encodes a window row as the consumer publishes it (key, value and
+// headers), for a window of the given length. It is the reverse of Decode,
+// for tests and demo feeds.
+func Encode(c *turnstile.WindowCount, window time.Duration) (key, value []byte, headers []Header) {
+	end := c.EndTime()
+	return []byte(MessageKey(c)), turnstile.AppendWindowCount(nil, c), []Header{
+		{Key: HeaderWindowStart, Value: []byte(end.Add(-window).Format(time.RFC3339))},
+		{Key: HeaderWindowEnd, Value: []byte(end.Format(time.RFC3339))},
+	}
+}
