@@ -328,11 +328,14 @@ func TestBrowserShowsLiveWindows(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateScale(2))); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitJS(ctx, `document.documentElement.scrollWidth <= window.innerWidth && `+cellsJS(first.name, "4,567", "890"), 5*time.Second); err != nil {
+	fits := `document.documentElement.scrollWidth <= window.innerWidth && ` +
+		`Math.abs(document.getElementById('chart').viewBox.baseVal.width - document.getElementById('chart').clientWidth) < 2 && ` +
+		`document.querySelector('#stations tbody tr .exits').getBoundingClientRect().right <= window.innerWidth && `
+	if err := waitJS(ctx, fits+cellsJS(first.name, "4,567", "890"), 5*time.Second); err != nil {
 		w, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.scrollWidth + " > " + window.innerWidth`))
 		t.Errorf("phone layout (%s): %v", w, err)
 	}
-	shot, err = chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	shot, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)
 	}

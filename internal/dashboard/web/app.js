@@ -116,7 +116,11 @@
       if (state.selected === r.s.key) tr.className = "selected";
       cell(tr, "name", r.s.name);
       cell(tr, "lines opt", r.s.lines);
-      cell(tr, "end", fmtTime(r.last));
+      const end = cell(tr, "end", "");
+      const date = document.createElement("span");
+      date.className = "date";
+      date.textContent = fmtTime(r.last).slice(0, 11);
+      end.append(date, fmtTime(r.last).slice(11));
       cell(tr, "entries num", fmtN(v[0]));
       cell(tr, "exits num", fmtN(v[1]));
       cell(tr, "hour num opt", fmtN(r.hour));
@@ -186,12 +190,15 @@
     $("chart-title").textContent = sel ? sel.name + " (" + sel.lines + ")" : "All stations";
     $("chart-all").hidden = !sel;
     $("chart-hours").textContent = CHART_HOURS;
-    const to = state.newest, from = to - CHART_HOURS * 3600;
-    const pts = seriesFor(from);
+    const to = state.newest;
+    const pts = seriesFor(to - CHART_HOURS * 3600);
+    svg.dataset.points = pts.length;
     if (pts.length === 0) {
       svg.appendChild(svgEl("text", { x: W / 2, y: H / 2, "text-anchor": "middle" }, "no windows yet"));
       return;
     }
+    // Start at the first window shown (one window before it), at most CHART_HOURS back.
+    const from = Math.max(to - CHART_HOURS * 3600, pts[0][0] - (state.window || 300));
     const max = Math.max(1, ...pts.map((p) => Math.max(p[1][0], p[1][1])));
     const x = (t) => L + (t - from) * (W - L - R) / (to - from);
     const y = (v) => T + (H - T - B) * (1 - v / max);
@@ -209,7 +216,6 @@
       svg.appendChild(svgEl("polyline", { class: cls, points: d }));
       if (few) for (const p of pts) svg.appendChild(svgEl("circle", { class: cls, cx: x(p[0]), cy: y(p[1][i]), r: 2.5 }));
     });
-    svg.dataset.points = pts.length;
   }
 
   function setDD(id, text, level) {
@@ -232,8 +238,8 @@
       (h.duplicates ? ", " + fmtN(h.duplicates) + " repeats dropped" : "") + (h.bad ? ", " + fmtN(h.bad) + " bad" : ""));
     const c = h.consumer;
     if (!c) {
-      setDD("h-watermark", "— (start with --consumer-metrics)");
-      setDD("h-lag", "— (start with --consumer-metrics)");
+      setDD("h-watermark", "— (no --consumer-metrics)");
+      setDD("h-lag", "— (no --consumer-metrics)");
     } else if (!c.ok) {
       setDD("h-watermark", "unknown", "bad");
       setDD("h-lag", "consumer metrics: " + c.error, "bad");
@@ -287,6 +293,7 @@
     });
     $("chart-all").addEventListener("click", () => select(null));
     window.addEventListener("resize", schedule);
+    if (window.ResizeObserver) new ResizeObserver(schedule).observe($("chart-wrap"));
     connect();
   });
 })();
