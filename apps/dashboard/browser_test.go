@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"image/png"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,7 +60,7 @@ func (l *lockedBuffer) String() string {
 
 // startDashboard runs the dashboard app against the broker at addr and
 // returns the page's URL. It stops at the end of the test.
-func startDashboard(t *testing.T, addr string) string {
+func startDashboard(t *testing.T, addr string, extra ...string) string {
 	t.Helper()
 	props := filepath.Join(t.TempDir(), "kafka.properties")
 	var conf bytes.Buffer
@@ -73,8 +75,8 @@ func startDashboard(t *testing.T, addr string) string {
 	done := make(chan int, 1)
 	logs := &lockedBuffer{}
 	go func() {
-		done <- run(ctx, []string{"--config", props, "--bootstrap", addr, "--topic", windowTopic,
-			"--addr", "127.0.0.1:0", "--history", "24h"}, logs, listening)
+		done <- run(ctx, append([]string{"--config", props, "--bootstrap", addr, "--topic", windowTopic,
+			"--addr", "127.0.0.1:0", "--history", "24h"}, extra...), logs, listening)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -235,7 +237,14 @@ func TestBrowserShowsLiveWindows(t *testing.T) {
 			history = append(history, windowRow(s, "00-00-00", end, base, base/2), windowRow(s, "00-00-01", end, base/3, base/4))
 		}
 	}
-	pageURL := startDashboard(t, broker.Addr())
+	// The consumer's metrics endpoint, as the consumer's --metrics-addr serves it.
+	metrics := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, "turnstile_consumer_lag{partition=\"0\"} 40\nturnstile_consumer_lag{partition=\"1\"} 2\n"+
+			"turnstile_consumer_watermark_seconds{partition=\"0\"} %d\nturnstile_consumer_watermark_seconds{partition=\"1\"} %d\n",
+			last.Unix(), last.Add(-5*time.Minute).Unix())
+	}))
+	t.Cleanup(metrics.Close)
+	pageURL := startDashboard(t, broker.Addr(), "--consumer-metrics", metrics.URL+"/metrics")
 	produceWindows(t, broker.Addr(), history)
 
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
@@ -307,6 +316,12 @@ func TestBrowserShowsLiveWindows(t *testing.T) {
 	if err := waitJS(ctx, `document.getElementById('h-newest').textContent.startsWith(`+
 		fmt.Sprintf("%q", last.Format("2006-01-02 15:04"))+`)`, 5*time.Second); err != nil {
 		t.Errorf("health panel: %v", err)
+	}
+
+	if err := waitJS(ctx, `document.getElementById('h-lag').textContent === '42 records over 2 partitions' && `+
+		`document.getElementById('h-watermark').textContent.includes(`+fmt.Sprintf("%q", last.Add(-5*time.Minute).Format("15:04"))+`)`,
+		5*time.Second); err != nil {
+		t.Errorf("consumer lag and watermark: %v", err)
 	}
 
 	// Reload: the page comes back with the history from the dashboard.
