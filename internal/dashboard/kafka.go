@@ -131,6 +131,7 @@ func headers(hs []kafka.Header) []Header {
 
 // assignAll waits until the topic exists and assigns all its partitions.
 func (r *Reader) assignAll(ctx context.Context) error {
+	var warned time.Time
 	for wait := time.Duration(0); ; wait = 2 * time.Second {
 		select {
 		case <-ctx.Done():
@@ -147,7 +148,10 @@ func (r *Reader) assignAll(ctx context.Context) error {
 				return err
 			}
 		}
-		r.log.Warn("waiting for the window topic", "topic", r.cfg.Topic, "err", err)
+		if time.Since(warned) >= 30*time.Second { // not every 2s
+			warned = time.Now()
+			r.log.Warn("waiting for the window topic (is the consumer running with --emit-topic?)", "topic", r.cfg.Topic, "err", err)
+		}
 	}
 }
 
