@@ -106,6 +106,7 @@ fi
 # 2. make run
 say "make run (log: $WORK/make-run.log)"
 start=$SECONDS
+: >"$WORK/make-run.log"
 setsid make run >"$WORK/make-run.log" 2>&1 &
 MAKE_PID=$!
 up=0
