@@ -258,7 +258,7 @@ func TestBrowserShowsLiveWindows(t *testing.T) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	if err := chromedp.Do(ctx); err != nil { // starts the browser
-		t.Fatalf("starting %s: %v", chromium, err)
+		t.Fatalf("starting %s: %v (the browser test needs chromium: apt-get install -y chromium)", chromium, err)
 	}
 	var mu sync.Mutex
 	var jsErrors []string
