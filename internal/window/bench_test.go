@@ -112,23 +112,15 @@ func cellBytes(tb testing.TB, keys int) float64 {
 	return float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(e.OpenCells())
 }
 
-// BenchmarkCellMemory reports the bytes held per open (key, window).
-func BenchmarkCellMemory(b *testing.B) {
-	for _, keys := range []int{5_000, 200_000} {
-		b.Run(fmt.Sprintf("keys=%d", keys), func(b *testing.B) {
-			var bytes float64
-			for i := 0; i < b.N; i++ {
-				bytes = cellBytes(b, keys)
-			}
-			b.ReportMetric(bytes, "bytes/cell")
-		})
-	}
-}
-
 // TestCellMemoryBound checks the memory budget of an open (key, window): at
-// most 256 bytes. It measures heap bytes, not time.
+// most 256 bytes. It measures heap bytes with runtime.MemStats, not time; run
+// it with -v to see the figures that BENCHMARKS.md records.
 func TestCellMemoryBound(t *testing.T) {
-	if got := cellBytes(t, 100_000); got > 256 {
-		t.Fatalf("an open (key, window) holds %.0f bytes, budget 256", got)
+	for _, keys := range []int{5_000, 200_000} {
+		got := cellBytes(t, keys)
+		t.Logf("%d keys in one open window: %.1f bytes per open (key, window)", keys, got)
+		if got > 256 {
+			t.Errorf("an open (key, window) holds %.0f bytes with %d keys, budget 256", got, keys)
+		}
 	}
 }
