@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 
@@ -25,7 +26,10 @@ var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(io.Discard) 
 // writes standard gzip several times faster than compress/gzip.
 func newGzipWriter(w io.Writer) *gzip.Writer {
 	zw := gzipWriters.Get().(*gzip.Writer)
-	zw.Reset(w) // Reset keeps the zero Header: empty Name, zero ModTime
+	zw.Reset(w)
+	// No name, no comment, and ModTime 0 ("not set"): klauspost writes the
+	// zero time.Time as a wrapped 32-bit value, so set the epoch explicitly.
+	zw.Header = gzip.Header{ModTime: time.Unix(0, 0), OS: 255}
 	return zw
 }
 
