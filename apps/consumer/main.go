@@ -91,7 +91,7 @@ type settings struct {
 func validate(o *options, stderr io.Writer) (*settings, error) {
 	s := &settings{}
 	var err error
-	if s.log, err = newLogger(stderr, o.logFormat, o.logLevel); err != nil {
+	if s.log, err = ops.NewLogger(stderr, o.logFormat, o.logLevel); err != nil {
 		return nil, err
 	}
 	size, err := window.ParseLength(o.duration)
@@ -129,38 +129,14 @@ func validate(o *options, stderr io.Writer) (*settings, error) {
 		return nil, fmt.Errorf("--commit-interval must be positive, got %s", o.commitInterval)
 	}
 	if o.input == "" || o.deadLetterTopic != "" {
-		if o.config == "" && o.bootstrap == "" {
-			return nil, errors.New("no Kafka cluster: give --config FILE (librdkafka properties) or --bootstrap HOST:PORT, or read a file with --input")
-		}
-		s.props = kafkaconf.Properties{}
-		if o.config != "" {
-			if s.props, err = kafkaconf.Load(o.config); err != nil {
-				return nil, err
+		if s.props, err = kafkaconf.Resolve(o.config, o.bootstrap); err != nil {
+			if o.input == "" {
+				return nil, fmt.Errorf("%w, or read a file with --input", err)
 			}
-		}
-		if o.bootstrap != "" {
-			s.props["bootstrap.servers"] = o.bootstrap
-		}
-		if s.props["bootstrap.servers"] == "" {
-			return nil, fmt.Errorf("no bootstrap.servers in %s and no --bootstrap", o.config)
+			return nil, err
 		}
 	}
 	return s, nil
-}
-
-func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: want debug, info, warn or error, got %q", level)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	}
-	return nil, fmt.Errorf("--log-format: want text or json, got %q", format)
 }
 
 func run(args []string, stdin io.Reader, stderr io.Writer) int {

@@ -87,7 +87,7 @@ type settings struct {
 func validate(o *options, stderr io.Writer) (*settings, error) {
 	s := &settings{}
 	var err error
-	if s.log, err = newLogger(stderr, o.logFormat, o.logLevel); err != nil {
+	if s.log, err = ops.NewLogger(stderr, o.logFormat, o.logLevel); err != nil {
 		return nil, err
 	}
 	if o.topic == "" {
@@ -108,37 +108,10 @@ func validate(o *options, stderr io.Writer) (*settings, error) {
 			return nil, fmt.Errorf("--consumer-metrics: want an http(s) URL such as http://localhost:9091/metrics, got %q", o.consumerMetrics)
 		}
 	}
-	if o.config == "" && o.bootstrap == "" {
-		return nil, errors.New("no Kafka cluster: give --config FILE (librdkafka properties) or --bootstrap HOST:PORT")
-	}
-	s.props = kafkaconf.Properties{}
-	if o.config != "" {
-		if s.props, err = kafkaconf.Load(o.config); err != nil {
-			return nil, err
-		}
-	}
-	if o.bootstrap != "" {
-		s.props["bootstrap.servers"] = o.bootstrap
-	}
-	if s.props["bootstrap.servers"] == "" {
-		return nil, fmt.Errorf("no bootstrap.servers in %s and no --bootstrap", o.config)
+	if s.props, err = kafkaconf.Resolve(o.config, o.bootstrap); err != nil {
+		return nil, err
 	}
 	return s, nil
-}
-
-func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: want debug, info, warn or error, got %q", level)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	}
-	return nil, fmt.Errorf("--log-format: want text or json, got %q", format)
 }
 
 // run runs the dashboard until ctx is done. When listening is not nil, it

@@ -111,3 +111,26 @@ func (p Properties) ConfigMap(defaults, overrides map[string]any) kafka.ConfigMa
 	}
 	return cm
 }
+
+// Resolve returns the properties of an app's --config file (none when
+// configPath is empty) with bootstrap.servers overridden by --bootstrap when
+// it is set. It is an error when neither names a cluster.
+func Resolve(configPath, bootstrap string) (Properties, error) {
+	if configPath == "" && bootstrap == "" {
+		return nil, fmt.Errorf("no Kafka cluster: give --config FILE (librdkafka properties) or --bootstrap HOST:PORT")
+	}
+	props := Properties{}
+	if configPath != "" {
+		var err error
+		if props, err = Load(configPath); err != nil {
+			return nil, err
+		}
+	}
+	if bootstrap != "" {
+		props["bootstrap.servers"] = bootstrap
+	}
+	if props["bootstrap.servers"] == "" {
+		return nil, fmt.Errorf("no bootstrap.servers in %s and no --bootstrap", configPath)
+	}
+	return props, nil
+}

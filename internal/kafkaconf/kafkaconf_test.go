@@ -107,3 +107,37 @@ func TestConfigMapPrecedence(t *testing.T) {
 		t.Fatalf("got %v", cm)
 	}
 }
+
+func TestResolve(t *testing.T) {
+	dir := t.TempDir()
+	withServers := filepath.Join(dir, "a.properties")
+	without := filepath.Join(dir, "b.properties")
+	if err := os.WriteFile(withServers, []byte("bootstrap.servers=file:9092\nclient.id=x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(without, []byte("client.id=x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		config, bootstrap, want, wantErr string
+	}{
+		{withServers, "", "file:9092", ""},
+		{withServers, "flag:9092", "flag:9092", ""},
+		{"", "flag:9092", "flag:9092", ""},
+		{"", "", "", "no Kafka cluster"},
+		{without, "", "", "no bootstrap.servers"},
+		{filepath.Join(dir, "missing"), "flag:9092", "", "missing"},
+	}
+	for _, tt := range tests {
+		p, err := Resolve(tt.config, tt.bootstrap)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Resolve(%q, %q) err = %v, want %q", tt.config, tt.bootstrap, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || p["bootstrap.servers"] != tt.want {
+			t.Errorf("Resolve(%q, %q) = %v, %v; want bootstrap.servers %s", tt.config, tt.bootstrap, p, err, tt.want)
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+
+	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 )
 
 // The columns of an MTA turnstile file, in the order MTA writes them.
@@ -243,10 +245,10 @@ func parseDate(b []byte) (int64, bool) {
 	month, ok1 := digits(b[0:2])
 	day, ok2 := digits(b[3:5])
 	year, ok3 := digits(b[6:10])
-	if !(ok1 && ok2 && ok3) || month < 1 || month > 12 || day < 1 || day > daysIn(year, month) {
+	if !(ok1 && ok2 && ok3) {
 		return 0, false
 	}
-	return daysFromCivil(year, month, day), true
+	return turnstile.CivilDays(year, month, day)
 }
 
 // parseClock parses HH:MM:SS and returns seconds since midnight.
@@ -287,36 +289,6 @@ func digits(b []byte) (int, bool) {
 		n = n*10 + int(c-'0')
 	}
 	return n, true
-}
-
-func daysIn(year, month int) int {
-	switch month {
-	case 2:
-		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
-}
-
-// daysFromCivil returns the number of days from 1970-01-01 to the given date
-// (year >= 0) in the proleptic Gregorian calendar.
-func daysFromCivil(y, m, d int) int64 {
-	if m <= 2 {
-		y--
-	}
-	era := y / 400
-	if y < 0 {
-		era = (y - 399) / 400
-	}
-	yoe := y - era*400
-	mp := (m + 9) % 12
-	doy := (153*mp+2)/5 + d - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return int64(era)*146097 + int64(doe) - 719468
 }
 
 func trimSpace(b []byte) []byte {

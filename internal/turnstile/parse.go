@@ -373,10 +373,21 @@ func ParseTimestamp(b []byte) (int64, bool) {
 	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
 		return 0, false
 	}
-	if month < 1 || month > 12 || day < 1 || day > daysIn(year, month) || hour > 23 || minute > 59 || sec > 59 {
+	days, ok := CivilDays(year, month, day)
+	if !ok || hour > 23 || minute > 59 || sec > 59 {
 		return 0, false
 	}
-	return daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+sec), true
+	return days*86400 + int64(hour*3600+minute*60+sec), true
+}
+
+// CivilDays returns the number of days from 1970-01-01 to the given date of
+// the proleptic Gregorian calendar, and false for an impossible date such as
+// February 30th.
+func CivilDays(year, month, day int) (int64, bool) {
+	if month < 1 || month > 12 || day < 1 || day > daysIn(year, month) {
+		return 0, false
+	}
+	return daysFromCivil(year, month, day), true
 }
 
 func digits(b []byte) (int, bool) {
