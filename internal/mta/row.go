@@ -53,8 +53,8 @@ func (h *Header) Width() int { return h.width }
 func ParseHeader(line []byte) (Header, error) {
 	line = bytes.TrimPrefix(trimLineEnd(line), []byte("\xef\xbb\xbf"))
 	var fields [maxFields][]byte
-	var scratch []byte
-	n, err := splitFields(line, fields[:], &scratch)
+	var sp turnstile.FieldSplitter
+	n, err := sp.Split(line, fields[:])
 	if err != nil {
 		return Header{}, fmt.Errorf("header: %w", err)
 	}
@@ -120,9 +120,9 @@ type Row struct {
 // RowParser parses the data rows of one file. It reuses its scratch space, so
 // a valid row parses without allocating; it is not safe for concurrent use.
 type RowParser struct {
-	Header  Header
-	fields  [maxFields][]byte
-	scratch []byte
+	Header   Header
+	fields   [maxFields][]byte
+	splitter turnstile.FieldSplitter
 }
 
 // ParseRow parses one data row into r. The row must have as many fields as
@@ -131,7 +131,7 @@ type RowParser struct {
 // digits. CA, UNIT and SCP must not be empty.
 func (p *RowParser) ParseRow(line []byte, r *Row) error {
 	line = trimLineEnd(line)
-	n, err := splitFields(line, p.fields[:], &p.scratch)
+	n, err := p.splitter.Split(line, p.fields[:])
 	if err != nil {
 		return err
 	}
@@ -162,79 +162,6 @@ func (p *RowParser) ParseRow(line []byte, r *Row) error {
 		return fmt.Errorf("EXITS %q is not a non-negative integer", f[idx[colExits]])
 	}
 	return nil
-}
-
-// splitFields splits one CSV record into trimmed fields, storing the first
-// len(fields) of them, and returns how many fields the record has. A field may
-// be quoted as RFC 4180 says; unescaped quoted fields are copied to scratch.
-func splitFields(s []byte, fields [][]byte, scratch *[]byte) (int, error) {
-	*scratch = (*scratch)[:0]
-	n := 0
-	i := 0
-	for {
-		for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
-			i++
-		}
-		var field []byte
-		if i < len(s) && s[i] == '"' {
-			start := i + 1
-			escaped := false
-			j := start
-			for {
-				if j >= len(s) {
-					return 0, fmt.Errorf("field %d: quoted field is not closed", n+1)
-				}
-				if s[j] == '"' {
-					if j+1 < len(s) && s[j+1] == '"' {
-						escaped = true
-						j += 2
-						continue
-					}
-					break
-				}
-				j++
-			}
-			field = s[start:j]
-			if escaped {
-				from := len(*scratch)
-				for k := start; k < j; k++ {
-					*scratch = append(*scratch, s[k])
-					if s[k] == '"' {
-						k++
-					}
-				}
-				field = (*scratch)[from:]
-			}
-			i = j + 1
-			for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
-				i++
-			}
-			if i < len(s) && s[i] != ',' {
-				return 0, fmt.Errorf("field %d: unexpected %q after the closing quote", n+1, s[i])
-			}
-		} else {
-			j := i
-			if k := bytes.IndexByte(s[i:], ','); k >= 0 {
-				j = i + k
-			} else {
-				j = len(s)
-			}
-			field = s[i:j]
-			if bytes.IndexByte(field, '"') >= 0 {
-				return 0, fmt.Errorf("field %d: bare quote in an unquoted field", n+1)
-			}
-			i = j
-		}
-		if n < len(fields) {
-			fields[n] = trimSpace(field)
-		}
-		n++
-		if i >= len(s) {
-			break
-		}
-		i++ // the comma
-	}
-	return n, nil
 }
 
 // parseDate parses MM/DD/YYYY and returns days since 1970-01-01.
@@ -289,16 +216,6 @@ func digits(b []byte) (int, bool) {
 		n = n*10 + int(c-'0')
 	}
 	return n, true
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
 
 func trimLineEnd(b []byte) []byte {

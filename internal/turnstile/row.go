@@ -62,9 +62,9 @@ func AppendWindowCount(dst []byte, c *WindowCount) []byte {
 // AppendWindowCount writes it.
 func ParseWindowCount(line []byte) (WindowCount, error) {
 	line = trimLineEnd(line)
-	var p Parser
+	var sp FieldSplitter
 	var fields [11][]byte
-	n, err := p.splitCSV(line, fields[:])
+	n, err := sp.Split(line, fields[:])
 	if err != nil {
 		return WindowCount{}, fmt.Errorf("window row: %w", err)
 	}
