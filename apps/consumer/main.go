@@ -203,12 +203,10 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 	proc := stream.New(stream.Config{Spec: s.spec, Sink: sink, Side: side, Index: o.index, KeepRows: o.emitTopic != "", Logger: log, Metrics: metrics})
 	var runErr error
 	if input != nil {
-		stopMetrics, err := serveMetrics(ctx, o.metricsAddr, reg, nil, log)
-		if err != nil {
+		if err := serveMetrics(ctx, o.metricsAddr, reg, nil, log); err != nil {
 			fmt.Fprintln(stderr, "consumer:", err)
 			return exitUsage
 		}
-		defer stopMetrics()
 		log.Info("consumer reading lines", "input", o.input, "sink", o.sink,
 			"duration", s.spec.Size(), "slide", s.spec.Slide(), "watermark", s.spec.Delay())
 		res, err := stream.RunInput(ctx, input, proc)
@@ -246,13 +244,11 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 			Topic: o.topic, CommitInterval: o.commitInterval, IdleClose: s.idleClose, Logger: log, Metrics: metrics,
 			Emit: emitter, WindowSize: s.spec.Size(),
 		})
-		stopMetrics, err := serveMetrics(ctx, o.metricsAddr, reg, k.Ready, log)
-		if err != nil {
+		if err := serveMetrics(ctx, o.metricsAddr, reg, k.Ready, log); err != nil {
 			consumer.Close()
 			fmt.Fprintln(stderr, "consumer:", err)
 			return exitUsage
 		}
-		defer stopMetrics()
 		runErr = k.Run(ctx)
 		if err := consumer.Close(); err != nil {
 			log.Warn("closing the Kafka consumer", "err", err)
@@ -264,23 +260,6 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 	}
 	log.Info("consumer stopped cleanly")
 	return exitOK
-}
-
-// serveMetrics serves the operational endpoints on addr (none when empty)
-// and returns a function that stops the server.
-func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, ready func() bool, log *slog.Logger) (stop func(), err error) {
-	if addr == "" {
-		return func() {}, nil
-	}
-	srv, err := ops.Listen(ctx, addr, ops.Handler(reg, ready), log)
-	if err != nil {
-		return nil, err
-	}
-	return func() {
-		shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdown)
-	}, nil
 }
 
 func drainEvents(p *kafka.Producer, log *slog.Logger) {
@@ -303,3 +282,13 @@ func merge(a, b map[string]any) map[string]any {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// serveMetrics serves /metrics, /healthz and /readyz on addr until ctx is
+// done; an empty addr serves nothing.
+func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, ready func() bool, log *slog.Logger) error {
+	if addr == "" {
+		return nil
+	}
+	_, err := ops.Serve(ctx, addr, reg, ready, log)
+	return err
+}

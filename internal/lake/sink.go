@@ -126,32 +126,33 @@ func checkPrefix(elem string) error {
 }
 
 // PutWindows writes rows as the window file of the window that ends at end
-// (EncodeWindows with the index column, as the batch files have it) and
-// returns the object name. source must pass CheckSource.
-func (s *Sink) PutWindows(ctx context.Context, end time.Time, source string, rows []turnstile.WindowCount) (string, error) {
+// (EncodeWindows, with the pandas index column when index is true) and
+// returns the object name and its size in bytes. source must pass CheckSource.
+func (s *Sink) PutWindows(ctx context.Context, end time.Time, source string, rows []turnstile.WindowCount, index bool) (string, int, error) {
 	if err := CheckSource(source); err != nil {
-		return "", err
+		return "", 0, err
 	}
 	name := s.Layout.WindowObject(end, source)
 	var buf bytes.Buffer
-	if err := EncodeWindows(&buf, rows, true); err != nil {
-		return name, err
+	if err := EncodeWindows(&buf, rows, index); err != nil {
+		return name, 0, err
 	}
-	return name, s.Bucket.Put(ctx, name, buf.Bytes())
+	return name, buf.Len(), s.Bucket.Put(ctx, name, buf.Bytes())
 }
 
 // PutSide writes recs as a side file of kind whose first record has the offset
-// firstOffset, and returns the object name. source must pass CheckSource.
-func (s *Sink) PutSide(ctx context.Context, kind SideKind, source string, firstOffset int64, recs []SideRecord) (string, error) {
+// firstOffset, and returns the object name and its size in bytes. source must
+// pass CheckSource.
+func (s *Sink) PutSide(ctx context.Context, kind SideKind, source string, firstOffset int64, recs []SideRecord) (string, int, error) {
 	if err := CheckSource(source); err != nil {
-		return "", err
+		return "", 0, err
 	}
 	name := s.Layout.SideObject(kind, source, firstOffset)
 	var buf bytes.Buffer
 	if err := EncodeSide(&buf, recs); err != nil {
-		return name, err
+		return name, 0, err
 	}
-	return name, s.Bucket.Put(ctx, name, buf.Bytes())
+	return name, buf.Len(), s.Bucket.Put(ctx, name, buf.Bytes())
 }
 
 // Close closes the Bucket.

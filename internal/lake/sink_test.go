@@ -89,7 +89,7 @@ func TestOpen(t *testing.T) {
 			}
 			// The sink works end to end.
 			end := time.Date(2024, 7, 22, 10, 15, 0, 0, time.UTC)
-			name, err := sink.PutWindows(t.Context(), end, "p0", sampleRows()[:2])
+			name, _, err := sink.PutWindows(t.Context(), end, "p0", sampleRows()[:2], true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -107,17 +107,20 @@ func TestOpen(t *testing.T) {
 func TestSinkPutSide(t *testing.T) {
 	sink := &Sink{Bucket: NewMemBucket(), Layout: Layout{Prefix: "turnstile"}}
 	recs := []SideRecord{{Reason: "late", Source: "p1", Offset: 7, Value: "v", WindowEnd: "2024-07-22T10:15:00Z"}}
-	name, err := sink.PutSide(t.Context(), Late, "p1", 7, recs)
+	name, size, err := sink.PutSide(t.Context(), Late, "p1", 7, recs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if name != "turnstile_late/p1_00000000000000000007.jsonl.gz" {
 		t.Errorf("name = %s", name)
 	}
-	if _, err := sink.PutSide(t.Context(), Late, "p1/x", 7, recs); err == nil {
+	if stored, _ := sink.Bucket.Get(t.Context(), name); size != len(stored) {
+		t.Errorf("PutSide reported %d bytes, stored %d", size, len(stored))
+	}
+	if _, _, err := sink.PutSide(t.Context(), Late, "p1/x", 7, recs); err == nil {
 		t.Error("PutSide accepted the source p1/x")
 	}
-	if _, err := sink.PutWindows(t.Context(), time.Now(), "", nil); err == nil {
+	if _, _, err := sink.PutWindows(t.Context(), time.Now(), "", nil, true); err == nil {
 		t.Error("PutWindows accepted an empty source")
 	}
 	data, _ := sink.Bucket.Get(t.Context(), name)

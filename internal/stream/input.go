@@ -22,18 +22,13 @@ type LakeSide struct {
 // Write stores recs as one object named by the kind, source and first offset,
 // so that a replay writes the same name again.
 func (s LakeSide) Write(ctx context.Context, kind lake.SideKind, source string, firstOffset int64, recs []lake.SideRecord) error {
-	var buf bytes.Buffer
-	if err := lake.EncodeSide(&buf, recs); err != nil {
-		return err
-	}
-	data := buf.Bytes()
-	name := s.Sink.Layout.SideObject(kind, source, firstOffset)
-	if err := s.Sink.Bucket.Put(ctx, name, data); err != nil {
+	name, size, err := s.Sink.PutSide(ctx, kind, source, firstOffset, recs)
+	if err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	if s.Metrics != nil {
 		s.Metrics.files.WithLabelValues(string(kind)).Inc()
-		s.Metrics.bytes.WithLabelValues(string(kind)).Add(float64(len(data)))
+		s.Metrics.bytes.WithLabelValues(string(kind)).Add(float64(size))
 	}
 	return nil
 }

@@ -16,7 +16,6 @@
 package stream
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -59,7 +58,6 @@ type Processor struct {
 
 	parser turnstile.Parser
 	msg    turnstile.Message
-	buf    bytes.Buffer // the window file being encoded
 }
 
 type partition struct {
@@ -240,13 +238,8 @@ func (p *Processor) writeWindow(ctx context.Context, st *partition, c *window.Cl
 	if len(c.Rows) == 0 {
 		return nil // no file for an empty emission
 	}
-	name := p.cfg.Sink.Layout.WindowObject(time.Unix(c.End, 0).UTC(), st.source)
-	p.buf.Reset()
-	if err := lake.EncodeWindows(&p.buf, c.Rows, p.cfg.Index); err != nil {
-		return fmt.Errorf("encode window %s: %w", name, err)
-	}
-	data := p.buf.Bytes()
-	if err := p.cfg.Sink.Bucket.Put(ctx, name, data); err != nil {
+	name, size, err := p.cfg.Sink.PutWindows(ctx, time.Unix(c.End, 0).UTC(), st.source, c.Rows, p.cfg.Index)
+	if err != nil {
 		return fmt.Errorf("write window file %s: %w", name, err)
 	}
 	if p.cfg.KeepRows {
@@ -256,9 +249,9 @@ func (p *Processor) writeWindow(ctx context.Context, st *partition, c *window.Cl
 	m.windowsEmitted.Inc()
 	m.rowsWritten.Add(float64(len(c.Rows)))
 	m.files.WithLabelValues("window").Inc()
-	m.bytes.WithLabelValues("window").Add(float64(len(data)))
+	m.bytes.WithLabelValues("window").Add(float64(size))
 	p.cfg.Logger.Debug("window written", "object", name, "rows", len(c.Rows), "partition", st.id,
-		"offsets", fmt.Sprintf("%d-%d", c.MinOffset, c.MaxOffset))
+		"min_offset", c.MinOffset, "max_offset", c.MaxOffset)
 	return nil
 }
 

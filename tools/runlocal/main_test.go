@@ -109,7 +109,7 @@ func writeWindow(t *testing.T, dir string, end time.Time, source string) {
 		Key: turnstile.Key{CA: "A002", Unit: "R051", SCP: "02-00-00", Station: "59 ST", LineName: "NQR456W", Division: "BMT", Desc: "REGULAR"},
 		End: end.Unix(), Entries: 12, Exits: 7,
 	}}
-	if _, err := sink.PutWindows(context.Background(), end, source, rows); err != nil {
+	if _, _, err := sink.PutWindows(context.Background(), end, source, rows, true); err != nil {
 		t.Fatal(err)
 	}
 }
