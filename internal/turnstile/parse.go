@@ -1,9 +1,10 @@
 package turnstile
 
 import (
-	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"time"
 	"unicode/utf8"
 )
@@ -94,6 +95,12 @@ func (m *Message) Record() Record {
 type Parser struct {
 	json   []byte
 	fields FieldSplitter
+
+	// The date part of the last TIMESTAMP parsed ("YYYY-MM-DD ") and its day
+	// number: consecutive records mostly share the date.
+	date    [11]byte
+	days    int64
+	hasDate bool
 }
 
 // Parse parses one message value into m. It returns a *RejectError when the
@@ -108,19 +115,26 @@ type Parser struct {
 // One trailing line ending is ignored.
 func (p *Parser) Parse(value []byte, m *Message) error {
 	value = trimLineEnd(value)
-	if v := trimSpace(value); len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' && isJSONString(v) {
-		decoded, err := p.decodeJSON(v)
-		if err != nil {
+	n, plain := splitASCII(value, m.Fields[:])
+	if !plain {
+		// Quotes, line breaks or non-ASCII bytes: perhaps a JSON string, perhaps
+		// quoted fields.
+		if v := trimSpace(value); len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' && isJSONString(v) {
+			decoded, err := p.decodeJSON(v)
+			if err != nil {
+				return err
+			}
+			value = trimLineEnd(decoded)
+		}
+		if !utf8.Valid(value) {
+			return reject(ReasonEncoding, "value is not valid UTF-8")
+		}
+		var err error
+		if n, err = p.fields.Split(value, m.Fields[:]); err != nil {
 			return err
 		}
-		value = trimLineEnd(decoded)
 	}
-	if !utf8.Valid(value) {
-		return reject(ReasonEncoding, "value is not valid UTF-8")
-	}
-	if n, err := p.fields.Split(value, m.Fields[:]); err != nil {
-		return err
-	} else if n != NumFields {
+	if n != NumFields {
 		return reject(ReasonFieldCount, "got %d fields, want %d", n, NumFields)
 	}
 	f := &m.Fields
@@ -134,7 +148,7 @@ func (p *Parser) Parse(value []byte, m *Message) error {
 	if len(f[FieldID]) == 0 {
 		return reject(ReasonID, "ID is empty")
 	}
-	if m.Timestamp, ok = ParseTimestamp(f[FieldTimestamp]); !ok {
+	if m.Timestamp, ok = p.timestamp(f[FieldTimestamp]); !ok {
 		return reject(ReasonTimestamp, "TIMESTAMP %q is not YYYY-MM-DD HH:MM:SS", f[FieldTimestamp])
 	}
 	return nil
@@ -169,8 +183,8 @@ func (p *FieldSplitter) Split(s []byte, fields [][]byte) (int, error) {
 		p.scratch = make([]byte, 0, len(s)+64)
 	}
 	p.scratch = p.scratch[:0]
-	if bytes.IndexByte(s, '"') < 0 && bytes.IndexByte(s, '\n') < 0 && bytes.IndexByte(s, '\r') < 0 {
-		return splitPlain(s, fields), nil
+	if n, plain := splitASCII(s, fields); plain {
+		return n, nil
 	}
 	n := 0
 	i := 0
@@ -243,24 +257,50 @@ func (p *FieldSplitter) Split(s []byte, fields [][]byte) (int, error) {
 	return n, nil
 }
 
-// splitPlain splits a record that holds no quote and no line break: the
-// common case, split on commas alone.
-func splitPlain(s []byte, fields [][]byte) int {
-	n := 0
-	for {
-		j := bytes.IndexByte(s, ',')
-		if j < 0 {
+// Bytes of a 64-bit word, for splitASCII.
+const (
+	ones   = 0x0101010101010101
+	highs  = 0x8080808080808080
+	sevens = 0x7f7f7f7f7f7f7f7f
+)
+
+// zeroBytes returns a word with the high bit set in every byte of x that is
+// zero, and no other bit. Every byte of x must be below 0x80.
+func zeroBytes(x uint64) uint64 { return ^(x + sevens) & highs }
+
+// splitASCII splits s on commas, as Split does, when s is ASCII and holds no
+// quote and no line break: the common case, which it scans eight bytes at a
+// time. plain is false, and fields are left in an unspecified state, when s
+// needs the general path.
+func splitASCII(s []byte, fields [][]byte) (n int, plain bool) {
+	start := 0
+	var tail [8]byte
+	for i := 0; i < len(s); i += 8 {
+		var w uint64
+		if i+8 <= len(s) {
+			w = binary.LittleEndian.Uint64(s[i:])
+		} else {
+			// The zero bytes that pad the last word are neither commas nor
+			// special.
+			copy(tail[:], s[i:])
+			w = binary.LittleEndian.Uint64(tail[:])
+		}
+		if w&highs != 0 || zeroBytes(w^('"'*ones))|zeroBytes(w^('\n'*ones))|zeroBytes(w^('\r'*ones)) != 0 {
+			return 0, false
+		}
+		for c := zeroBytes(w ^ (',' * ones)); c != 0; c &= c - 1 {
+			j := i + bits.TrailingZeros64(c)>>3
 			if n < len(fields) {
-				fields[n] = trimSpace(s)
+				fields[n] = trimSpace(s[start:j])
 			}
-			return n + 1
+			n++
+			start = j + 1
 		}
-		if n < len(fields) {
-			fields[n] = trimSpace(s[:j])
-		}
-		n++
-		s = s[j+1:]
 	}
+	if n < len(fields) {
+		fields[n] = trimSpace(s[start:])
+	}
+	return n + 1, true
 }
 
 // isJSONString reports whether v, which starts and ends with a quote, has no
@@ -372,23 +412,57 @@ func parseCount(b []byte) (int64, bool) {
 // ParseTimestamp parses YYYY-MM-DD HH:MM:SS as UTC and returns Unix seconds.
 // It rejects impossible dates such as February 30th.
 func ParseTimestamp(b []byte) (int64, bool) {
-	if len(b) != 19 || b[4] != '-' || b[7] != '-' || b[10] != ' ' || b[13] != ':' || b[16] != ':' {
+	if len(b) != 19 || b[10] != ' ' {
+		return 0, false
+	}
+	days, ok1 := parseDate(b[:10])
+	secs, ok2 := parseClock(b[11:])
+	return days*86400 + secs, ok1 && ok2
+}
+
+// timestamp is ParseTimestamp with the day number of the last date remembered.
+func (p *Parser) timestamp(b []byte) (int64, bool) {
+	if len(b) != 19 {
+		return 0, false
+	}
+	if !p.hasDate || string(b[:11]) != string(p.date[:]) {
+		days, ok := parseDate(b[:10])
+		if !ok || b[10] != ' ' {
+			return 0, false
+		}
+		copy(p.date[:], b[:11])
+		p.days, p.hasDate = days, true
+	}
+	secs, ok := parseClock(b[11:])
+	return p.days*86400 + secs, ok
+}
+
+// parseDate parses YYYY-MM-DD into a day number (days since 1970-01-01).
+func parseDate(b []byte) (int64, bool) {
+	if b[4] != '-' || b[7] != '-' {
 		return 0, false
 	}
 	year, ok1 := digits(b[0:4])
 	month, ok2 := digits(b[5:7])
 	day, ok3 := digits(b[8:10])
-	hour, ok4 := digits(b[11:13])
-	minute, ok5 := digits(b[14:16])
-	sec, ok6 := digits(b[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
+	if !(ok1 && ok2 && ok3) {
 		return 0, false
 	}
-	days, ok := CivilDays(year, month, day)
-	if !ok || hour > 23 || minute > 59 || sec > 59 {
+	return CivilDays(year, month, day)
+}
+
+// parseClock parses HH:MM:SS into seconds since midnight.
+func parseClock(b []byte) (int64, bool) {
+	if b[2] != ':' || b[5] != ':' {
 		return 0, false
 	}
-	return days*86400 + int64(hour*3600+minute*60+sec), true
+	hour, ok1 := digits(b[0:2])
+	minute, ok2 := digits(b[3:5])
+	sec, ok3 := digits(b[6:8])
+	if !(ok1 && ok2 && ok3) || hour > 23 || minute > 59 || sec > 59 {
+		return 0, false
+	}
+	return int64(hour*3600 + minute*60 + sec), true
 }
 
 // CivilDays returns the number of days from 1970-01-01 to the given date of

@@ -1,7 +1,6 @@
 package window
 
 import (
-	"cmp"
 	"encoding/binary"
 	"hash/maphash"
 	"math"
@@ -42,27 +41,22 @@ type Engine struct {
 	open []*win // sorted by start
 	free []*win
 
-	seen     map[int64]map[dedupKey]struct{} // by the end of the record's last window
-	freeSets []map[dedupKey]struct{}
+	seen     map[int64]*fingerprints // by the end of the record's last window
+	lastEnd  int64                   // the key of last, the set Add used last
+	last     *fingerprints
+	freeSets []*fingerprints
 	seeds    [2]maphash.Seed
 	hashBuf  []byte
 
 	rows  []turnstile.WindowCount
 	cells []cell
+	order []uint64
 }
-
-type dedupKey [2]uint64
 
 type win struct {
 	start, end           int64
 	minOffset, maxOffset int64
-	index                map[int32]int32 // key ID -> position in cells
-	cells                []cell
-}
-
-type cell struct {
-	key            int32
-	entries, exits int64
+	cells                cells
 }
 
 // New returns an Engine for one partition. Engines of the same consumer share
@@ -73,7 +67,7 @@ func New(spec Spec, keys *Keys, partition int32) *Engine {
 		keys:      keys,
 		partition: partition,
 		wm:        NoWatermark,
-		seen:      make(map[int64]map[dedupKey]struct{}),
+		seen:      make(map[int64]*fingerprints),
 		seeds:     [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
 	}
 }
@@ -106,7 +100,7 @@ func (e *Engine) OpenWindows() int { return len(e.open) }
 func (e *Engine) OpenCells() int {
 	n := 0
 	for _, w := range e.open {
-		n += len(w.cells)
+		n += w.cells.n
 	}
 	return n
 }
@@ -145,14 +139,10 @@ func (e *Engine) Add(m *turnstile.Message, offset int64) Result {
 		e.observe(t)
 		return r
 	}
-	set := e.seen[lastEnd]
-	if set == nil {
-		set = e.newSet()
-		e.seen[lastEnd] = set
+	if e.last == nil || e.lastEnd != lastEnd {
+		e.last, e.lastEnd = e.set(lastEnd), lastEnd
 	}
-	n := len(set)
-	set[e.dedupKey(m)] = struct{}{}
-	if len(set) == n {
+	if !e.last.add(e.fingerprint(m)) {
 		r.Duplicate = true
 		e.observe(t)
 		return r
@@ -181,23 +171,31 @@ func (e *Engine) observe(t int64) {
 	}
 }
 
-func (e *Engine) dedupKey(m *turnstile.Message) dedupKey {
+func (e *Engine) fingerprint(m *turnstile.Message) fingerprint {
 	b := e.hashBuf[:0]
 	b = append(b, m.Fields[turnstile.FieldID]...)
 	b = append(b, 0)
 	b = append(b, m.Fields[turnstile.FieldStation]...)
 	b = binary.LittleEndian.AppendUint64(b, uint64(m.Timestamp))
 	e.hashBuf = b
-	return dedupKey{maphash.Bytes(e.seeds[0], b), maphash.Bytes(e.seeds[1], b)}
+	return fingerprint{maphash.Bytes(e.seeds[0], b), maphash.Bytes(e.seeds[1], b)}
 }
 
-func (e *Engine) newSet() map[dedupKey]struct{} {
-	if n := len(e.freeSets); n > 0 {
-		s := e.freeSets[n-1]
-		e.freeSets = e.freeSets[:n-1]
+// set returns the duplicate memory of the records whose last window ends at
+// lastEnd.
+func (e *Engine) set(lastEnd int64) *fingerprints {
+	if s := e.seen[lastEnd]; s != nil {
 		return s
 	}
-	return make(map[dedupKey]struct{})
+	var s *fingerprints
+	if n := len(e.freeSets); n > 0 {
+		s = e.freeSets[n-1]
+		e.freeSets = e.freeSets[:n-1]
+	} else {
+		s = new(fingerprints)
+	}
+	e.seen[lastEnd] = s
+	return s
 }
 
 // window returns the open window that starts at start, opening it if needed.
@@ -216,7 +214,7 @@ func (e *Engine) window(start int64) *win {
 		w = e.free[n-1]
 		e.free = e.free[:n-1]
 	} else {
-		w = &win{index: make(map[int32]int32)}
+		w = new(win)
 	}
 	w.start, w.end = start, start+e.spec.size
 	w.minOffset, w.maxOffset = math.MaxInt64, math.MinInt64
@@ -225,15 +223,7 @@ func (e *Engine) window(start int64) *win {
 }
 
 func (w *win) add(key int32, entries, exits, offset int64) {
-	i, ok := w.index[key]
-	if !ok {
-		i = int32(len(w.cells))
-		w.index[key] = i
-		w.cells = append(w.cells, cell{key: key})
-	}
-	c := &w.cells[i]
-	c.entries += entries
-	c.exits += exits
+	w.cells.add(key, entries, exits)
 	w.minOffset = min(w.minOffset, offset)
 	w.maxOffset = max(w.maxOffset, offset)
 }
@@ -264,8 +254,7 @@ func (e *Engine) emitUpTo(limit int64, emit func(*Closed) error) error {
 			return err
 		}
 		e.open = slices.Delete(e.open, 0, 1)
-		clear(w.index)
-		w.cells = w.cells[:0]
+		w.cells.reset()
 		e.free = append(e.free, w)
 	}
 	e.forget(limit)
@@ -278,8 +267,11 @@ func (e *Engine) forget(limit int64) {
 	for end, set := range e.seen {
 		if end <= limit {
 			delete(e.seen, end)
-			clear(set)
+			set.reset()
 			e.freeSets = append(e.freeSets, set)
+			if set == e.last {
+				e.last = nil
+			}
 		}
 	}
 }
@@ -288,11 +280,19 @@ func (e *Engine) forget(limit int64) {
 // produces the same file.
 func (e *Engine) rowsOf(w *win) []turnstile.WindowCount {
 	rank := e.keys.ranks()
-	cells := append(e.cells[:0], w.cells...) // w.index points into w.cells: sort a copy
-	slices.SortFunc(cells, func(a, b cell) int { return cmp.Compare(rank[a.key], rank[b.key]) })
+	cells := w.cells.appendTo(e.cells[:0])
 	e.cells = cells
+	// Sort (rank, position) pairs packed in one integer: sorting plain integers
+	// is several times faster than sorting cells with a comparison function.
+	order := e.order[:0]
+	for i, c := range cells {
+		order = append(order, uint64(rank[c.key])<<32|uint64(i))
+	}
+	slices.Sort(order)
+	e.order = order
 	rows := e.rows[:0]
-	for _, c := range cells {
+	for _, o := range order {
+		c := &cells[uint32(o)]
 		rows = append(rows, turnstile.WindowCount{Key: *e.keys.Key(c.key), End: w.end, Entries: c.entries, Exits: c.exits})
 	}
 	e.rows = rows

@@ -1,0 +1,141 @@
+package window
+
+import "math/bits"
+
+// The engine's hot path does three lookups per record: the duplicate memory,
+// the key table and the window's cell of the key. Go maps spend most of a
+// record's time there, so the engine keeps its own open-addressing tables with
+// linear probing: one slot read is usually one cache line, and nothing
+// allocates once a table has grown to its working size.
+
+// maxLoad is the load factor, in eighths, at which a table doubles.
+const maxLoad = 6
+
+// fingerprint is a 128-bit hash of a record's (ID, STATION, TIMESTAMP). Two
+// records with the same fingerprint are treated as duplicates: with 128 bits,
+// a false match among a billion records has a probability below 10^-20.
+type fingerprint struct{ lo, hi uint64 }
+
+// fingerprints is a set of fingerprints. A slot whose lo is zero is empty, so
+// the set forces bit 0 of every stored lo to one.
+type fingerprints struct {
+	slots []fingerprint
+	n     int
+}
+
+// add adds f and reports whether it was new.
+func (s *fingerprints) add(f fingerprint) bool {
+	f.lo |= 1
+	if (s.n+1)*8 > len(s.slots)*maxLoad {
+		s.grow()
+	}
+	mask := uint64(len(s.slots) - 1)
+	for i := f.hi & mask; ; i = (i + 1) & mask {
+		switch s.slots[i] {
+		case f:
+			return false
+		case fingerprint{}:
+			s.slots[i] = f
+			s.n++
+			return true
+		}
+	}
+}
+
+func (s *fingerprints) grow() {
+	old := s.slots
+	s.slots = make([]fingerprint, max(64, 2*len(old)))
+	mask := uint64(len(s.slots) - 1)
+	for _, f := range old {
+		if f.lo == 0 {
+			continue
+		}
+		i := f.hi & mask
+		for s.slots[i].lo != 0 {
+			i = (i + 1) & mask
+		}
+		s.slots[i] = f
+	}
+}
+
+// reset empties the set and keeps its slots for reuse.
+func (s *fingerprints) reset() {
+	clear(s.slots)
+	s.n = 0
+}
+
+// cell is the running sum of one key in one window. A slot of a cell table
+// whose key is zero is empty: the table stores key ID + 1.
+type cell struct {
+	key            int32
+	entries, exits int64
+}
+
+// cells is the cell table of one window, indexed by key ID.
+type cells struct {
+	slots []cell
+	n     int
+}
+
+// add adds entries and exits to the cell of key.
+func (t *cells) add(key int32, entries, exits int64) {
+	if (t.n+1)*8 > len(t.slots)*maxLoad {
+		t.grow()
+	}
+	k := key + 1
+	shift := 64 - bits.Len(uint(len(t.slots)-1))
+	mask := len(t.slots) - 1
+	for i := spread(k, shift); ; i = (i + 1) & mask {
+		c := &t.slots[i]
+		if c.key == k {
+			c.entries += entries
+			c.exits += exits
+			return
+		}
+		if c.key == 0 {
+			*c = cell{key: k, entries: entries, exits: exits}
+			t.n++
+			return
+		}
+	}
+}
+
+// spread maps a key ID to a slot: Fibonacci hashing, so that runs of IDs do
+// not fill runs of slots.
+func spread(k int32, shift int) int {
+	return int((uint64(uint32(k)) * 0x9E3779B97F4A7C15) >> shift)
+}
+
+func (t *cells) grow() {
+	old := t.slots
+	t.slots = make([]cell, max(64, 2*len(old)))
+	shift := 64 - bits.Len(uint(len(t.slots)-1))
+	mask := len(t.slots) - 1
+	for _, c := range old {
+		if c.key == 0 {
+			continue
+		}
+		i := spread(c.key, shift)
+		for t.slots[i].key != 0 {
+			i = (i + 1) & mask
+		}
+		t.slots[i] = c
+	}
+}
+
+// appendTo appends the cells, with their key IDs, to dst in slot order.
+func (t *cells) appendTo(dst []cell) []cell {
+	for _, c := range t.slots {
+		if c.key != 0 {
+			c.key--
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// reset empties the table and keeps its slots for reuse.
+func (t *cells) reset() {
+	clear(t.slots)
+	t.n = 0
+}
