@@ -186,6 +186,12 @@ func (p *FieldSplitter) Split(s []byte, fields [][]byte) (int, error) {
 	if n, plain := splitASCII(s, fields); plain {
 		return n, nil
 	}
+	return p.splitQuoted(s, fields)
+}
+
+// splitQuoted is Split's general path, for records with quotes, line breaks
+// or non-ASCII bytes.
+func (p *FieldSplitter) splitQuoted(s []byte, fields [][]byte) (int, error) {
 	n := 0
 	i := 0
 	for {

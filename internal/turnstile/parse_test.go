@@ -1,6 +1,7 @@
 package turnstile
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
@@ -222,6 +223,78 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("round trip changed the record:\n%+v\n%+v", rec, again)
 		}
 	})
+}
+
+// FuzzSplitASCII checks that the eight-bytes-at-a-time splitter agrees with
+// the general one on every line it accepts as plain, and only refuses lines
+// that hold a quote, a line break or a non-ASCII byte.
+func FuzzSplitASCII(f *testing.F) {
+	for _, s := range []string{
+		good, "", ",", "a,b", " a , b ,c ", "\ta\t,,", "1234567,", "12345678,9", "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p",
+		"a\"b", "a\nb", "a\rb", "é,b", "0123456789abcdef,0123456789abcdef,", "\x00,\x7f",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var fast, slow [NumFields][]byte
+		n, plain := splitASCII(line, fast[:])
+		if !plain {
+			if !bytes.ContainsAny(line, "\"\n\r") && utf8.Valid(line) && !hasNonASCII(line) {
+				t.Fatalf("splitASCII refused the plain line %q", line)
+			}
+			return
+		}
+		if bytes.ContainsAny(line, "\"\n\r") || hasNonASCII(line) {
+			t.Fatalf("splitASCII accepted %q", line)
+		}
+		var sp FieldSplitter
+		want, err := sp.splitQuoted(line, slow[:])
+		if err != nil {
+			t.Fatalf("the general splitter refused the plain line %q: %v", line, err)
+		}
+		if n != want {
+			t.Fatalf("%q: splitASCII found %d fields, the general splitter %d", line, n, want)
+		}
+		for i := range min(n, NumFields) {
+			if !bytes.Equal(fast[i], slow[i]) {
+				t.Fatalf("%q: field %d is %q, the general splitter says %q", line, i, fast[i], slow[i])
+			}
+		}
+	})
+}
+
+func hasNonASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
+// TestParserRemembersDates checks that a Parser's cached day number follows
+// the date: records alternating between days, and a bad date after a good
+// one, parse as they do with a fresh Parser.
+func TestParserRemembersDates(t *testing.T) {
+	var p Parser
+	var m Message
+	for _, ts := range []string{
+		"2024-07-22 10:01:00", "2024-07-22 23:59:59", "2024-07-23 00:00:00", "2024-07-22 00:00:01",
+		"2024-02-30 10:00:00", "2024-07-22 10:01:00", "1969-12-31 23:59:59", "2024-07-22 24:00:00", "2024-07-22 10:01:00",
+	} {
+		line := strings.Replace(good, "2024-07-22 10:01:00", ts, 1)
+		err := p.Parse([]byte(line), &m)
+		want, wantErr := Parse([]byte(line))
+		if (err == nil) != (wantErr == nil) {
+			t.Fatalf("%s: Parser after others says %v, a fresh one %v", ts, err, wantErr)
+		}
+		if err == nil && m.Timestamp != want.Timestamp.Unix() {
+			t.Fatalf("%s: Parser after others gives %d, a fresh one %d", ts, m.Timestamp, want.Timestamp.Unix())
+		}
+		if tm, perr := time.Parse(TimestampLayout, ts); (perr == nil) != (err == nil) || (err == nil && tm.Unix() != m.Timestamp) {
+			t.Fatalf("%s: Parser says %d, %v; time.Parse says %v, %v", ts, m.Timestamp, err, tm, perr)
+		}
+	}
 }
 
 func TestAppendDateTimeMatchesTimePackage(t *testing.T) {
