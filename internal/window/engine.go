@@ -41,8 +41,10 @@ type Engine struct {
 	open []*win // sorted by start
 	free []*win
 
-	seen     map[int64]*fingerprints // by the end of the record's last window
-	lastEnd  int64                   // the key of last, the set Add used last
+	// The duplicate memory, one set per TIMESTAMP: the records of one second
+	// sit together, so that a set is small and stays in cache.
+	seen     map[int64]*fingerprints
+	lastT    int64 // the TIMESTAMP of last, the set Add used last
 	last     *fingerprints
 	freeSets []*fingerprints
 	seeds    [2]maphash.Seed
@@ -139,8 +141,8 @@ func (e *Engine) Add(m *turnstile.Message, offset int64) Result {
 		e.observe(t)
 		return r
 	}
-	if e.last == nil || e.lastEnd != lastEnd {
-		e.last, e.lastEnd = e.set(lastEnd), lastEnd
+	if e.last == nil || e.lastT != t {
+		e.last, e.lastT = e.set(t, lastEnd), t
 	}
 	if !e.last.add(e.fingerprint(m)) {
 		r.Duplicate = true
@@ -181,20 +183,24 @@ func (e *Engine) fingerprint(m *turnstile.Message) fingerprint {
 	return fingerprint{maphash.Bytes(e.seeds[0], b), maphash.Bytes(e.seeds[1], b)}
 }
 
-// set returns the duplicate memory of the records whose last window ends at
-// lastEnd.
-func (e *Engine) set(lastEnd int64) *fingerprints {
-	if s := e.seen[lastEnd]; s != nil {
+// set returns the duplicate memory of the records with TIMESTAMP t, whose
+// last window ends at lastEnd.
+func (e *Engine) set(t, lastEnd int64) *fingerprints {
+	if s := e.seen[t]; s != nil {
 		return s
 	}
 	var s *fingerprints
 	if n := len(e.freeSets); n > 0 {
 		s = e.freeSets[n-1]
 		e.freeSets = e.freeSets[:n-1]
+		// Clear the set now rather than when it was freed: clearing streams
+		// its memory into the cache just before the set fills up again.
+		s.reset()
 	} else {
 		s = new(fingerprints)
 	}
-	e.seen[lastEnd] = s
+	s.lastEnd = lastEnd
+	e.seen[t] = s
 	return s
 }
 
@@ -264,10 +270,9 @@ func (e *Engine) emitUpTo(limit int64, emit func(*Closed) error) error {
 // forget drops the duplicate memory of records whose windows all end at or
 // before limit. Add never consults it again: such a record is late.
 func (e *Engine) forget(limit int64) {
-	for end, set := range e.seen {
-		if end <= limit {
-			delete(e.seen, end)
-			set.reset()
+	for t, set := range e.seen {
+		if set.lastEnd <= limit {
+			delete(e.seen, t)
 			e.freeSets = append(e.freeSets, set)
 			if set == e.last {
 				e.last = nil

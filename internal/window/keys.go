@@ -1,6 +1,8 @@
 package window
 
 import (
+	"encoding/binary"
+	"hash/maphash"
 	"slices"
 	"strings"
 
@@ -12,21 +14,40 @@ import (
 // partition each key was first seen on. One Keys serves every Engine of a
 // consumer; it is not safe for concurrent use. A key is never forgotten: the
 // table grows with the number of distinct turnstiles ever seen.
+//
+// A key is looked up by a 128-bit hash of its fields, without comparing the
+// fields themselves: a false match among a million keys has a probability
+// below 10^-26, and skipping the comparison saves a cache miss per record
+// when the table is large.
 type Keys struct {
-	ids   map[string]int32
+	seeds [2]maphash.Seed
+	slots []keySlot // open addressing with linear probing
+	buf   []byte
+
 	keys  []turnstile.Key
 	owner []int32 // the partition each key was first seen on
 	split []bool  // whether the key was already reported on a second partition
-	buf   []byte
 
-	// The sort order of the keys, recomputed when keys were added: rank[id] is
-	// the position of key id among all keys sorted by their fields.
-	names []string // the joined fields of each key, which sort as the fields do
+	// The sort order of the keys, extended when keys were added: order lists
+	// the key IDs sorted by their fields, and rank[id] is the position of key
+	// id in order.
+	names []string // the fields of each key joined by NUL bytes, which sort as the fields do
+	order []int32
 	rank  []int32
 }
 
+// keySlot is one slot of the key table: the hash of a key and its ID + 1,
+// zero in an empty slot.
+type keySlot struct {
+	hash fingerprint
+	id   int32
+}
+
+// keyFields are the grouping fields, in sort order.
+var keyFields = [...]int{turnstile.FieldCA, turnstile.FieldUnit, turnstile.FieldSCP, turnstile.FieldStation, turnstile.FieldLineName, turnstile.FieldDivision, turnstile.FieldDesc}
+
 // NewKeys returns an empty key table.
-func NewKeys() *Keys { return &Keys{ids: make(map[string]int32)} }
+func NewKeys() *Keys { return &Keys{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}} }
 
 // Len returns the number of distinct keys seen.
 func (k *Keys) Len() int { return len(k.keys) }
@@ -37,51 +58,95 @@ func (k *Keys) Key(id int32) *turnstile.Key { return &k.keys[id] }
 // intern returns the ID of the message's key. split is true the first time the
 // key shows up on a partition other than the one it was first seen on.
 func (k *Keys) intern(m *turnstile.Message, partition int32) (id int32, split bool) {
-	f := &m.Fields
+	// Each field is prefixed by its length, so that no two keys hash the same
+	// bytes, whatever bytes their fields hold.
 	b := k.buf[:0]
-	for i, fi := range [...]int{turnstile.FieldCA, turnstile.FieldUnit, turnstile.FieldSCP, turnstile.FieldStation, turnstile.FieldLineName, turnstile.FieldDivision, turnstile.FieldDesc} {
-		if i > 0 {
-			b = append(b, 0)
-		}
-		b = append(b, f[fi]...)
+	for _, fi := range keyFields {
+		b = binary.AppendUvarint(b, uint64(len(m.Fields[fi])))
+		b = append(b, m.Fields[fi]...)
 	}
 	k.buf = b
-	id, ok := k.ids[string(b)]
-	if !ok {
-		id = int32(len(k.keys))
-		name := string(b)
-		k.ids[name] = id
-		k.names = append(k.names, name)
-		k.keys = append(k.keys, turnstile.Key{
-			CA: string(f[turnstile.FieldCA]), Unit: string(f[turnstile.FieldUnit]), SCP: string(f[turnstile.FieldSCP]),
-			Station: string(f[turnstile.FieldStation]), LineName: string(f[turnstile.FieldLineName]),
-			Division: string(f[turnstile.FieldDivision]), Desc: string(f[turnstile.FieldDesc]),
-		})
-		k.owner = append(k.owner, partition)
-		k.split = append(k.split, false)
-		return id, false
+	h := fingerprint{maphash.Bytes(k.seeds[0], b), maphash.Bytes(k.seeds[1], b)}
+	if (len(k.keys)+1)*8 > len(k.slots)*maxLoad {
+		k.grow()
 	}
-	if k.owner[id] != partition && !k.split[id] {
-		k.split[id] = true
-		return id, true
+	mask := uint64(len(k.slots) - 1)
+	i := h.lo & mask
+	for ; k.slots[i].id != 0; i = (i + 1) & mask {
+		if k.slots[i].hash == h {
+			id = k.slots[i].id - 1
+			if k.owner[id] != partition && !k.split[id] {
+				k.split[id] = true
+				return id, true
+			}
+			return id, false
+		}
 	}
+	id = int32(len(k.keys))
+	k.slots[i] = keySlot{hash: h, id: id + 1}
+	f := &m.Fields
+	k.keys = append(k.keys, turnstile.Key{
+		CA: string(f[turnstile.FieldCA]), Unit: string(f[turnstile.FieldUnit]), SCP: string(f[turnstile.FieldSCP]),
+		Station: string(f[turnstile.FieldStation]), LineName: string(f[turnstile.FieldLineName]),
+		Division: string(f[turnstile.FieldDivision]), Desc: string(f[turnstile.FieldDesc]),
+	})
+	name := b[:0] // the hashed bytes are no longer needed
+	for j, fi := range keyFields {
+		if j > 0 {
+			name = append(name, 0)
+		}
+		name = append(name, f[fi]...)
+	}
+	k.names = append(k.names, string(name))
+	k.owner = append(k.owner, partition)
+	k.split = append(k.split, false)
 	return id, false
+}
+
+func (k *Keys) grow() {
+	old := k.slots
+	k.slots = make([]keySlot, max(64, 2*len(old)))
+	mask := uint64(len(k.slots) - 1)
+	for _, s := range old {
+		if s.id == 0 {
+			continue
+		}
+		i := s.hash.lo & mask
+		for k.slots[i].id != 0 {
+			i = (i + 1) & mask
+		}
+		k.slots[i] = s
+	}
 }
 
 // ranks returns the sort position of every key. Keys are joined with NUL
 // bytes, which sort below every other byte, so comparing the joined strings
-// compares the fields in order.
+// compares the fields in order. Keys added since the last call are sorted
+// and merged into the order, so that a steady trickle of new turnstiles does
+// not sort the whole table again at every window.
 func (k *Keys) ranks() []int32 {
-	if len(k.rank) == len(k.keys) {
+	if len(k.order) == len(k.keys) {
 		return k.rank
 	}
-	order := make([]int32, len(k.keys))
-	for i := range order {
-		order[i] = int32(i)
+	byName := func(a, b int32) int { return strings.Compare(k.names[a], k.names[b]) }
+	added := make([]int32, 0, len(k.keys)-len(k.order))
+	for id := len(k.order); id < len(k.keys); id++ {
+		added = append(added, int32(id))
 	}
-	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(k.names[a], k.names[b]) })
-	k.rank = slices.Grow(k.rank[:0], len(order))[:len(order)]
-	for pos, id := range order {
+	slices.SortFunc(added, byName)
+	merged := make([]int32, 0, len(k.keys))
+	old := k.order
+	for len(old) > 0 && len(added) > 0 {
+		if byName(added[0], old[0]) < 0 {
+			merged, added = append(merged, added[0]), added[1:]
+		} else {
+			merged, old = append(merged, old[0]), old[1:]
+		}
+	}
+	merged = append(append(merged, old...), added...)
+	k.order = merged
+	k.rank = slices.Grow(k.rank[:0], len(merged))[:len(merged)]
+	for pos, id := range merged {
 		k.rank[id] = int32(pos)
 	}
 	return k.rank

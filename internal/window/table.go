@@ -16,11 +16,13 @@ const maxLoad = 6
 // a false match among a billion records has a probability below 10^-20.
 type fingerprint struct{ lo, hi uint64 }
 
-// fingerprints is a set of fingerprints. A slot whose lo is zero is empty, so
-// the set forces bit 0 of every stored lo to one.
+// fingerprints is a set of fingerprints: those of the records of one
+// TIMESTAMP. A slot whose lo is zero is empty, so the set forces bit 0 of
+// every stored lo to one.
 type fingerprints struct {
-	slots []fingerprint
-	n     int
+	slots   []fingerprint
+	n       int
+	lastEnd int64 // the end of the last window of the set's records
 }
 
 // add adds f and reports whether it was new.
@@ -44,7 +46,7 @@ func (s *fingerprints) add(f fingerprint) bool {
 
 func (s *fingerprints) grow() {
 	old := s.slots
-	s.slots = make([]fingerprint, max(64, 2*len(old)))
+	s.slots = make([]fingerprint, max(8, 2*len(old)))
 	mask := uint64(len(s.slots) - 1)
 	for _, f := range old {
 		if f.lo == 0 {
