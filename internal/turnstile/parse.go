@@ -274,9 +274,8 @@ const (
 // zero, and no other bit. Every byte of x must be below 0x80.
 func zeroBytes(x uint64) uint64 { return ^(x + sevens) & highs }
 
-// splitASCII splits s on commas, as Split does, when s is ASCII and holds no
-// quote and no line break: the common case, which it scans eight bytes at a
-// time. plain is false, and fields are left in an unspecified state, when s
+// splitASCII splits s on commas, as Split does, when s is printable ASCII
+// with no quote: the common case, which it scans eight bytes at a time. plain is false, and fields are left in an unspecified state, when s
 // needs the general path.
 func splitASCII(s []byte, fields [][]byte) (n int, plain bool) {
 	start := 0
@@ -286,12 +285,15 @@ func splitASCII(s []byte, fields [][]byte) (n int, plain bool) {
 		if i+8 <= len(s) {
 			w = binary.LittleEndian.Uint64(s[i:])
 		} else {
-			// The zero bytes that pad the last word are neither commas nor
-			// special.
+			// Pad the last word with a byte that is neither a comma nor special.
+			tail = [8]byte{'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x'}
 			copy(tail[:], s[i:])
 			w = binary.LittleEndian.Uint64(tail[:])
 		}
-		if w&highs != 0 || zeroBytes(w^('"'*ones))|zeroBytes(w^('\n'*ones))|zeroBytes(w^('\r'*ones)) != 0 {
+		// Non-ASCII bytes, quotes and control bytes (line breaks among them,
+		// tabs too, which the general path trims just as well) take the
+		// general path.
+		if (w|zeroBytes(w^('"'*ones))|(w-' '*ones)&^w)&highs != 0 {
 			return 0, false
 		}
 		for c := zeroBytes(w ^ (',' * ones)); c != 0; c &= c - 1 {

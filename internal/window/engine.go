@@ -1,9 +1,9 @@
 package window
 
 import (
-	"encoding/binary"
 	"hash/maphash"
 	"math"
+	"math/bits"
 	"slices"
 
 	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
@@ -174,11 +174,9 @@ func (e *Engine) observe(t int64) {
 }
 
 func (e *Engine) fingerprint(m *turnstile.Message) fingerprint {
-	b := e.hashBuf[:0]
-	b = append(b, m.Fields[turnstile.FieldID]...)
-	b = append(b, 0)
-	b = append(b, m.Fields[turnstile.FieldStation]...)
-	b = binary.LittleEndian.AppendUint64(b, uint64(m.Timestamp))
+	// The set is the TIMESTAMP's own, so the hash leaves the TIMESTAMP out.
+	b := appendField(e.hashBuf[:0], m.Fields[turnstile.FieldID])
+	b = appendField(b, m.Fields[turnstile.FieldStation])
 	e.hashBuf = b
 	return fingerprint{maphash.Bytes(e.seeds[0], b), maphash.Bytes(e.seeds[1], b)}
 }
@@ -285,6 +283,18 @@ func (e *Engine) forget(limit int64) {
 // produces the same file.
 func (e *Engine) rowsOf(w *win) []turnstile.WindowCount {
 	rank := e.keys.ranks()
+	rows := e.rows[:0]
+	if n := w.cells.n; n*bits.Len(uint(n)) >= 4*len(rank) {
+		// The window holds a good part of all keys: walking every key in
+		// order and looking each up is cheaper than sorting.
+		for _, id := range e.keys.order {
+			if c, ok := w.cells.get(id); ok {
+				rows = append(rows, turnstile.WindowCount{Key: *e.keys.Key(id), End: w.end, Entries: c.entries, Exits: c.exits})
+			}
+		}
+		e.rows = rows
+		return rows
+	}
 	cells := w.cells.appendTo(e.cells[:0])
 	e.cells = cells
 	// Sort (rank, position) pairs packed in one integer: sorting plain integers
@@ -295,7 +305,6 @@ func (e *Engine) rowsOf(w *win) []turnstile.WindowCount {
 	}
 	slices.Sort(order)
 	e.order = order
-	rows := e.rows[:0]
 	for _, o := range order {
 		c := &cells[uint32(o)]
 		rows = append(rows, turnstile.WindowCount{Key: *e.keys.Key(c.key), End: w.end, Entries: c.entries, Exits: c.exits})

@@ -1,7 +1,6 @@
 package window
 
 import (
-	"encoding/binary"
 	"hash/maphash"
 	"slices"
 	"strings"
@@ -58,12 +57,9 @@ func (k *Keys) Key(id int32) *turnstile.Key { return &k.keys[id] }
 // intern returns the ID of the message's key. split is true the first time the
 // key shows up on a partition other than the one it was first seen on.
 func (k *Keys) intern(m *turnstile.Message, partition int32) (id int32, split bool) {
-	// Each field is prefixed by its length, so that no two keys hash the same
-	// bytes, whatever bytes their fields hold.
 	b := k.buf[:0]
 	for _, fi := range keyFields {
-		b = binary.AppendUvarint(b, uint64(len(m.Fields[fi])))
-		b = append(b, m.Fields[fi]...)
+		b = appendField(b, m.Fields[fi])
 	}
 	k.buf = b
 	h := fingerprint{maphash.Bytes(k.seeds[0], b), maphash.Bytes(k.seeds[1], b)}

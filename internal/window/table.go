@@ -1,6 +1,9 @@
 package window
 
-import "math/bits"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // The engine's hot path does three lookups per record: the duplicate memory,
 // the key table and the window's cell of the key. Go maps spend most of a
@@ -102,6 +105,24 @@ func (t *cells) add(key int32, entries, exits int64) {
 	}
 }
 
+// get returns the cell of key.
+func (t *cells) get(key int32) (cell, bool) {
+	if t.n == 0 {
+		return cell{}, false
+	}
+	k := key + 1
+	shift := 64 - bits.Len(uint(len(t.slots)-1))
+	mask := len(t.slots) - 1
+	for i := spread(k, shift); ; i = (i + 1) & mask {
+		switch t.slots[i].key {
+		case k:
+			return t.slots[i], true
+		case 0:
+			return cell{}, false
+		}
+	}
+}
+
 // spread maps a key ID to a slot: Fibonacci hashing, so that runs of IDs do
 // not fill runs of slots.
 func spread(k int32, shift int) int {
@@ -140,4 +161,15 @@ func (t *cells) appendTo(dst []cell) []cell {
 func (t *cells) reset() {
 	clear(t.slots)
 	t.n = 0
+}
+
+// appendField appends f to b, prefixed by its length: a list of fields
+// encoded so has no other list's encoding, whatever bytes the fields hold.
+func appendField(b, f []byte) []byte {
+	if len(f) < 0x80 {
+		b = append(b, byte(len(f))) // the one-byte uvarint
+	} else {
+		b = binary.AppendUvarint(b, uint64(len(f)))
+	}
+	return append(b, f...)
 }
