@@ -1,6 +1,7 @@
 package turnstile
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -74,6 +75,53 @@ type Message struct {
 	Entries   int64
 	Exits     int64
 	Timestamp int64 // TIMESTAMP as Unix seconds, the naive time read as UTC
+
+	// keyText is CA through DIVISION as the value holds them, commas
+	// included, when the value took the plain path and none of those fields
+	// was trimmed; nil otherwise. It spares AppendKey a join.
+	keyText []byte
+}
+
+// KeyFields are the positions of the grouping key's fields, in the order in
+// which keys sort.
+var KeyFields = [...]int{FieldCA, FieldUnit, FieldSCP, FieldStation, FieldLineName, FieldDivision, FieldDesc}
+
+// AppendKey appends an encoding of the message's grouping key (CA, UNIT, SCP,
+// STATION, LINENAME, DIVISION, DESC) to b. Two messages append the same bytes
+// exactly when their key fields are equal, whichever way they were parsed.
+//
+// The encoding is the fields joined by commas when that is unambiguous: when
+// no field holds a comma and the result does not start with a NUL byte.
+// Otherwise it is a NUL byte followed by each field prefixed by its length
+// as a uvarint; no joined key starts with a NUL byte, so the two never meet.
+func (m *Message) AppendKey(b []byte) []byte {
+	f := &m.Fields
+	if m.keyText != nil {
+		b = append(b, m.keyText...)
+		b = append(b, ',')
+		return append(b, f[FieldDesc]...)
+	}
+	joined := len(f[FieldCA]) == 0 || f[FieldCA][0] != 0
+	for _, fi := range KeyFields {
+		if bytes.IndexByte(f[fi], ',') >= 0 {
+			joined = false
+		}
+	}
+	if !joined {
+		b = append(b, 0)
+		for _, fi := range KeyFields {
+			b = binary.AppendUvarint(b, uint64(len(f[fi])))
+			b = append(b, f[fi]...)
+		}
+		return b
+	}
+	for i, fi := range KeyFields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, f[fi]...)
+	}
+	return b
 }
 
 // Record returns a copy of m that owns its strings.
@@ -116,6 +164,10 @@ type Parser struct {
 func (p *Parser) Parse(value []byte, m *Message) error {
 	value = trimLineEnd(value)
 	n, plain := splitASCII(value, m.Fields[:])
+	m.keyText = nil
+	if plain && n == NumFields {
+		m.keyText = untrimmedPrefix(value, m.Fields[:FieldDivision+1])
+	}
 	if !plain {
 		// Quotes, line breaks or non-ASCII bytes: perhaps a JSON string, perhaps
 		// quoted fields.
@@ -261,6 +313,24 @@ func (p *FieldSplitter) splitQuoted(s []byte, fields [][]byte) (int, error) {
 		i++ // the comma
 	}
 	return n, nil
+}
+
+// untrimmedPrefix returns the start of value that holds the given fields and
+// the commas between them, or nil when a field was trimmed of spaces. The
+// fields must be consecutive results of splitASCII on value; where a field
+// ends within value follows from its capacity, which runs to value's end.
+func untrimmedPrefix(value []byte, fields [][]byte) []byte {
+	n := len(fields) - 1 // the commas
+	for _, f := range fields {
+		n += len(f)
+	}
+	first, last := fields[0], fields[len(fields)-1]
+	start := cap(value) - cap(first)
+	end := cap(value) - (cap(last) - len(last))
+	if start != 0 || end != n {
+		return nil
+	}
+	return value[:n]
 }
 
 // Bytes of a 64-bit word, for splitASCII.

@@ -42,9 +42,6 @@ type keySlot struct {
 	id   int32
 }
 
-// keyFields are the grouping fields, in sort order.
-var keyFields = [...]int{turnstile.FieldCA, turnstile.FieldUnit, turnstile.FieldSCP, turnstile.FieldStation, turnstile.FieldLineName, turnstile.FieldDivision, turnstile.FieldDesc}
-
 // NewKeys returns an empty key table.
 func NewKeys() *Keys { return &Keys{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}} }
 
@@ -57,10 +54,7 @@ func (k *Keys) Key(id int32) *turnstile.Key { return &k.keys[id] }
 // intern returns the ID of the message's key. split is true the first time the
 // key shows up on a partition other than the one it was first seen on.
 func (k *Keys) intern(m *turnstile.Message, partition int32) (id int32, split bool) {
-	b := k.buf[:0]
-	for _, fi := range keyFields {
-		b = appendField(b, m.Fields[fi])
-	}
+	b := m.AppendKey(k.buf[:0])
 	k.buf = b
 	h := fingerprint{maphash.Bytes(k.seeds[0], b), maphash.Bytes(k.seeds[1], b)}
 	if (len(k.keys)+1)*8 > len(k.slots)*maxLoad {
@@ -87,7 +81,7 @@ func (k *Keys) intern(m *turnstile.Message, partition int32) (id int32, split bo
 		Division: string(f[turnstile.FieldDivision]), Desc: string(f[turnstile.FieldDesc]),
 	})
 	name := b[:0] // the hashed bytes are no longer needed
-	for j, fi := range keyFields {
+	for j, fi := range turnstile.KeyFields {
 		if j > 0 {
 			name = append(name, 0)
 		}
