@@ -345,20 +345,28 @@ const (
 func zeroBytes(x uint64) uint64 { return ^(x + sevens) & highs }
 
 // splitASCII splits s on commas, as Split does, when s is printable ASCII
-// with no quote: the common case, which it scans eight bytes at a time. plain is false, and fields are left in an unspecified state, when s
-// needs the general path.
+// with no quote: the common case, which it scans eight bytes at a time.
+// plain is false, and fields are left in an unspecified state, when s needs
+// the general path.
 func splitASCII(s []byte, fields [][]byte) (n int, plain bool) {
 	start := 0
-	var tail [8]byte
 	for i := 0; i < len(s); i += 8 {
 		var w uint64
-		if i+8 <= len(s) {
+		switch rest := len(s) - i; {
+		case rest >= 8:
 			w = binary.LittleEndian.Uint64(s[i:])
-		} else {
-			// Pad the last word with a byte that is neither a comma nor special.
-			tail = [8]byte{'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x'}
-			copy(tail[:], s[i:])
-			w = binary.LittleEndian.Uint64(tail[:])
+		case len(s) >= 8:
+			// The last, partial word: load the last eight bytes, shift out
+			// those already scanned and pad with a byte that is neither a
+			// comma nor special.
+			w = binary.LittleEndian.Uint64(s[len(s)-8:])>>(8*(8-rest)) | 'x'*ones<<(8*rest)
+		default:
+			var short [8]byte
+			copy(short[:], s)
+			for k := len(s); k < 8; k++ {
+				short[k] = 'x'
+			}
+			w = binary.LittleEndian.Uint64(short[:])
 		}
 		// Non-ASCII bytes, quotes and control bytes (line breaks among them,
 		// tabs too, which the general path trims just as well) take the

@@ -1,9 +1,9 @@
 package window
 
 import (
-	"hash/maphash"
 	"math"
 	"math/bits"
+	"math/rand/v2"
 	"slices"
 
 	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
@@ -47,7 +47,7 @@ type Engine struct {
 	lastT    int64 // the TIMESTAMP of last, the set Add used last
 	last     *fingerprints
 	freeSets []*fingerprints
-	seeds    [2]maphash.Seed
+	seed     uint64
 	hashBuf  []byte
 
 	rows  []turnstile.WindowCount
@@ -70,7 +70,7 @@ func New(spec Spec, keys *Keys, partition int32) *Engine {
 		partition: partition,
 		wm:        NoWatermark,
 		seen:      make(map[int64]*fingerprints),
-		seeds:     [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
+		seed:      rand.Uint64(),
 	}
 }
 
@@ -178,7 +178,7 @@ func (e *Engine) fingerprint(m *turnstile.Message) fingerprint {
 	b := appendField(e.hashBuf[:0], m.Fields[turnstile.FieldID])
 	b = appendField(b, m.Fields[turnstile.FieldStation])
 	e.hashBuf = b
-	return fingerprint{maphash.Bytes(e.seeds[0], b), maphash.Bytes(e.seeds[1], b)}
+	return hash128(b, e.seed)
 }
 
 // set returns the duplicate memory of the records with TIMESTAMP t, whose

@@ -1,7 +1,7 @@
 package window
 
 import (
-	"hash/maphash"
+	"math/rand/v2"
 	"slices"
 	"strings"
 
@@ -19,7 +19,7 @@ import (
 // below 10^-26, and skipping the comparison saves a cache miss per record
 // when the table is large.
 type Keys struct {
-	seeds [2]maphash.Seed
+	seed  uint64
 	slots []keySlot // open addressing with linear probing
 	buf   []byte
 
@@ -43,7 +43,7 @@ type keySlot struct {
 }
 
 // NewKeys returns an empty key table.
-func NewKeys() *Keys { return &Keys{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}} }
+func NewKeys() *Keys { return &Keys{seed: rand.Uint64()} }
 
 // Len returns the number of distinct keys seen.
 func (k *Keys) Len() int { return len(k.keys) }
@@ -56,7 +56,7 @@ func (k *Keys) Key(id int32) *turnstile.Key { return &k.keys[id] }
 func (k *Keys) intern(m *turnstile.Message, partition int32) (id int32, split bool) {
 	b := m.AppendKey(k.buf[:0])
 	k.buf = b
-	h := fingerprint{maphash.Bytes(k.seeds[0], b), maphash.Bytes(k.seeds[1], b)}
+	h := hash128(b, k.seed)
 	if (len(k.keys)+1)*8 > len(k.slots)*maxLoad {
 		k.grow()
 	}

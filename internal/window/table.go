@@ -3,6 +3,8 @@ package window
 import (
 	"encoding/binary"
 	"math/bits"
+
+	"github.com/zeebo/xxh3"
 )
 
 // The engine's hot path does three lookups per record: the duplicate memory,
@@ -18,6 +20,13 @@ const maxLoad = 6
 // records with the same fingerprint are treated as duplicates: with 128 bits,
 // a false match among a billion records has a probability below 10^-20.
 type fingerprint struct{ lo, hi uint64 }
+
+// hash128 returns the 128-bit XXH3 hash of b with the given seed. Tables
+// seed it at random, so that no input can be crafted to collide in them.
+func hash128(b []byte, seed uint64) fingerprint {
+	h := xxh3.Hash128Seed(b, seed)
+	return fingerprint{h.Lo, h.Hi}
+}
 
 // fingerprints is a set of fingerprints: those of the records of one
 // TIMESTAMP. A slot whose lo is zero is empty, so the set forces bit 0 of
