@@ -50,9 +50,17 @@ type Engine struct {
 	seed     uint64
 	hashBuf  []byte
 
+	span span // the windows of the last TIMESTAMP seen
+
 	rows  []turnstile.WindowCount
 	cells []cell
 	order []uint64
+}
+
+// span is the first and the last window start of the records at time t.
+type span struct {
+	t, first, last int64
+	ok             bool
 }
 
 type win struct {
@@ -132,7 +140,11 @@ func (e *Engine) Ready() bool {
 func (e *Engine) Add(m *turnstile.Message, offset int64) Result {
 	var r Result
 	t := m.Timestamp
-	first, last := e.spec.firstStart(t), e.spec.lastStart(t)
+	if !e.span.ok || e.span.t != t {
+		// Records mostly come in runs of one TIMESTAMP: divide once per run.
+		e.span = span{t: t, first: e.spec.firstStart(t), last: e.spec.lastStart(t), ok: true}
+	}
+	first, last := e.span.first, e.span.last
 	lastEnd := last + e.spec.size
 	if lastEnd <= e.wm {
 		// Every window of the record is closed: late, whatever it repeats.
