@@ -23,9 +23,7 @@ type Keys struct {
 	slots []keySlot // open addressing with linear probing
 	buf   []byte
 
-	keys  []turnstile.Key
-	owner []int32 // the partition each key was first seen on
-	split []bool  // whether the key was already reported on a second partition
+	keys []turnstile.Key
 
 	// The sort order of the keys, extended when keys were added: order lists
 	// the key IDs sorted by their fields, and rank[id] is the position of key
@@ -35,11 +33,13 @@ type Keys struct {
 	rank  []int32
 }
 
-// keySlot is one slot of the key table: the hash of a key and its ID + 1,
-// zero in an empty slot.
+// keySlot is one slot of the key table: the hash of a key, its ID + 1 (zero
+// in an empty slot) and the partition it was first seen on, complemented
+// once the key was reported on a second partition.
 type keySlot struct {
-	hash fingerprint
-	id   int32
+	hash  fingerprint
+	id    int32
+	owner int32
 }
 
 // NewKeys returns an empty key table.
@@ -63,17 +63,16 @@ func (k *Keys) intern(m *turnstile.Message, partition int32) (id int32, split bo
 	mask := uint64(len(k.slots) - 1)
 	i := h.lo & mask
 	for ; k.slots[i].id != 0; i = (i + 1) & mask {
-		if k.slots[i].hash == h {
-			id = k.slots[i].id - 1
-			if k.owner[id] != partition && !k.split[id] {
-				k.split[id] = true
-				return id, true
+		if s := &k.slots[i]; s.hash == h {
+			if s.owner >= 0 && s.owner != partition {
+				s.owner = ^s.owner
+				return s.id - 1, true
 			}
-			return id, false
+			return s.id - 1, false
 		}
 	}
 	id = int32(len(k.keys))
-	k.slots[i] = keySlot{hash: h, id: id + 1}
+	k.slots[i] = keySlot{hash: h, id: id + 1, owner: partition}
 	f := &m.Fields
 	k.keys = append(k.keys, turnstile.Key{
 		CA: string(f[turnstile.FieldCA]), Unit: string(f[turnstile.FieldUnit]), SCP: string(f[turnstile.FieldSCP]),
@@ -88,8 +87,6 @@ func (k *Keys) intern(m *turnstile.Message, partition int32) (id int32, split bo
 		name = append(name, f[fi]...)
 	}
 	k.names = append(k.names, string(name))
-	k.owner = append(k.owner, partition)
-	k.split = append(k.split, false)
 	return id, false
 }
 

@@ -89,6 +89,7 @@ type cell struct {
 type cells struct {
 	slots []cell
 	n     int
+	shift int // 64 − log2(len(slots)), for spread
 }
 
 // add adds entries and exits to the cell of key.
@@ -97,9 +98,8 @@ func (t *cells) add(key int32, entries, exits int64) {
 		t.grow()
 	}
 	k := key + 1
-	shift := 64 - bits.Len(uint(len(t.slots)-1))
 	mask := len(t.slots) - 1
-	for i := spread(k, shift); ; i = (i + 1) & mask {
+	for i := spread(k, t.shift); ; i = (i + 1) & mask {
 		c := &t.slots[i]
 		if c.key == k {
 			c.entries += entries
@@ -120,9 +120,8 @@ func (t *cells) get(key int32) (cell, bool) {
 		return cell{}, false
 	}
 	k := key + 1
-	shift := 64 - bits.Len(uint(len(t.slots)-1))
 	mask := len(t.slots) - 1
-	for i := spread(k, shift); ; i = (i + 1) & mask {
+	for i := spread(k, t.shift); ; i = (i + 1) & mask {
 		switch t.slots[i].key {
 		case k:
 			return t.slots[i], true
@@ -141,13 +140,13 @@ func spread(k int32, shift int) int {
 func (t *cells) grow() {
 	old := t.slots
 	t.slots = make([]cell, max(64, 2*len(old)))
-	shift := 64 - bits.Len(uint(len(t.slots)-1))
+	t.shift = 64 - bits.Len(uint(len(t.slots)-1))
 	mask := len(t.slots) - 1
 	for _, c := range old {
 		if c.key == 0 {
 			continue
 		}
-		i := spread(c.key, shift)
+		i := spread(c.key, t.shift)
 		for t.slots[i].key != 0 {
 			i = (i + 1) & mask
 		}
