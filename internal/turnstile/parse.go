@@ -377,16 +377,28 @@ func splitASCII(s []byte, fields [][]byte) (n int, plain bool) {
 		for c := zeroBytes(w ^ (',' * ones)); c != 0; c &= c - 1 {
 			j := i + bits.TrailingZeros64(c)>>3
 			if n < len(fields) {
-				fields[n] = trimSpace(s[start:j])
+				fields[n] = trimSpaces(s[start:j])
 			}
 			n++
 			start = j + 1
 		}
 	}
 	if n < len(fields) {
-		fields[n] = trimSpace(s[start:])
+		fields[n] = trimSpaces(s[start:])
 	}
 	return n + 1, true
+}
+
+// trimSpaces trims the spaces around b: trimSpace for a plain line, which
+// holds no tab.
+func trimSpaces(b []byte) []byte {
+	for len(b) > 0 && b[0] == ' ' {
+		b = b[1:]
+	}
+	for len(b) > 0 && b[len(b)-1] == ' ' {
+		b = b[:len(b)-1]
+	}
+	return b
 }
 
 // isJSONString reports whether v, which starts and ends with a quote, has no
