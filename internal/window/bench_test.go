@@ -102,7 +102,7 @@ func cellBytes(tb testing.TB, keys int) float64 {
 	runtime.ReadMemStats(&before)
 	for i := range msgs {
 		e.keys.intern(&msgs[i], 0)
-		e.window(0).add(int32(i), 1, 1, int64(i))
+		e.window(0).add(int32(i), 1, 1, int64(i), keyTable.Len())
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)

@@ -110,7 +110,7 @@ func (e *Engine) OpenWindows() int { return len(e.open) }
 func (e *Engine) OpenCells() int {
 	n := 0
 	for _, w := range e.open {
-		n += w.cells.n
+		n += w.cells.len()
 	}
 	return n
 }
@@ -171,7 +171,7 @@ func (e *Engine) Add(m *turnstile.Message, offset int64) Result {
 			r.LateEnd = end
 			continue
 		}
-		e.window(start).add(id, m.Entries, m.Exits, offset)
+		e.window(start).add(id, m.Entries, m.Exits, offset, e.keys.Len())
 		r.Added++
 	}
 	e.observe(t)
@@ -238,8 +238,8 @@ func (e *Engine) window(start int64) *win {
 	return w
 }
 
-func (w *win) add(key int32, entries, exits, offset int64) {
-	w.cells.add(key, entries, exits)
+func (w *win) add(key int32, entries, exits, offset int64, keys int) {
+	w.cells.add(key, entries, exits, keys)
 	w.minOffset = min(w.minOffset, offset)
 	w.maxOffset = max(w.maxOffset, offset)
 }
@@ -296,7 +296,7 @@ func (e *Engine) forget(limit int64) {
 func (e *Engine) rowsOf(w *win) []turnstile.WindowCount {
 	rank := e.keys.ranks()
 	rows := e.rows[:0]
-	if n := w.cells.n; n*bits.Len(uint(n)) >= 4*len(rank) {
+	if n := w.cells.len(); n*bits.Len(uint(n)) >= 4*len(rank) {
 		// The window holds a good part of all keys: walking every key in
 		// order and looking each up is cheaper than sorting.
 		for _, id := range e.keys.order {

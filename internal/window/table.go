@@ -3,6 +3,7 @@ package window
 import (
 	"encoding/binary"
 	"math/bits"
+	"slices"
 
 	"github.com/zeebo/xxh3"
 )
@@ -85,15 +86,47 @@ type cell struct {
 	entries, exits int64
 }
 
-// cells is the cell table of one window, indexed by key ID.
+// minDense is the number of keys below which a window never turns dense.
+const minDense = 256
+
+// cells holds the cells of one window by key ID. It starts sparse, as an
+// open-addressing table. Once it holds a quarter of all known keys it turns
+// dense for the IDs known at that moment: their sums sit in an array indexed
+// by ID, which costs no hashing or probing and at most four array slots per
+// cell. Keys added to the table later keep using the sparse table.
 type cells struct {
-	slots []cell
-	n     int
-	shift int // 64 − log2(len(slots)), for spread
+	slots []cell // the sparse table
+	shift int    // 64 − log2(len(slots)), for spread
+	n     int    // cells in the sparse table
+
+	dense  [][2]int64 // ENTRIES and EXITS by key ID, for IDs below len(dense)
+	has    []bool     // whether the key ID has a cell in dense
+	nDense int        // cells in dense
 }
 
-// add adds entries and exits to the cell of key.
-func (t *cells) add(key int32, entries, exits int64) {
+// len returns the number of cells.
+func (t *cells) len() int { return t.n + t.nDense }
+
+// add adds entries and exits to the cell of key. keys is the number of keys
+// known, every key ID below it.
+func (t *cells) add(key int32, entries, exits int64, keys int) {
+	if int(key) < len(t.dense) {
+		if !t.has[key] {
+			t.has[key] = true
+			t.nDense++
+		}
+		s := &t.dense[key]
+		s[0] += entries
+		s[1] += exits
+		return
+	}
+	t.addSparse(key, entries, exits)
+	if len(t.dense) == 0 && keys >= minDense && 4*t.n >= keys {
+		t.toDense(keys)
+	}
+}
+
+func (t *cells) addSparse(key int32, entries, exits int64) {
 	if (t.n+1)*8 > len(t.slots)*maxLoad {
 		t.grow()
 	}
@@ -114,8 +147,26 @@ func (t *cells) add(key int32, entries, exits int64) {
 	}
 }
 
+// toDense moves every cell into the dense array for the first keys IDs,
+// reusing the arrays of an earlier window when they are large enough.
+func (t *cells) toDense(keys int) {
+	t.dense = slices.Grow(t.dense[:0], keys)[:keys]
+	t.has = slices.Grow(t.has[:0], keys)[:keys]
+	for _, c := range t.slots {
+		if c.key != 0 {
+			t.dense[c.key-1] = [2]int64{c.entries, c.exits}
+			t.has[c.key-1] = true
+		}
+	}
+	t.nDense, t.n = t.n, 0
+	clear(t.slots)
+}
+
 // get returns the cell of key.
 func (t *cells) get(key int32) (cell, bool) {
+	if int(key) < len(t.dense) {
+		return cell{key: key, entries: t.dense[key][0], exits: t.dense[key][1]}, t.has[key]
+	}
 	if t.n == 0 {
 		return cell{}, false
 	}
@@ -124,7 +175,9 @@ func (t *cells) get(key int32) (cell, bool) {
 	for i := spread(k, t.shift); ; i = (i + 1) & mask {
 		switch t.slots[i].key {
 		case k:
-			return t.slots[i], true
+			c := t.slots[i]
+			c.key = key
+			return c, true
 		case 0:
 			return cell{}, false
 		}
@@ -154,8 +207,13 @@ func (t *cells) grow() {
 	}
 }
 
-// appendTo appends the cells, with their key IDs, to dst in slot order.
+// appendTo appends the cells, with their key IDs, to dst.
 func (t *cells) appendTo(dst []cell) []cell {
+	for id, ok := range t.has {
+		if ok {
+			dst = append(dst, cell{key: int32(id), entries: t.dense[id][0], exits: t.dense[id][1]})
+		}
+	}
 	for _, c := range t.slots {
 		if c.key != 0 {
 			c.key--
@@ -165,10 +223,14 @@ func (t *cells) appendTo(dst []cell) []cell {
 	return dst
 }
 
-// reset empties the table and keeps its slots for reuse.
+// reset empties the table and keeps its memory for reuse. The next window
+// starts sparse again, since the number of keys may have changed.
 func (t *cells) reset() {
 	clear(t.slots)
 	t.n = 0
+	clear(t.dense)
+	clear(t.has)
+	t.dense, t.has, t.nDense = t.dense[:0], t.has[:0], 0
 }
 
 // appendField appends f to b, prefixed by its length: a list of fields
