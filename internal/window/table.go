@@ -17,13 +17,15 @@ import (
 // maxLoad is the load factor, in eighths, at which a table doubles.
 const maxLoad = 6
 
-// fingerprint is a 128-bit hash of a record's (ID, STATION, TIMESTAMP). Two
-// records with the same fingerprint are treated as duplicates: with 128 bits,
-// a false match among a billion records has a probability below 10^-20.
+// fingerprint is a 128-bit hash: of a record's (ID, STATION) in the duplicate
+// memory, whose sets are per TIMESTAMP, and of a key in the key table. Equal
+// fingerprints are taken as equal inputs: with 128 bits, a false match among
+// a billion inputs has a probability below 10^-20.
 type fingerprint struct{ lo, hi uint64 }
 
-// hash128 returns the 128-bit XXH3 hash of b with the given seed. Tables
-// seed it at random, so that no input can be crafted to collide in them.
+// hash128 returns the 128-bit XXH3 hash of b with the given seed. Each table
+// draws its seed at random, so that a collision, however unlikely, does not
+// repeat on the next run.
 func hash128(b []byte, seed uint64) fingerprint {
 	h := xxh3.Hash128Seed(b, seed)
 	return fingerprint{h.Lo, h.Hi}

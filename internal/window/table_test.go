@@ -79,3 +79,36 @@ func TestCellsMatchMap(t *testing.T) {
 		})
 	}
 }
+
+// TestFingerprintsSet checks the duplicate set against a map through growth
+// and reuse, including fingerprints whose lo is zero (the empty-slot mark).
+func TestFingerprintsSet(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var s fingerprints
+	for round := range 3 {
+		want := map[fingerprint]bool{}
+		for i := range 5000 {
+			f := fingerprint{lo: rng.Uint64() &^ 1, hi: rng.Uint64()}
+			if i%10 == 0 {
+				f.lo = 0 // stored with bit 0 set, like lo = 1
+			}
+			if i%3 == 0 && len(want) > 0 {
+				for old := range want {
+					f = old // a repeat
+					break
+				}
+			}
+			_, seen := want[f]
+			if added := s.add(f); added == seen {
+				t.Fatalf("round %d, add #%d of %+v: added = %v, but seen before = %v", round, i, f, added, seen)
+			}
+			want[f] = true
+			want[fingerprint{lo: f.lo | 1, hi: f.hi}] = true // the same slot value
+		}
+		s.reset()
+		if s.n != 0 || !s.add(fingerprint{lo: 7, hi: 7}) {
+			t.Fatalf("round %d: reset left the set non-empty", round)
+		}
+		s.reset()
+	}
+}
