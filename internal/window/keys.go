@@ -91,19 +91,9 @@ func (k *Keys) intern(m *turnstile.Message, partition int32) (id int32, split bo
 }
 
 func (k *Keys) grow() {
-	old := k.slots
-	k.slots = make([]keySlot, max(64, 2*len(old)))
-	mask := uint64(len(k.slots) - 1)
-	for _, s := range old {
-		if s.id == 0 {
-			continue
-		}
-		i := s.hash.lo & mask
-		for k.slots[i].id != 0 {
-			i = (i + 1) & mask
-		}
-		k.slots[i] = s
-	}
+	k.slots = rehash(k.slots, max(64, 2*len(k.slots)),
+		func(s *keySlot) bool { return s.id == 0 },
+		func(s *keySlot, mask int) int { return int(s.hash.lo) & mask })
 }
 
 // ranks returns the sort position of every key. Keys are joined with NUL

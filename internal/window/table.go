@@ -60,19 +60,28 @@ func (s *fingerprints) add(f fingerprint) bool {
 }
 
 func (s *fingerprints) grow() {
-	old := s.slots
-	s.slots = make([]fingerprint, max(8, 2*len(old)))
-	mask := uint64(len(s.slots) - 1)
-	for _, f := range old {
-		if f.lo == 0 {
+	s.slots = rehash(s.slots, max(8, 2*len(s.slots)),
+		func(f *fingerprint) bool { return f.lo == 0 },
+		func(f *fingerprint, mask int) int { return int(f.hi) & mask })
+}
+
+// rehash returns a table of n slots, a power of two, holding the slots of
+// old that are not empty, each at the first empty slot from home(slot, n−1)
+// on: the growth step of every linear-probing table here.
+func rehash[T any](old []T, n int, empty func(*T) bool, home func(*T, int) int) []T {
+	slots := make([]T, n)
+	mask := n - 1
+	for j := range old {
+		if empty(&old[j]) {
 			continue
 		}
-		i := f.hi & mask
-		for s.slots[i].lo != 0 {
+		i := home(&old[j], mask)
+		for !empty(&slots[i]) {
 			i = (i + 1) & mask
 		}
-		s.slots[i] = f
+		slots[i] = old[j]
 	}
+	return slots
 }
 
 // reset empties the set and keeps its slots for reuse.
@@ -193,20 +202,11 @@ func spread(k int32, shift int) int {
 }
 
 func (t *cells) grow() {
-	old := t.slots
-	t.slots = make([]cell, max(64, 2*len(old)))
-	t.shift = 64 - bits.Len(uint(len(t.slots)-1))
-	mask := len(t.slots) - 1
-	for _, c := range old {
-		if c.key == 0 {
-			continue
-		}
-		i := spread(c.key, t.shift)
-		for t.slots[i].key != 0 {
-			i = (i + 1) & mask
-		}
-		t.slots[i] = c
-	}
+	n := max(64, 2*len(t.slots))
+	t.shift = 64 - bits.Len(uint(n-1))
+	t.slots = rehash(t.slots, n,
+		func(c *cell) bool { return c.key == 0 },
+		func(c *cell, _ int) int { return spread(c.key, t.shift) })
 }
 
 // appendTo appends the cells, with their key IDs, to dst.
