@@ -99,7 +99,8 @@ func (k *Kafka) Ready() bool { return k.ready.Load() }
 // what is safe, commits and returns nil. It returns an error for a fatal
 // client error.
 func (k *Kafka) Run(ctx context.Context) error {
-	if err := k.c.SubscribeTopics([]string{k.cfg.Topic}, k.rebalance); err != nil {
+	rebalance := func(c *kafka.Consumer, ev kafka.Event) error { return k.rebalance(ctx, c, ev) }
+	if err := k.c.SubscribeTopics([]string{k.cfg.Topic}, rebalance); err != nil {
 		return fmt.Errorf("subscribe to %s: %w", k.cfg.Topic, err)
 	}
 	k.ready.Store(true)
@@ -227,11 +228,19 @@ func (k *Kafka) commit(ctx context.Context, part int32) {
 
 // rebalance runs inside Poll. On assignment it restores each partition from
 // the metadata committed with its offset; on revocation it commits and
-// forgets the partitions.
-func (k *Kafka) rebalance(c *kafka.Consumer, ev kafka.Event) error {
+// forgets the partitions. ctx is Run's: once it is cancelled, an assignment
+// stops waiting for the committed offsets and takes no partition.
+func (k *Kafka) rebalance(ctx context.Context, c *kafka.Consumer, ev kafka.Event) error {
 	switch e := ev.(type) {
 	case kafka.AssignedPartitions:
-		committed := k.committed(e.Partitions)
+		committed, err := k.committed(ctx, e.Partitions)
+		if err != nil {
+			// Run is stopping. The client assigns the partitions itself when
+			// the callback does not, but the processor owns none of them, so
+			// their records are ignored and nothing of theirs is committed.
+			k.log.Warn("stopping before the assigned partitions were restored", "partitions", partitionList(e.Partitions), "err", err)
+			return err
+		}
 		now := k.cfg.Now()
 		for _, tp := range committed {
 			meta := ""
@@ -271,16 +280,18 @@ func (k *Kafka) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 }
 
 // committed fetches the committed offsets and metadata of the partitions,
-// retrying: starting a partition without its metadata could rewrite a window
-// file from a partial replay.
-func (k *Kafka) committed(parts []kafka.TopicPartition) []kafka.TopicPartition {
+// retrying until ctx is cancelled: starting a partition without its metadata
+// could rewrite a window file from a partial replay.
+func (k *Kafka) committed(ctx context.Context, parts []kafka.TopicPartition) ([]kafka.TopicPartition, error) {
 	for attempt := 1; ; attempt++ {
 		got, err := k.c.Committed(parts, 10000)
 		if err == nil {
-			return got
+			return got, nil
 		}
 		k.log.Warn("fetching committed offsets failed; retrying", "attempt", attempt, "err", err)
-		time.Sleep(k.cfg.RetryBackoff)
+		if err := sleep(ctx, k.cfg.RetryBackoff); err != nil {
+			return nil, fmt.Errorf("fetch committed offsets: %w", err)
+		}
 	}
 }
 
