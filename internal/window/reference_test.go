@@ -1,0 +1,178 @@
+package window
+
+import (
+	"cmp"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
+)
+
+// TestEngineMatchesReference runs random streams through the Engine and
+// through a naive implementation of the issue's rules (a map per window, a
+// set of every (ID, STATION, TIMESTAMP) ever seen, rows sorted by comparing
+// fields), and compares every emitted row. The streams are large enough for
+// windows to turn dense and for rows to be emitted by walking the key order,
+// and hold out-of-order, late and duplicate records and keys that first show
+// up late in the stream.
+func TestEngineMatchesReference(t *testing.T) {
+	tests := []struct {
+		name               string
+		size, slide, delay time.Duration
+		keys, records      int
+		perSecond          int // records per second of event time
+	}{
+		{name: "tumbling, many keys", size: 5 * time.Minute, slide: 5 * time.Minute, delay: 5 * time.Minute, keys: 2000, records: 30_000, perSecond: 20},
+		{name: "sliding, many keys", size: 15 * time.Minute, slide: 5 * time.Minute, delay: 2 * time.Minute, keys: 1500, records: 30_000, perSecond: 20},
+		{name: "tumbling, few keys, short delay", size: time.Minute, slide: time.Minute, delay: 10 * time.Second, keys: 40, records: 10_000, perSecond: 30},
+		{name: "short windows over many keys: rows sorted, not walked", size: 30 * time.Second, slide: 10 * time.Second, delay: 20 * time.Second, keys: 3000, records: 30_000, perSecond: 20},
+		{name: "slide that does not divide the size", size: 5 * time.Minute, slide: 2 * time.Minute, delay: time.Minute, keys: 700, records: 20_000, perSecond: 10},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec, err := NewSpec(tt.size, tt.slide, tt.delay)
+			if err != nil {
+				t.Fatal(err)
+			}
+			values := randomStream(rand.New(rand.NewPCG(uint64(i), 99)), tt.keys, tt.records, tt.perSecond)
+			got := engineRows(t, spec, values)
+			want := referenceRows(t, spec, values)
+			if len(got) != len(want) {
+				t.Errorf("engine emitted %d rows, the reference %d", len(got), len(want))
+			}
+			for j := range min(len(got), len(want)) {
+				if got[j] != want[j] {
+					t.Fatalf("row %d: engine %s, reference %s", j, got[j], want[j])
+				}
+			}
+		})
+	}
+}
+
+// randomStream returns message values: keys drawn from a pool that grows
+// along the stream, TIMESTAMPs mostly in order with some jitter back in time
+// (some beyond the watermark delay), and about 3 % repeats of earlier values.
+func randomStream(rng *rand.Rand, keys, n, perSecond int) [][]byte {
+	start := time.Date(2024, 7, 22, 23, 50, 0, 0, time.UTC) // crosses midnight
+	var out [][]byte
+	for i := range n {
+		if i > 0 && rng.IntN(100) < 3 {
+			out = append(out, out[rng.IntN(len(out))]) // a duplicate, maybe a late one
+			continue
+		}
+		known := max(1, keys*(i+1)/n*2) // the pool grows: half the keys are new in the second half
+		k := rng.IntN(min(known, keys))
+		t := start.Add(time.Duration(i/perSecond) * time.Second)
+		if rng.IntN(10) == 0 {
+			t = t.Add(-time.Duration(rng.IntN(600)) * time.Second) // out of order, sometimes late
+		}
+		desc := "REGULAR"
+		if k%17 == 0 {
+			desc = "RECOVR AUD"
+		}
+		rec := turnstile.NewRecord(fmt.Sprintf("A%03d", k%97), fmt.Sprintf("R%03d", k/97), fmt.Sprintf("%02d-00-%02d", k%5, k%11),
+			fmt.Sprintf("STATION %d", k%53), "NQR456W", "BMT", desc, int64(rng.IntN(100)), int64(rng.IntN(100)), fmt.Sprintf("id-%d-%d", k, t.Unix()), t)
+		out = append(out, turnstile.AppendCSV(nil, &rec))
+	}
+	return out
+}
+
+// row is one emitted row, printed for comparison.
+func row(end int64, k turnstile.Key, entries, exits int64) string {
+	return fmt.Sprintf("%s %s|%s|%s|%s|%s|%s|%s %d %d", time.Unix(end, 0).UTC().Format("2006-01-02 15:04:05"),
+		k.CA, k.Unit, k.SCP, k.Station, k.LineName, k.Division, k.Desc, entries, exits)
+}
+
+func engineRows(t *testing.T, spec Spec, values [][]byte) []string {
+	t.Helper()
+	e := New(spec, NewKeys(), 0)
+	var p turnstile.Parser
+	var m turnstile.Message
+	var out []string
+	lastEnd := int64(-1 << 62)
+	emit := func(c *Closed) error {
+		if c.End <= lastEnd {
+			t.Fatalf("window ending %d emitted after the one ending %d", c.End, lastEnd)
+		}
+		lastEnd = c.End
+		for _, r := range c.Rows {
+			out = append(out, row(c.End, r.Key, r.Entries, r.Exits))
+		}
+		return nil
+	}
+	for i, v := range values {
+		if err := p.Parse(v, &m); err != nil {
+			t.Fatal(err)
+		}
+		e.Add(&m, int64(i))
+		if e.Ready() {
+			if err := e.Emit(emit); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := e.Flush(emit); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// referenceRows applies the rules as the issue states them, with no care
+// for speed or memory.
+func referenceRows(t *testing.T, spec Spec, values [][]byte) []string {
+	t.Helper()
+	size, slide, delay := int64(spec.Size()/time.Second), int64(spec.Slide()/time.Second), int64(spec.Delay()/time.Second)
+	type cellKey struct {
+		end int64
+		key turnstile.Key
+	}
+	sums := map[cellKey][2]int64{}
+	seen := map[string]bool{}
+	wm := int64(-1 << 62)
+	for _, v := range values {
+		rec, err := turnstile.Parse(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := rec.Timestamp.Unix()
+		var ends []int64 // the ends of the windows [k·S, k·S+D) that contain ts
+		for k := (ts - size) / slide; k*slide <= ts; k++ {
+			if k*slide <= ts && ts < k*slide+size {
+				ends = append(ends, k*slide+size)
+			}
+		}
+		allClosed := true
+		for _, end := range ends {
+			allClosed = allClosed && end <= wm
+		}
+		id := rec.ID + "\x00" + rec.Station + "\x00" + rec.Timestamp.String()
+		if !allClosed && !seen[id] {
+			seen[id] = true
+			key := turnstile.Key{CA: rec.CA, Unit: rec.Unit, SCP: rec.SCP, Station: rec.Station, LineName: rec.LineName, Division: rec.Division, Desc: rec.Desc}
+			for _, end := range ends {
+				if end > wm {
+					s := sums[cellKey{end, key}]
+					sums[cellKey{end, key}] = [2]int64{s[0] + rec.Entries, s[1] + rec.Exits}
+				}
+			}
+		}
+		wm = max(wm, ts-delay)
+	}
+	cells := make([]cellKey, 0, len(sums))
+	for c := range sums {
+		cells = append(cells, c)
+	}
+	slices.SortFunc(cells, func(a, b cellKey) int {
+		return cmp.Or(cmp.Compare(a.end, b.end), cmp.Compare(a.key.CA, b.key.CA), cmp.Compare(a.key.Unit, b.key.Unit),
+			cmp.Compare(a.key.SCP, b.key.SCP), cmp.Compare(a.key.Station, b.key.Station), cmp.Compare(a.key.LineName, b.key.LineName),
+			cmp.Compare(a.key.Division, b.key.Division), cmp.Compare(a.key.Desc, b.key.Desc))
+	})
+	out := make([]string, len(cells))
+	for i, c := range cells {
+		out[i] = row(c.end, c.key, sums[c][0], sums[c][1])
+	}
+	return out
+}
