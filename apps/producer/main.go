@@ -76,8 +76,7 @@ type options struct {
 	partitions   int
 	out          string
 	flushTimeout time.Duration
-	logFormat    string
-	logLevel     slog.Level
+	log          *slog.Logger // on stderr, as --log-format and --log-level say
 	metricsAddr  string
 }
 
@@ -91,7 +90,7 @@ func (l *inputList) Set(s string) error { *l = append(*l, s); return nil }
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	var inputs inputList
-	var start, logLevel string
+	var start, logFormat, logLevel string
 	fs := flag.NewFlagSet("producer", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Var(&inputs, "input", "MTA turnstile `FILE`s to replay, plain or .gz (repeat the flag, or list more files after it)")
@@ -109,7 +108,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.partitions, "partitions", 4, "partitions of a topic made by --create-topic")
 	fs.StringVar(&o.out, "out", "", "write message values to this file instead of Kafka, one per line; - is stdout")
 	fs.DurationVar(&o.flushTimeout, "flush-timeout", publish.DefaultFlushTimeout, "how long to wait for outstanding deliveries at the end or on SIGINT/SIGTERM")
-	fs.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
+	fs.StringVar(&logFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics, /healthz and /readyz on this `ADDR` (host:port); empty = off")
 	// Flags may follow the files of --input FILE...: parse, take the files
@@ -136,16 +135,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 		o.inputs = append(o.inputs, files...)
 	}
-	if err := o.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
-		return o, fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
+	var err error
+	if o.log, err = ops.NewLogger(stderr, logFormat, logLevel); err != nil {
+		return o, err
 	}
 	switch {
 	case len(o.inputs) == 0 && !o.synthetic:
 		return o, errors.New("choose a source: --input FILE... or --synthetic")
 	case len(o.inputs) > 0 && o.synthetic:
 		return o, errors.New("--input and --synthetic are exclusive")
-	case o.logFormat != "text" && o.logFormat != "json":
-		return o, fmt.Errorf("--log-format %q: want text or json", o.logFormat)
 	case o.speed < 0:
 		return o, fmt.Errorf("--speed %v: must not be negative", o.speed)
 	case o.maxDelta < 0:
@@ -217,14 +215,6 @@ func (o *options) syntheticConfig() synthetic.Config {
 	return synthetic.Config{Turnstiles: o.turnstiles, Rate: o.rate, Speed: o.speed, Seed: o.seed, Start: o.start, Count: o.count}
 }
 
-func newLogger(format string, level slog.Level, w io.Writer) *slog.Logger {
-	hopts := &slog.HandlerOptions{Level: level}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, hopts))
-	}
-	return slog.New(slog.NewTextHandler(w, hopts))
-}
-
 // run is the whole program; it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o, err := parseFlags(args, stderr)
@@ -235,7 +225,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "producer: %v\nRun producer -h for the flags.\n", err)
 		return exitUsage
 	}
-	log := newLogger(o.logFormat, o.logLevel, stderr)
+	log := o.log
 	var counters publish.Counters
 	var ready atomic.Bool
 
