@@ -64,21 +64,29 @@ func TestGCSPutRetriesTransientFaults(t *testing.T) {
 		name   string
 		inject func(f *gcstest.Faults)
 		faults int
+		size   int // bytes put; 0 means 100,000
 	}{
-		{"503 three times", func(f *gcstest.Faults) { f.FailNext(3, http.StatusServiceUnavailable) }, 3},
+		{"503 three times", func(f *gcstest.Faults) { f.FailNext(3, http.StatusServiceUnavailable) }, 3, 0},
 		{"429 then 500", func(f *gcstest.Faults) {
 			f.FailNext(1, http.StatusTooManyRequests)
 			f.FailNext(1, http.StatusInternalServerError)
-		}, 2},
-		{"connection resets", func(f *gcstest.Faults) { f.ResetNext(2) }, 2},
-		{"stall past the attempt timeout", func(f *gcstest.Faults) { f.StallNext(1, 10*time.Second) }, 1},
+		}, 2, 0},
+		{"connection resets", func(f *gcstest.Faults) { f.ResetNext(2) }, 2, 0},
+		// A small object is sent whole before the server hangs up, so the
+		// client sees the connection end (EOF) rather than a reset.
+		{"connection resets on a small object", func(f *gcstest.Faults) { f.ResetNext(2) }, 2, 300},
+		{"stall past the attempt timeout", func(f *gcstest.Faults) { f.StallNext(1, 10*time.Second) }, 1, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, b, rec := newGCS(t, AttemptTimeout(300*time.Millisecond))
 			srv.Faults().Only(gcstest.Uploads)
 			tt.inject(srv.Faults())
-			data := []byte(strings.Repeat("turnstile,", 10000))
+			size := tt.size
+			if size == 0 {
+				size = 100_000
+			}
+			data := []byte(strings.Repeat("turnstile,", size/10))
 			name := "turnstile/20240722T101500_p0.csv.gz"
 			if err := b.Put(t.Context(), name, data); err != nil {
 				t.Fatalf("Put: %v", err)

@@ -270,11 +270,13 @@ func TestFaults(t *testing.T) {
 	c.stop(t)
 	e.checkRows(lc)
 	logs := c.logs.String()
-	// Every 503 and every dropped connection costs a retry; a stalled
-	// answer only delays one.
-	failed := f.ServedOf("fail") + f.ServedOf("reset")
+	// Every 503 costs a retry; a stalled answer only delays one. A dropped
+	// connection usually costs one too, but Go's HTTP client may resend the
+	// request on a fresh connection by itself, so the bound leaves it out
+	// (internal/lake's TestGCSPutRetriesTransientFaults counts resets).
+	failed := f.ServedOf("fail")
 	if retries < float64(failed) {
-		t.Errorf("turnstile_consumer_sink_retries_total = %v, want at least %d (one per 503 or dropped connection)", retries, failed)
+		t.Errorf("turnstile_consumer_sink_retries_total = %v, want at least %d (one per 503)", retries, failed)
 	}
 	if n := len(grepLines(logs, "lake: retrying")); n < failed {
 		t.Errorf("the consumer logged %d lake retries, want at least %d", n, failed)
