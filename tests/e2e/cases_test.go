@@ -271,9 +271,10 @@ func TestFaults(t *testing.T) {
 	e.checkRows(lc)
 	logs := c.logs.String()
 	// Every 503 costs a retry; a stalled answer only delays one. A dropped
-	// connection usually costs one too, but Go's HTTP client may resend the
-	// request on a fresh connection by itself, so the bound leaves it out
-	// (internal/lake's TestGCSPutRetriesTransientFaults counts resets).
+	// connection usually costs one too, but not always visibly: one run
+	// counted 4 retries after 3 503s and 2 drops, with the lake still exact.
+	// So the bound counts the 503s only; internal/lake's
+	// TestGCSPutRetriesTransientFaults counts retries after drops exactly.
 	failed := f.ServedOf("fail")
 	if retries < float64(failed) {
 		t.Errorf("turnstile_consumer_sink_retries_total = %v, want at least %d (one per 503)", retries, failed)
