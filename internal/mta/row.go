@@ -150,7 +150,7 @@ func (p *RowParser) ParseRow(line []byte, r *Row) error {
 	if !ok {
 		return fmt.Errorf("DATE %q is not MM/DD/YYYY", f[idx[colDate]])
 	}
-	sec, ok := parseClock(f[idx[colTime]])
+	sec, ok := turnstile.ParseClock(f[idx[colTime]])
 	if !ok {
 		return fmt.Errorf("TIME %q is not HH:MM:SS", f[idx[colTime]])
 	}
@@ -176,20 +176,6 @@ func parseDate(b []byte) (int64, bool) {
 		return 0, false
 	}
 	return turnstile.CivilDays(year, month, day)
-}
-
-// parseClock parses HH:MM:SS and returns seconds since midnight.
-func parseClock(b []byte) (int64, bool) {
-	if len(b) != 8 || b[2] != ':' || b[5] != ':' {
-		return 0, false
-	}
-	h, ok1 := digits(b[0:2])
-	m, ok2 := digits(b[3:5])
-	s, ok3 := digits(b[6:8])
-	if !(ok1 && ok2 && ok3) || h > 23 || m > 59 || s > 59 {
-		return 0, false
-	}
-	return int64(h*3600 + m*60 + s), true
 }
 
 // parseCounter parses a register reading: 1 to 18 decimal digits.

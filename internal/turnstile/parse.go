@@ -514,7 +514,7 @@ func ParseTimestamp(b []byte) (int64, bool) {
 		return 0, false
 	}
 	days, ok1 := parseDate(b[:10])
-	secs, ok2 := parseClock(b[11:])
+	secs, ok2 := ParseClock(b[11:])
 	return days*86400 + secs, ok1 && ok2
 }
 
@@ -531,7 +531,7 @@ func (p *Parser) timestamp(b []byte) (int64, bool) {
 		copy(p.date[:], b[:11])
 		p.days, p.hasDate = days, true
 	}
-	secs, ok := parseClock(b[11:])
+	secs, ok := ParseClock(b[11:])
 	return p.days*86400 + secs, ok
 }
 
@@ -549,9 +549,10 @@ func parseDate(b []byte) (int64, bool) {
 	return CivilDays(year, month, day)
 }
 
-// parseClock parses HH:MM:SS into seconds since midnight.
-func parseClock(b []byte) (int64, bool) {
-	if b[2] != ':' || b[5] != ':' {
+// ParseClock parses HH:MM:SS into seconds since midnight. The MTA file
+// reader uses it for the files' TIME column.
+func ParseClock(b []byte) (int64, bool) {
+	if len(b) != 8 || b[2] != ':' || b[5] != ':' {
 		return 0, false
 	}
 	hour, ok1 := digits(b[0:2])
