@@ -164,27 +164,30 @@ type Parser struct {
 func (p *Parser) Parse(value []byte, m *Message) error {
 	value = trimLineEnd(value)
 	n, plain := splitASCII(value, m.Fields[:])
-	m.keyText = nil
-	if plain && n == NumFields {
-		m.keyText = untrimmedPrefix(value, m.Fields[:FieldDivision+1])
-	}
 	if !plain {
-		// Quotes, line breaks or non-ASCII bytes: perhaps a JSON string, perhaps
-		// quoted fields.
+		// Quotes, control bytes or non-ASCII bytes: perhaps a JSON string (as
+		// the Python producer sends), perhaps quoted fields.
 		if v := trimSpace(value); len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' && isJSONString(v) {
 			decoded, err := p.decodeJSON(v)
 			if err != nil {
 				return err
 			}
 			value = trimLineEnd(decoded)
+			n, plain = splitASCII(value, m.Fields[:])
 		}
+	}
+	if !plain {
 		if !utf8.Valid(value) {
 			return reject(ReasonEncoding, "value is not valid UTF-8")
 		}
 		var err error
-		if n, err = p.fields.Split(value, m.Fields[:]); err != nil {
+		if n, err = p.fields.splitQuoted(value, m.Fields[:]); err != nil {
 			return err
 		}
+	}
+	m.keyText = nil
+	if plain && n == NumFields {
+		m.keyText = untrimmedPrefix(value, m.Fields[:FieldDivision+1])
 	}
 	if n != NumFields {
 		return reject(ReasonFieldCount, "got %d fields, want %d", n, NumFields)
@@ -231,19 +234,19 @@ type FieldSplitter struct {
 // point into s or into the splitter's scratch space and stay valid until the
 // next Split. Errors are *RejectError with ReasonCSV.
 func (p *FieldSplitter) Split(s []byte, fields [][]byte) (int, error) {
-	if cap(p.scratch) < len(s) {
-		p.scratch = make([]byte, 0, len(s)+64)
-	}
-	p.scratch = p.scratch[:0]
 	if n, plain := splitASCII(s, fields); plain {
 		return n, nil
 	}
 	return p.splitQuoted(s, fields)
 }
 
-// splitQuoted is Split's general path, for records with quotes, line breaks
-// or non-ASCII bytes.
+// splitQuoted is Split's general path, for records with quotes, control
+// bytes or non-ASCII bytes.
 func (p *FieldSplitter) splitQuoted(s []byte, fields [][]byte) (int, error) {
+	if cap(p.scratch) < len(s) {
+		p.scratch = make([]byte, 0, len(s)+64)
+	}
+	p.scratch = p.scratch[:0]
 	n := 0
 	i := 0
 	for {
