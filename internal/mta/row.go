@@ -51,7 +51,7 @@ func (h *Header) Width() int { return h.width }
 // Columns may come in any order; extra columns are ignored. It returns an
 // error naming the missing or repeated columns.
 func ParseHeader(line []byte) (Header, error) {
-	line = bytes.TrimPrefix(trimLineEnd(line), []byte("\xef\xbb\xbf"))
+	line = bytes.TrimPrefix(turnstile.TrimLineEnd(line), []byte("\xef\xbb\xbf"))
 	var fields [maxFields][]byte
 	var sp turnstile.FieldSplitter
 	n, err := sp.Split(line, fields[:])
@@ -130,7 +130,7 @@ type RowParser struct {
 // HH:MM:SS, and ENTRIES and EXITS are non-negative integers of at most 18
 // digits. CA, UNIT and SCP must not be empty.
 func (p *RowParser) ParseRow(line []byte, r *Row) error {
-	line = trimLineEnd(line)
+	line = turnstile.TrimLineEnd(line)
 	n, err := p.splitter.Split(line, p.fields[:])
 	if err != nil {
 		return err
@@ -169,9 +169,9 @@ func parseDate(b []byte) (int64, bool) {
 	if len(b) != 10 || b[2] != '/' || b[5] != '/' {
 		return 0, false
 	}
-	month, ok1 := digits(b[0:2])
-	day, ok2 := digits(b[3:5])
-	year, ok3 := digits(b[6:10])
+	month, ok1 := turnstile.Digits(b[0:2])
+	day, ok2 := turnstile.Digits(b[3:5])
+	year, ok3 := turnstile.Digits(b[6:10])
 	if !(ok1 && ok2 && ok3) {
 		return 0, false
 	}
@@ -191,25 +191,4 @@ func parseCounter(b []byte) (int64, bool) {
 		n = n*10 + int64(c-'0')
 	}
 	return n, true
-}
-
-func digits(b []byte) (int, bool) {
-	n := 0
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, true
-}
-
-func trimLineEnd(b []byte) []byte {
-	if len(b) > 0 && b[len(b)-1] == '\n' {
-		b = b[:len(b)-1]
-	}
-	if len(b) > 0 && b[len(b)-1] == '\r' {
-		b = b[:len(b)-1]
-	}
-	return b
 }

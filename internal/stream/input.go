@@ -2,13 +2,13 @@ package stream
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 
 	"github.com/turnstile-stream/turnstile-stream/internal/lake"
+	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 )
 
 // LakeSide writes side outputs as gzip JSON-lines objects beside the window
@@ -69,7 +69,7 @@ func RunInput(ctx context.Context, r io.Reader, p *Processor) (InputResult, erro
 		}
 		if len(line) > 0 {
 			res.Lines++
-			line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
+			line = turnstile.TrimLineEnd(line)
 			due, herr := p.Handle(ctx, 0, res.Lines, line)
 			if herr != nil {
 				return res, herr

@@ -162,7 +162,7 @@ type Parser struct {
 //
 // One trailing line ending is ignored.
 func (p *Parser) Parse(value []byte, m *Message) error {
-	value = trimLineEnd(value)
+	value = TrimLineEnd(value)
 	n, plain := splitASCII(value, m.Fields[:])
 	if !plain {
 		// Quotes, control bytes or non-ASCII bytes: perhaps a JSON string (as
@@ -172,7 +172,7 @@ func (p *Parser) Parse(value []byte, m *Message) error {
 			if err != nil {
 				return err
 			}
-			value = trimLineEnd(decoded)
+			value = TrimLineEnd(decoded)
 			n, plain = splitASCII(value, m.Fields[:])
 		}
 	}
@@ -543,9 +543,9 @@ func parseDate(b []byte) (int64, bool) {
 	if b[4] != '-' || b[7] != '-' {
 		return 0, false
 	}
-	year, ok1 := digits(b[0:4])
-	month, ok2 := digits(b[5:7])
-	day, ok3 := digits(b[8:10])
+	year, ok1 := Digits(b[0:4])
+	month, ok2 := Digits(b[5:7])
+	day, ok3 := Digits(b[8:10])
 	if !(ok1 && ok2 && ok3) {
 		return 0, false
 	}
@@ -558,9 +558,9 @@ func ParseClock(b []byte) (int64, bool) {
 	if len(b) != 8 || b[2] != ':' || b[5] != ':' {
 		return 0, false
 	}
-	hour, ok1 := digits(b[0:2])
-	minute, ok2 := digits(b[3:5])
-	sec, ok3 := digits(b[6:8])
+	hour, ok1 := Digits(b[0:2])
+	minute, ok2 := Digits(b[3:5])
+	sec, ok3 := Digits(b[6:8])
 	if !(ok1 && ok2 && ok3) || hour > 23 || minute > 59 || sec > 59 {
 		return 0, false
 	}
@@ -577,7 +577,9 @@ func CivilDays(year, month, day int) (int64, bool) {
 	return daysFromCivil(year, month, day), true
 }
 
-func digits(b []byte) (int, bool) {
+// Digits parses b, which must hold only decimal digits, as a non-negative
+// integer. The MTA file reader uses it for its dates.
+func Digits(b []byte) (int, bool) {
 	n := 0
 	for _, c := range b {
 		if c < '0' || c > '9' {
@@ -628,7 +630,8 @@ func trimSpace(b []byte) []byte {
 	return b
 }
 
-func trimLineEnd(b []byte) []byte {
+// TrimLineEnd removes one trailing "\n", then one trailing "\r", from b.
+func TrimLineEnd(b []byte) []byte {
 	if len(b) > 0 && b[len(b)-1] == '\n' {
 		b = b[:len(b)-1]
 	}

@@ -61,7 +61,7 @@ func AppendWindowCount(dst []byte, c *WindowCount) []byte {
 // ParseWindowCount parses a lake row of LakeColumns (no index column) as
 // AppendWindowCount writes it.
 func ParseWindowCount(line []byte) (WindowCount, error) {
-	line = trimLineEnd(line)
+	line = TrimLineEnd(line)
 	var sp FieldSplitter
 	var fields [11][]byte
 	n, err := sp.Split(line, fields[:])
