@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/turnstile-stream/turnstile-stream/internal/lake"
@@ -44,8 +45,17 @@ type Config struct {
 	// KeepRows keeps the rows of the windows written since the last commit and
 	// hands them out with each Checkpoint, for the emit topic.
 	KeepRows bool
-	Logger   *slog.Logger
-	Metrics  *Metrics
+	// MaxFuture rejects a record whose TIMESTAMP lies more than this far ahead
+	// of the wall clock (reason future_timestamp), so that one mis-clocked
+	// record cannot move a watermark into the future. Zero turns the guard off.
+	MaxFuture time.Duration
+	// MaxSideBytes is how many bytes of rejected and late values a partition
+	// gathers before Handle asks for a checkpoint (default 8 MiB).
+	MaxSideBytes int
+	// Now is the wall clock (default time.Now), injectable for tests.
+	Now     func() time.Time
+	Logger  *slog.Logger
+	Metrics *Metrics
 }
 
 // Processor runs the window engines of the partitions a consumer owns. It is
@@ -70,6 +80,7 @@ type partition struct {
 	dirty       bool  // handled records since the last checkpoint
 
 	rejected, late []lake.SideRecord
+	sideBytes      int                     // bytes of the values in rejected and late
 	pending        []turnstile.WindowCount // rows written since the last commit, kept when Config.KeepRows
 	wmGauge        prometheus.Gauge
 }
@@ -81,6 +92,12 @@ func New(cfg Config) *Processor {
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(nil)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxSideBytes <= 0 {
+		cfg.MaxSideBytes = DefaultMaxSideBytes
 	}
 	return &Processor{cfg: cfg, keys: window.NewKeys(), parts: make(map[int32]*partition)}
 }
@@ -156,8 +173,16 @@ func (p *Processor) Partitions() []int32 {
 
 // maxSide is how many rejected and late records a partition gathers before
 // Handle asks for a checkpoint, which writes them out: a flood of bad input
-// must not grow memory without bound.
+// must not grow memory without bound. Config.MaxSideBytes bounds their bytes
+// the same way.
 const maxSide = 10_000
+
+// DefaultMaxSideBytes is the default of Config.MaxSideBytes.
+const DefaultMaxSideBytes = 8 << 20
+
+// maxDetail caps the length of a side record's detail text; the value itself
+// is always written whole.
+const maxDetail = 256
 
 // Handle processes one message value at an offset of an assigned partition.
 // It returns true when the caller should commit the partition's Checkpoint
@@ -170,7 +195,7 @@ func (p *Processor) Handle(ctx context.Context, id int32, offset int64, value []
 		return false, fmt.Errorf("partition %d is not assigned", id)
 	}
 	wrote, err := p.handle(ctx, st, offset, value)
-	return wrote || len(st.rejected)+len(st.late) >= maxSide, err
+	return wrote || len(st.rejected)+len(st.late) >= maxSide || st.sideBytes >= p.cfg.MaxSideBytes, err
 }
 
 func (p *Processor) handle(ctx context.Context, st *partition, offset int64, value []byte) (bool, error) {
@@ -182,11 +207,16 @@ func (p *Processor) handle(ctx context.Context, st *partition, offset int64, val
 	if replay {
 		m.replayed.Inc()
 	}
-	if err := p.parser.Parse(value, &p.msg); err != nil {
+	err := p.parser.Parse(value, &p.msg)
+	if err == nil {
+		err = p.checkClock(&p.msg)
+	}
+	if err != nil {
 		if !replay {
 			reason := turnstile.ReasonOf(err)
 			m.rejected.WithLabelValues(string(reason)).Inc()
 			st.rejected = append(st.rejected, p.sideRecord(st, offset, value, string(reason), err.Error(), 0))
+			st.sideBytes += len(value)
 		}
 		return p.emit(ctx, st)
 	}
@@ -206,12 +236,30 @@ func (p *Processor) handle(ctx context.Context, st *partition, offset int64, val
 			m.late.Inc()
 			st.late = append(st.late, p.sideRecord(st, offset, value, "late",
 				fmt.Sprintf("missed %d closed window(s); watermark was past their end", r.Late), r.LateEnd))
+			st.sideBytes += len(value)
 		}
 	}
 	return p.emit(ctx, st)
 }
 
+// checkClock is the clock guard: a record stamped more than MaxFuture ahead
+// of the wall clock is rejected, so that it never moves a watermark.
+func (p *Processor) checkClock(m *turnstile.Message) error {
+	if p.cfg.MaxFuture <= 0 {
+		return nil
+	}
+	limit := p.cfg.Now().Add(p.cfg.MaxFuture).Unix()
+	if m.Timestamp <= limit {
+		return nil
+	}
+	return &turnstile.RejectError{Reason: turnstile.ReasonFuture, Detail: fmt.Sprintf(
+		"TIMESTAMP %s is more than %s ahead of the wall clock (--max-future)", formatTime(m.Timestamp), p.cfg.MaxFuture)}
+}
+
 func (p *Processor) sideRecord(st *partition, offset int64, value []byte, reason, detail string, windowEnd int64) lake.SideRecord {
+	if len(detail) > maxDetail {
+		detail = truncateUTF8(detail, maxDetail-len("…")) + "…"
+	}
 	rec := lake.SideRecord{Reason: reason, Detail: detail, Source: st.source, Offset: offset, Value: string(value)}
 	if st.source != InputSource {
 		part := st.id
@@ -242,6 +290,7 @@ func (p *Processor) writeWindow(ctx context.Context, st *partition, c *window.Cl
 	if err != nil {
 		return fmt.Errorf("write window file %s: %w", name, err)
 	}
+	st.dirty = true // whatever closed it (a record, the idle rule), its offsets must be committed
 	if p.cfg.KeepRows {
 		st.pending = append(st.pending, c.Rows...)
 	}
@@ -303,7 +352,19 @@ func (p *Processor) flushSide(ctx context.Context, st *partition) error {
 		}
 		*side.recs = recs[:0]
 	}
+	st.sideBytes = 0
 	return nil
+}
+
+// truncateUTF8 cuts s to at most n bytes without splitting a UTF-8 sequence.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // Flush closes every window of the partition, as at the end of a finite

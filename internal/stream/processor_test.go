@@ -195,3 +195,166 @@ func TestSideRecordsFlushedInBoundedBatches(t *testing.T) {
 		t.Fatalf("%d rejected lines written, want %d", len(seen), n)
 	}
 }
+
+// TestIdleClosedWindowsAreCommitted checks that windows closed by the idle
+// rule (Advance) make the partition's next Checkpoint carry them: their rows,
+// an offset past them and the advanced watermark.
+func TestIdleClosedWindowsAreCommitted(t *testing.T) {
+	ctx := context.Background()
+	p, b := newTestProcessor(t, true)
+	if err := p.Assign(0, Source(0), ""); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range [][]byte{value("01", "2024-07-22 10:01:00", "a"), value("02", "2024-07-22 10:02:00", "b")} {
+		if _, err := p.Handle(ctx, 0, int64(i), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cp, ok, err := p.Checkpoint(ctx, 0)
+	if err != nil || !ok || cp.Offset != 0 {
+		t.Fatalf("checkpoint before the idle rule: %+v %v %v", cp, ok, err)
+	}
+	p.Committed(0)
+	wrote, err := p.Advance(ctx, 0, 5*time.Minute)
+	if err != nil || !wrote {
+		t.Fatalf("Advance wrote %v, %v; want the window [10:00,10:05) written", wrote, err)
+	}
+	cp, ok, err = p.Checkpoint(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok {
+		t.Fatal("no checkpoint after the idle rule wrote a window: its offset, watermark and rows would never be committed")
+	}
+	if want := "v1 wm=1721642820 pos=1"; cp.Offset != 2 || cp.Metadata != want || len(cp.Rows) != 2 {
+		t.Errorf("checkpoint %d %q with %d rows, want 2 %q with 2 rows", cp.Offset, cp.Metadata, len(cp.Rows), want)
+	}
+	if names, _ := b.List(ctx, "turnstile/"); len(names) != 1 {
+		t.Errorf("window files %v, want one", names)
+	}
+}
+
+// TestFutureTimestampIsRejected checks the clock guard: a record stamped
+// further ahead of the wall clock than MaxFuture is a dead letter with reason
+// future_timestamp and never moves the watermark, so the records after it
+// are not late.
+func TestFutureTimestampIsRejected(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2024, 7, 22, 10, 3, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name      string
+		maxFuture time.Duration
+		wantLate  int
+		wantWM    int64
+	}{
+		{"guard on", time.Hour, 0, time.Date(2024, 7, 22, 10, 2, 0, 0, time.UTC).Unix()},
+		{"guard off", 0, 2, time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC).Unix()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, b := newTestProcessor(t, false)
+			p.cfg.MaxFuture = tc.maxFuture
+			p.cfg.Now = func() time.Time { return now }
+			if err := p.Assign(0, Source(0), ""); err != nil {
+				t.Fatal(err)
+			}
+			input := [][]byte{
+				value("01", "2024-07-22 10:01:00", "a"),
+				value("01", "2099-01-01 00:00:00", "clock-bug"),
+				value("01", "2024-07-22 10:02:00", "b"),
+				value("02", "2024-07-22 11:02:59", "within the guard"), // less than an hour ahead: accepted
+			}
+			for i, v := range input[:3] {
+				if _, err := p.Handle(ctx, 0, int64(i), v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := p.parts[0].engine.Watermark(); got != tc.wantWM {
+				t.Errorf("watermark %s, want %s", formatTime(got), formatTime(tc.wantWM))
+			}
+			if _, err := p.Handle(ctx, 0, 3, input[3]); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := p.Checkpoint(ctx, 0); err != nil {
+				t.Fatal(err)
+			}
+			late := sideRecords(t, b, "turnstile_late/")
+			if len(late) != tc.wantLate {
+				t.Errorf("%d late records, want %d: %+v", len(late), tc.wantLate, late)
+			}
+			rejected := sideRecords(t, b, "turnstile_rejected/")
+			if tc.maxFuture == 0 {
+				if len(rejected) != 0 {
+					t.Errorf("guard off: rejected %+v", rejected)
+				}
+				return
+			}
+			if len(rejected) != 1 || rejected[0].Reason != "future_timestamp" || rejected[0].Offset != 1 ||
+				rejected[0].Value != string(input[1]) || !strings.Contains(rejected[0].Detail, "2099-01-01 00:00:00") {
+				t.Errorf("rejected %+v, want offset 1 as future_timestamp with its value and timestamp", rejected)
+			}
+		})
+	}
+}
+
+// TestSideRecordsBoundedByBytes checks that large rejected values are flushed
+// by bytes long before the count bound, that a reject's detail is capped, and
+// that the value itself is written whole.
+func TestSideRecordsBoundedByBytes(t *testing.T) {
+	ctx := context.Background()
+	p, b := newTestProcessor(t, false)
+	p.cfg.MaxSideBytes = 1 << 20
+	if err := p.Assign(0, Source(0), ""); err != nil {
+		t.Fatal(err)
+	}
+	big := []byte("A002,R051,01,59 ST,NQR456W,BMT,07-22-24,10:00:00,REGULAR," + strings.Repeat("9", 300_000) + ",1,id,2024-07-22 10:00:00")
+	due := -1
+	for i := 0; i < 10; i++ {
+		d, err := p.Handle(ctx, 0, int64(i), big)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d {
+			due = i
+			break
+		}
+	}
+	if due != 3 {
+		t.Fatalf("Handle asked for a checkpoint after record %d; want 3 (the 4th value of 300 kB passes 1 MiB)", due)
+	}
+	if _, _, err := p.Checkpoint(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	recs := sideRecords(t, b, "turnstile_rejected/")
+	if len(recs) != 4 {
+		t.Fatalf("%d rejected records written, want 4", len(recs))
+	}
+	for _, r := range recs {
+		if r.Value != string(big) {
+			t.Errorf("offset %d: value of %d bytes written as %d bytes", r.Offset, len(big), len(r.Value))
+		}
+		if len(r.Detail) > maxDetail {
+			t.Errorf("offset %d: detail of %d bytes, more than %d", r.Offset, len(r.Detail), maxDetail)
+		}
+	}
+}
+
+func sideRecords(t *testing.T, b lake.Bucket, prefix string) []lake.SideRecord {
+	t.Helper()
+	names, err := b.List(context.Background(), prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []lake.SideRecord
+	for _, name := range names {
+		data, err := b.Get(context.Background(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := lake.DecodeSide(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, recs...)
+	}
+	return out
+}

@@ -41,10 +41,13 @@ const (
 	ReasonID         Reason = "empty_id"      // ID is empty
 	ReasonTimestamp  Reason = "bad_timestamp" // TIMESTAMP not YYYY-MM-DD HH:MM:SS
 	ReasonEncoding   Reason = "bad_encoding"  // not valid UTF-8
+	// ReasonFuture is given by the consumer's clock guard, not by Parse: the
+	// TIMESTAMP lies too far ahead of the wall clock.
+	ReasonFuture Reason = "future_timestamp"
 )
 
 // Reasons lists every Reason, for metrics that want all labels up front.
-var Reasons = []Reason{ReasonJSON, ReasonCSV, ReasonFieldCount, ReasonEntries, ReasonExits, ReasonID, ReasonTimestamp, ReasonEncoding}
+var Reasons = []Reason{ReasonJSON, ReasonCSV, ReasonFieldCount, ReasonEntries, ReasonExits, ReasonID, ReasonTimestamp, ReasonEncoding, ReasonFuture}
 
 // RejectError is the error Parse returns for an invalid message value.
 type RejectError struct {
