@@ -41,9 +41,9 @@ type options struct {
 	topic, group, client, config, bootstrap string
 	duration, slide, watermark, idleClose   string
 	sink, layout, input, deadLetterTopic    string
-	emitTopic, transactionalID              string
+	emitTopic, transactionalID, instanceID  string
 	index                                   bool
-	commitInterval                          time.Duration
+	commitInterval, maxFuture               time.Duration
 	metricsAddr, logFormat, logLevel        string
 }
 
@@ -66,7 +66,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.input, "input", "", "read message values, one per line, from FILE or - (stdin) instead of Kafka")
 	fs.StringVar(&o.deadLetterTopic, "dead-letter-topic", "", "write rejected and late records to this Kafka topic instead of the lake")
 	fs.StringVar(&o.emitTopic, "emit-topic", "", "also publish every closed (window, key) row to this Kafka topic, in a transaction with the offsets (e.g. mta-turnstile-windows)")
-	fs.StringVar(&o.transactionalID, "transactional-id", "", "transactional.id of the --emit-topic producer; stable per instance (default: GROUP.CLIENT)")
+	fs.StringVar(&o.transactionalID, "transactional-id", "", "transactional.id of the --emit-topic producer, unique and stable per instance (default: GROUP.INSTANCE-ID with --instance-id, else GROUP.CLIENT.HOSTNAME)")
+	fs.StringVar(&o.instanceID, "instance-id", "", "group.instance.id (static membership): a restarted consumer with the same ID takes its partitions back without a rebalance; unique per instance, e.g. the host name")
+	fs.DurationVar(&o.maxFuture, "max-future", time.Hour, "reject records stamped more than this far ahead of the wall clock (reason future_timestamp); 0 disables the guard")
 	fs.DurationVar(&o.commitInterval, "commit-interval", 5*time.Second, "how often to commit partitions with new records when no window closes")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics, /healthz and /readyz on this address (e.g. :9090); empty: off")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
@@ -124,6 +126,9 @@ func validate(o *options, stderr io.Writer) (*settings, error) {
 	}
 	if o.layout != "flat" && o.layout != "hive" {
 		return nil, fmt.Errorf("--layout: want flat or hive, got %q", o.layout)
+	}
+	if o.maxFuture < 0 {
+		return nil, fmt.Errorf("--max-future must be 0 (off) or positive, got %s", o.maxFuture)
 	}
 	if o.commitInterval <= 0 {
 		return nil, fmt.Errorf("--commit-interval must be positive, got %s", o.commitInterval)
@@ -200,7 +205,8 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 		side = stream.KafkaSide{Producer: producer, Topic: o.deadLetterTopic}
 	}
 
-	proc := stream.New(stream.Config{Spec: s.spec, Sink: sink, Side: side, Index: o.index, KeepRows: o.emitTopic != "", Logger: log, Metrics: metrics})
+	proc := stream.New(stream.Config{Spec: s.spec, Sink: sink, Side: side, Index: o.index, KeepRows: o.emitTopic != "",
+		MaxFuture: o.maxFuture, Logger: log, Metrics: metrics})
 	var runErr error
 	if input != nil {
 		if err := serveMetrics(ctx, o.metricsAddr, reg, nil, log); err != nil {
@@ -216,9 +222,11 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 		log.Info("consumer starting", "topic", o.topic, "group", o.group, "sink", o.sink,
 			"duration", s.spec.Size(), "slide", s.spec.Slide(), "watermark", s.spec.Delay(), "idle_close", s.idleClose,
 			"kafka", strings.Join(s.props.Redacted(), " "))
-		consumer, err := kafka.NewConsumer(ptr(s.props.ConfigMap(stream.ConsumerDefaults, merge(stream.ConsumerOverrides, map[string]any{
-			"group.id": o.group, "client.id": o.client,
-		}))))
+		owned := map[string]any{"group.id": o.group, "client.id": o.client}
+		if o.instanceID != "" {
+			owned["group.instance.id"] = o.instanceID
+		}
+		consumer, err := kafka.NewConsumer(ptr(s.props.ConfigMap(stream.ConsumerDefaults, merge(stream.ConsumerOverrides, owned))))
 		if err != nil {
 			fmt.Fprintln(stderr, "consumer: kafka:", err)
 			return exitUsage
@@ -227,7 +235,7 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 		if o.emitTopic != "" {
 			txnID := o.transactionalID
 			if txnID == "" {
-				txnID = o.group + "." + o.client
+				txnID = defaultTransactionalID(o.group, o.client, o.instanceID, os.Hostname)
 			}
 			emitter, err = stream.NewEmitter(ctx, s.props.ConfigMap(nil, map[string]any{
 				"client.id": o.client + "-emit", "transactional.id": txnID, "enable.idempotence": true, "acks": "all", "linger.ms": 20,
@@ -260,6 +268,21 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 	}
 	log.Info("consumer stopped cleanly")
 	return exitOK
+}
+
+// defaultTransactionalID is the emit producer's transactional.id when
+// --transactional-id is not given. It must be unique per running instance:
+// two instances with the same ID fence each other. With static membership the
+// instance ID is that; otherwise the host name makes it so.
+func defaultTransactionalID(group, client, instanceID string, hostname func() (string, error)) string {
+	if instanceID != "" {
+		return group + "." + instanceID
+	}
+	host, err := hostname()
+	if err != nil || host == "" {
+		host = fmt.Sprintf("pid%d", os.Getpid())
+	}
+	return group + "." + client + "." + host
 }
 
 func drainEvents(p *kafka.Producer, log *slog.Logger) {

@@ -36,6 +36,7 @@ func TestBadFlagsExitBeforeConnecting(t *testing.T) {
 		{"bad log format", []string{"--input", "-", "--log-format", "xml"}, "--log-format"},
 		{"stray argument", []string{"--input", "-", "extra"}, "unexpected arguments"},
 		{"unknown flag", []string{"--no-such-flag"}, "no-such-flag"},
+		{"negative max-future", []string{"--input", "-", "--max-future", "-1h"}, "--max-future"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,4 +131,16 @@ func gunzip(data []byte) (string, error) {
 	cmd.Stdin = bytes.NewReader(data)
 	out, err := cmd.Output()
 	return string(out), err
+}
+
+func TestDefaultTransactionalID(t *testing.T) {
+	host := func() (string, error) { return "vm-7", nil }
+	for _, tc := range []struct{ instance, want string }{
+		{"", "turnstile-consumer.turnstile-consumer.vm-7"},
+		{"consumer-2", "turnstile-consumer.consumer-2"},
+	} {
+		if got := defaultTransactionalID("turnstile-consumer", "turnstile-consumer", tc.instance, host); got != tc.want {
+			t.Errorf("instance %q: %q, want %q", tc.instance, got, tc.want)
+		}
+	}
 }

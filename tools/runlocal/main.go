@@ -321,9 +321,11 @@ func (r *runner) start(ctx context.Context) error {
 	r.status("consumer", "reading %s, 5-minute windows, writing %s", topic, sinkURL)
 
 	// Producer.
+	start := feedStart(time.Now(), c.speed, feedAhead)
 	pargs := []string{
 		"--synthetic", "--turnstiles", strconv.Itoa(c.turnstiles), "--rate", fmtFloat(c.rate),
 		"--speed", fmtFloat(c.speed), "--seed", strconv.FormatUint(c.seed, 10),
+		"--start", start.Format(time.RFC3339),
 		"--config", props, "--topic", topic, "--create-topic", "--partitions", strconv.Itoa(c.partitions),
 		"--metrics-addr", c.producerMetrics,
 	}
@@ -331,8 +333,8 @@ func (r *runner) start(ctx context.Context) error {
 		return err
 	}
 	every := time.Duration(float64(windowSize) / c.speed).Round(100 * time.Millisecond)
-	r.status("producer", "synthetic feed: %d turnstiles, %s msg/s, event clock x%s (a 5-minute window closes every %s)",
-		c.turnstiles, fmtFloat(c.rate), fmtFloat(c.speed), every)
+	r.status("producer", "synthetic feed: %d turnstiles, %s msg/s, event clock x%s (a 5-minute window closes every %s), from %s",
+		c.turnstiles, fmtFloat(c.rate), fmtFloat(c.speed), every, start.Format("2006-01-02 15:04"))
 	return nil
 }
 
@@ -531,3 +533,20 @@ func hasGoFiles(dir string) bool {
 }
 
 func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// feedAhead is how long `make run` can run before its accelerated event clock
+// passes the wall clock.
+const feedAhead = 24 * time.Hour
+
+// feedStart is where the synthetic feed's event clock starts: far enough in
+// the past that, running speed times faster than the wall clock, it stays
+// behind the wall clock for the given run time. The consumer's clock guard
+// (--max-future) rejects records stamped ahead of the wall clock, so a feed
+// that started at now would be rejected after a minute at speed 60.
+func feedStart(now time.Time, speed float64, run time.Duration) time.Time {
+	if speed <= 1 {
+		return now.UTC().Truncate(time.Second)
+	}
+	behind := time.Duration((speed - 1) * float64(run))
+	return now.Add(-behind).UTC().Truncate(time.Second)
+}

@@ -171,3 +171,25 @@ func TestCheckDecodesFilesAndReadsMetrics(t *testing.T) {
 		t.Errorf("check --min-files -1 = %d, want 2", code)
 	}
 }
+
+// TestFeedStartStaysBehindTheWallClock checks that the synthetic feed's
+// accelerated event clock stays at or behind the wall clock for the whole
+// run, so that the consumer's clock guard never rejects it.
+func TestFeedStartStaysBehindTheWallClock(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		speed float64
+		run   time.Duration
+	}{{60, 24 * time.Hour}, {120, time.Hour}, {1, time.Hour}, {0.5, time.Hour}} {
+		start := feedStart(now, tc.speed, tc.run)
+		for _, wall := range []time.Duration{0, tc.run / 2, tc.run} {
+			event := start.Add(time.Duration(tc.speed * float64(wall)))
+			if event.After(now.Add(wall)) {
+				t.Errorf("speed %v, after %s: event clock %s is ahead of the wall clock %s", tc.speed, wall, event, now.Add(wall))
+			}
+		}
+		if tc.speed > 1 && start.Add(time.Duration(tc.speed*float64(tc.run))).Before(now.Add(tc.run).Add(-time.Minute)) {
+			t.Errorf("speed %v: the feed starts further back than needed (%s)", tc.speed, start)
+		}
+	}
+}
