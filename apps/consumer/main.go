@@ -88,6 +88,9 @@ type settings struct {
 	idleClose time.Duration
 	props     kafkaconf.Properties
 	log       *slog.Logger
+	// writeTimeout bounds the lake writes between two polls: a third of
+	// max.poll.interval.ms.
+	writeTimeout time.Duration
 }
 
 func validate(o *options, stderr io.Writer) (*settings, error) {
@@ -138,6 +141,9 @@ func validate(o *options, stderr io.Writer) (*settings, error) {
 			if o.input == "" {
 				return nil, fmt.Errorf("%w, or read a file with --input", err)
 			}
+			return nil, err
+		}
+		if s.writeTimeout, err = stream.WriteTimeoutFor(s.props["max.poll.interval.ms"]); err != nil {
 			return nil, err
 		}
 	}
@@ -202,7 +208,7 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 		}
 		defer producer.Close()
 		go drainEvents(producer, log)
-		side = stream.KafkaSide{Producer: producer, Topic: o.deadLetterTopic}
+		side = &stream.KafkaSide{Producer: producer, Topic: o.deadLetterTopic}
 	}
 
 	proc := stream.New(stream.Config{Spec: s.spec, Sink: sink, Side: side, Index: o.index, KeepRows: o.emitTopic != "",
@@ -239,7 +245,7 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 			}
 			emitter, err = stream.NewEmitter(ctx, s.props.ConfigMap(nil, map[string]any{
 				"client.id": o.client + "-emit", "transactional.id": txnID, "enable.idempotence": true, "acks": "all", "linger.ms": 20,
-			}), o.emitTopic, log)
+			}), o.emitTopic, log, metrics)
 			if err != nil {
 				log.Error("consumer failed", "err", err)
 				consumer.Close()
@@ -249,8 +255,8 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 			log.Info("publishing closed windows", "emit_topic", o.emitTopic, "transactional_id", txnID)
 		}
 		k := stream.NewKafka(consumer, proc, stream.KafkaConfig{
-			Topic: o.topic, CommitInterval: o.commitInterval, IdleClose: s.idleClose, Logger: log, Metrics: metrics,
-			Emit: emitter, WindowSize: s.spec.Size(),
+			Topic: o.topic, CommitInterval: o.commitInterval, IdleClose: s.idleClose, WriteTimeout: s.writeTimeout,
+			Logger: log, Metrics: metrics, Emit: emitter, WindowSize: s.spec.Size(),
 		})
 		if err := serveMetrics(ctx, o.metricsAddr, reg, k.Ready, log); err != nil {
 			consumer.Close()

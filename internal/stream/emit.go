@@ -22,17 +22,75 @@ import (
 // Each row's value is the lake row (turnstile.AppendWindowCount, no index
 // column), its key is EmitKey, and headers window_start and window_end carry
 // the window bounds in RFC 3339.
+//
+// Commit sorts the errors of a transaction three ways (see Commit): fatal
+// ones end the consumer (ErrFatal), abortable ones abort the transaction
+// (ErrAborted) and the caller rewinds, retriable ones are retried.
 type Emitter struct {
-	producer *kafka.Producer
+	producer txnProducer
 	topic    string
 	timeout  time.Duration
+	backoff  time.Duration
 	log      *slog.Logger
+	aborts   func() // counts an aborted transaction
+	close    func()
+}
+
+// txnProducer is the part of *kafka.Producer that Commit uses, so that tests
+// can inject each kind of transaction error.
+type txnProducer interface {
+	BeginTransaction() error
+	Produce(msg *kafka.Message, deliveryChan chan kafka.Event) error
+	SendOffsetsToTransaction(ctx context.Context, offsets []kafka.TopicPartition, meta *kafka.ConsumerGroupMetadata) error
+	CommitTransaction(ctx context.Context) error
+	AbortTransaction(ctx context.Context) error
+}
+
+// ErrFatal marks an error after which the consumer must stop: the emit
+// producer is unusable, typically fenced by another instance that uses the
+// same transactional.id. A supervisor restart recovers.
+var ErrFatal = errors.New("fatal transaction error")
+
+// ErrAborted marks a transaction that was aborted: neither its rows nor its
+// offsets are visible to read_committed readers. The caller must rewind the
+// partition to its last committed state.
+var ErrAborted = errors.New("transaction aborted")
+
+// txnError is how librdkafka classifies a transaction error (kafka.Error has
+// these methods).
+type txnError interface {
+	IsFatal() bool
+	IsRetriable() bool
+	TxnRequiresAbort() bool
+}
+
+// isFatal reports whether err ends the producer. A fenced producer is fatal
+// whatever its flags: librdkafka may first report fencing as an abortable
+// error of the current transaction, but every later one fails the same way.
+func isFatal(err error) bool {
+	var te txnError
+	if errors.As(err, &te) && te.IsFatal() {
+		return true
+	}
+	var kerr kafka.Error
+	if errors.As(err, &kerr) {
+		switch kerr.Code() {
+		case kafka.ErrFenced, kafka.ErrProducerFenced, kafka.ErrInvalidProducerEpoch:
+			return true
+		}
+	}
+	return false
+}
+
+func isRetriable(err error) bool {
+	var te txnError
+	return errors.As(err, &te) && te.IsRetriable() && !te.IsFatal() && !te.TxnRequiresAbort()
 }
 
 // NewEmitter starts a transactional producer with the given configuration
 // (which must hold bootstrap.servers and transactional.id) and initialises its
 // transactions, fencing an earlier producer with the same transactional.id.
-func NewEmitter(ctx context.Context, cm kafka.ConfigMap, topic string, log *slog.Logger) (*Emitter, error) {
+func NewEmitter(ctx context.Context, cm kafka.ConfigMap, topic string, log *slog.Logger, metrics *Metrics) (*Emitter, error) {
 	p, err := kafka.NewProducer(&cm)
 	if err != nil {
 		return nil, fmt.Errorf("emit producer: %w", err)
@@ -55,11 +113,24 @@ func NewEmitter(ctx context.Context, cm kafka.ConfigMap, topic string, log *slog
 		p.Close()
 		return nil, fmt.Errorf("emit producer: init transactions: %w", err)
 	}
-	return &Emitter{producer: p, topic: topic, timeout: 60 * time.Second, log: log}, nil
+	e := newEmitter(p, topic, log)
+	e.close = p.Close
+	if metrics != nil {
+		e.aborts = metrics.txnAborts.Inc
+	}
+	return e, nil
+}
+
+func newEmitter(p txnProducer, topic string, log *slog.Logger) *Emitter {
+	return &Emitter{producer: p, topic: topic, timeout: 60 * time.Second, backoff: 100 * time.Millisecond, log: log, aborts: func() {}}
 }
 
 // Close closes the producer.
-func (e *Emitter) Close() { e.producer.Close() }
+func (e *Emitter) Close() {
+	if e.close != nil {
+		e.close()
+	}
+}
 
 // EmitKey is the message key of a row: the grouping key and the window end, so
 // that a reader can drop a repeat.
@@ -68,35 +139,71 @@ func EmitKey(c *turnstile.WindowCount) []byte {
 	return []byte(k.CA + "|" + k.Unit + "|" + k.SCP + "|" + k.Station + "|" + k.LineName + "|" + k.Division + "|" + k.Desc + "|" + strconv.FormatInt(c.End, 10))
 }
 
-// Commit publishes rows and commits offsets for the consumer's group in one
-// transaction.
-func (e *Emitter) Commit(ctx context.Context, c *kafka.Consumer, size time.Duration, rows []turnstile.WindowCount, offsets []kafka.TopicPartition) error {
+// Commit publishes rows and commits offsets for the consumer group (meta)
+// in one transaction, within ctx and the emitter's timeout:
+//   - a retriable error of SendOffsetsToTransaction or CommitTransaction
+//     retries that call; the transaction is not aborted while time remains;
+//   - a fatal error returns an error wrapping ErrFatal;
+//   - any other error aborts the transaction and returns an error wrapping
+//     ErrAborted: nothing of it is visible, and the caller must rewind the
+//     partitions to their last committed state.
+func (e *Emitter) Commit(ctx context.Context, meta *kafka.ConsumerGroupMetadata, size time.Duration, rows []turnstile.WindowCount, offsets []kafka.TopicPartition) error {
 	tctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
 	if err := e.producer.BeginTransaction(); err != nil {
-		return fmt.Errorf("emit: begin transaction: %w", err)
+		return e.fail(tctx, fmt.Errorf("begin transaction: %w", err))
 	}
-	err := e.produce(rows, size)
-	if err == nil {
-		var meta *kafka.ConsumerGroupMetadata
-		if meta, err = c.GetConsumerGroupMetadata(); err == nil {
-			err = e.producer.SendOffsetsToTransaction(tctx, offsets, meta)
+	if err := e.produce(rows, size); err != nil {
+		return e.fail(tctx, err)
+	}
+	if err := e.retry(tctx, "send offsets", func() error { return e.producer.SendOffsetsToTransaction(tctx, offsets, meta) }); err != nil {
+		return e.fail(tctx, err)
+	}
+	if err := e.retry(tctx, "commit transaction", func() error { return e.producer.CommitTransaction(tctx) }); err != nil {
+		return e.fail(tctx, err)
+	}
+	return nil
+}
+
+// retry calls f until it succeeds, fails with an error that is not
+// retriable, or ctx ends.
+func (e *Emitter) retry(ctx context.Context, what string, f func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := f()
+		if err == nil || !isRetriable(err) {
+			if err != nil {
+				err = fmt.Errorf("%s: %w", what, err)
+			}
+			return err
+		}
+		e.log.Warn("emit: retriable transaction error; retrying", "op", what, "attempt", attempt, "err", err)
+		if serr := sleep(ctx, e.backoff); serr != nil {
+			return fmt.Errorf("%s: still failing when time ran out: %w", what, err)
 		}
 	}
-	if err == nil {
-		err = e.producer.CommitTransaction(tctx)
+}
+
+// fatalHint tells the user what a fatal transaction error usually means.
+const fatalHint = " (was this producer fenced by another instance with the same transactional.id? " +
+	"each running consumer needs its own --transactional-id or --instance-id; a restart recovers)"
+
+// fail turns a failed transaction step into ErrFatal, or aborts the
+// transaction and returns ErrAborted.
+func (e *Emitter) fail(ctx context.Context, err error) error {
+	if isFatal(err) {
+		return fmt.Errorf("emit: %w: %w%s", ErrFatal, err, fatalHint)
 	}
-	if err == nil {
-		return nil
+	// The abort gets its own time: ctx may have run out.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.timeout)
+	defer cancel()
+	if aerr := e.producer.AbortTransaction(actx); aerr != nil {
+		if isFatal(aerr) {
+			return fmt.Errorf("emit: %w: %w; abort failed: %w%s", ErrFatal, err, aerr, fatalHint)
+		}
+		return fmt.Errorf("emit: transaction failed: %w; abort failed too, will retry: %v", err, aerr)
 	}
-	var kerr kafka.Error
-	if errors.As(err, &kerr) && kerr.IsFatal() {
-		return fmt.Errorf("emit: fatal transaction error (another instance with the same transactional.id?): %w", err)
-	}
-	if aerr := e.producer.AbortTransaction(tctx); aerr != nil {
-		return fmt.Errorf("emit: transaction failed: %w; abort failed: %v", err, aerr)
-	}
-	return fmt.Errorf("emit: transaction aborted, will retry: %w", err)
+	e.aborts()
+	return fmt.Errorf("emit: %w: %w", ErrAborted, err)
 }
 
 func (e *Emitter) produce(rows []turnstile.WindowCount, size time.Duration) error {

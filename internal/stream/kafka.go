@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -47,6 +48,12 @@ type KafkaConfig struct {
 	// RetryBackoff is the pause between attempts to write windows after a lake
 	// error; the stream waits rather than lose data.
 	RetryBackoff time.Duration
+	// WriteTimeout bounds the lake and dead-letter writes (and the emit
+	// transaction) done between two polls, so that the group always sees a
+	// live member: keep it well under max.poll.interval.ms (see
+	// WriteTimeoutFor). A write that runs out of time pauses its partition
+	// until a retry succeeds.
+	WriteTimeout time.Duration
 	Logger       *slog.Logger
 	Metrics      *Metrics
 	Now          func() time.Time // the wall clock, injectable for tests
@@ -58,6 +65,24 @@ type KafkaConfig struct {
 	WindowSize time.Duration
 }
 
+// WriteTimeoutFor returns the write timeout for a consumer whose
+// max.poll.interval.ms is the given value (librdkafka's default, 300000, when
+// it is empty): a third of it, so that a failing write leaves time to poll.
+func WriteTimeoutFor(maxPollIntervalMs string) (time.Duration, error) {
+	ms := 300000
+	if maxPollIntervalMs != "" {
+		var err error
+		if ms, err = strconv.Atoi(maxPollIntervalMs); err != nil || ms <= 0 {
+			return 0, fmt.Errorf("max.poll.interval.ms %q: want a positive number of milliseconds", maxPollIntervalMs)
+		}
+	}
+	return time.Duration(ms) * time.Millisecond / 3, nil
+}
+
+// commitFailuresNotReady is how many commits in a row may fail before /readyz
+// reports the consumer not ready.
+const commitFailuresNotReady = 3
+
 // Kafka runs a Processor over the partitions a consumer group assigns.
 type Kafka struct {
 	c     *kafka.Consumer
@@ -66,9 +91,30 @@ type Kafka struct {
 	log   *slog.Logger
 	ready atomic.Bool
 
-	lastRecv    map[int32]time.Time // wall time of the last record, or of the assignment
-	lastAdvance map[int32]time.Time // wall time up to which idle time was applied
-	lastCommit  time.Time
+	parts      map[int32]*partState
+	lastCommit time.Time
+	// commitFailures counts the commits that failed in a row; /readyz turns
+	// not-ready at commitFailuresNotReady.
+	commitFailures atomic.Int32
+	fatal          error // set by a fatal emit error: Run returns it
+	cooperative    bool  // the group's rebalance protocol is incremental
+}
+
+// partState is the poll loop's view of one assigned partition.
+type partState struct {
+	lastRecv    time.Time // wall time of the last record, or of the assignment
+	lastAdvance time.Time // wall time up to which idle time was applied
+	// committed is the offset the partition resumed from (-1 when none was
+	// committed): the next offset to read before any record is handled.
+	committed int64
+	// caughtUp is set once the partition has read up to the log end since it
+	// was assigned; only then may the idle rule advance its watermark.
+	caughtUp bool
+	// paused is set while a lake or dead-letter write of the partition keeps
+	// failing: the partition is paused and records that were already fetched
+	// are dropped, to be read again from the position after the last handled
+	// record once a retry succeeds.
+	paused bool
 }
 
 // NewKafka wires a subscribed-to-be consumer to a Processor.
@@ -88,16 +134,21 @@ func NewKafka(c *kafka.Consumer, p *Processor, cfg KafkaConfig) *Kafka {
 	if cfg.RetryBackoff <= 0 {
 		cfg.RetryBackoff = time.Second
 	}
-	return &Kafka{c: c, p: p, cfg: cfg, log: cfg.Logger,
-		lastRecv: make(map[int32]time.Time), lastAdvance: make(map[int32]time.Time)}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 100 * time.Second
+	}
+	return &Kafka{c: c, p: p, cfg: cfg, log: cfg.Logger, parts: make(map[int32]*partState)}
 }
 
-// Ready reports whether the consumer has subscribed and is polling.
-func (k *Kafka) Ready() bool { return k.ready.Load() }
+// Ready reports whether the consumer has subscribed, is polling, and its
+// commits are not failing in a row.
+func (k *Kafka) Ready() bool {
+	return k.ready.Load() && k.commitFailures.Load() < commitFailuresNotReady
+}
 
 // Run subscribes and processes records until ctx is cancelled, then writes
 // what is safe, commits and returns nil. It returns an error for a fatal
-// client error.
+// client error or a fatal emit-transaction error (a fenced producer).
 func (k *Kafka) Run(ctx context.Context) error {
 	rebalance := func(c *kafka.Consumer, ev kafka.Event) error { return k.rebalance(ctx, c, ev) }
 	if err := k.c.SubscribeTopics([]string{k.cfg.Topic}, rebalance); err != nil {
@@ -107,68 +158,141 @@ func (k *Kafka) Run(ctx context.Context) error {
 	defer k.ready.Store(false)
 	k.lastCommit = k.cfg.Now()
 	lastTick := k.cfg.Now()
-	for ctx.Err() == nil {
-		switch e := k.c.Poll(100).(type) {
+	for ctx.Err() == nil && k.fatal == nil {
+		ev := k.c.Poll(100)
+		// Every write until the next Poll shares one budget, so that the
+		// group never waits longer than WriteTimeout for this member.
+		budget, cancel := context.WithTimeout(ctx, k.cfg.WriteTimeout)
+		switch e := ev.(type) {
 		case *kafka.Message:
 			if e.TopicPartition.Error != nil {
 				k.log.Warn("message error", "partition", e.TopicPartition.Partition, "err", e.TopicPartition.Error)
-				continue
+				break
 			}
-			k.handle(ctx, e)
+			k.handle(budget, e)
 		case kafka.Error:
 			if e.IsFatal() {
+				cancel()
 				return fmt.Errorf("kafka: fatal error: %w", e)
 			}
 			k.log.Warn("kafka client error (retrying)", "code", e.Code().String(), "err", e)
 		}
-		if now := k.cfg.Now(); now.Sub(lastTick) >= 500*time.Millisecond {
+		if now := k.cfg.Now(); now.Sub(lastTick) >= 500*time.Millisecond && k.fatal == nil {
 			lastTick = now
-			k.tick(ctx, now)
+			k.tick(budget, now)
 		}
+		cancel()
+	}
+	if k.fatal != nil {
+		return k.fatal
 	}
 	k.log.Info("stopping: writing closed windows and side outputs, then committing")
-	k.commitAll(context.WithoutCancel(ctx))
-	return nil
+	budget, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.WriteTimeout)
+	defer cancel()
+	k.commitAll(budget)
+	return k.fatal
 }
 
+// handle processes one record. ctx bounds its writes (the loop's budget).
 func (k *Kafka) handle(ctx context.Context, msg *kafka.Message) {
 	part := msg.TopicPartition.Partition
-	if !k.p.Owns(part) {
+	ps, ok := k.parts[part]
+	if !ok || !k.p.Owns(part) {
 		k.log.Warn("record from a partition not assigned here", "partition", part)
 		return
 	}
-	wrote, err := k.p.Handle(ctx, part, int64(msg.TopicPartition.Offset), msg.Value)
-	for err != nil {
-		k.log.Error("writing windows failed; retrying (the stream waits rather than lose data)", "partition", part, "err", err)
-		if sleep(ctx, k.cfg.RetryBackoff) != nil {
-			return
-		}
-		wrote, err = k.p.EmitReady(ctx, part)
+	if ps.paused {
+		return // fetched before the pause; read again after the resume
 	}
+	wrote, err := k.p.Handle(ctx, part, int64(msg.TopicPartition.Offset), msg.Value)
 	now := k.cfg.Now()
-	k.lastRecv[part] = now
-	k.lastAdvance[part] = now
+	ps.lastRecv, ps.lastAdvance = now, now
+	if err != nil {
+		k.pause(part, ps, err)
+		return
+	}
 	if wrote {
 		k.commit(ctx, part)
 	}
 }
 
-// tick applies the idle rule, updates lag, and commits on the interval.
+// pause stops fetching a partition whose lake or dead-letter writes fail, so
+// that the loop keeps polling (the group sees a live member) while tick
+// retries the writes.
+func (k *Kafka) pause(part int32, ps *partState, err error) {
+	k.log.Error("writing to the lake failed; partition paused, retrying (the stream waits rather than lose data)", "partition", part, "err", err)
+	if ps.paused {
+		return
+	}
+	if perr := k.c.Pause([]kafka.TopicPartition{k.tp(part, kafka.OffsetInvalid)}); perr != nil {
+		k.log.Warn("pausing the partition failed; its records are dropped until the retry succeeds", "partition", part, "err", perr)
+	}
+	ps.paused = true
+	k.cfg.Metrics.paused.Inc()
+}
+
+// unpause resumes a paused partition from the record after the last one
+// handled: the records fetched meanwhile were dropped.
+func (k *Kafka) unpause(part int32, ps *partState) {
+	next := k.p.Position(part) + 1
+	if next <= 0 {
+		next = ps.committed
+	}
+	if next >= 0 {
+		if err := k.c.Seek(k.tp(part, kafka.Offset(next)), 0); err != nil {
+			k.log.Warn("seeking the resumed partition failed", "partition", part, "offset", next, "err", err)
+		}
+	}
+	if err := k.c.Resume([]kafka.TopicPartition{k.tp(part, kafka.OffsetInvalid)}); err != nil {
+		k.log.Warn("resuming the partition failed", "partition", part, "err", err)
+	}
+	ps.paused = false
+	k.cfg.Metrics.paused.Dec()
+	k.log.Info("lake writes succeed again; partition resumed", "partition", part, "offset", next)
+}
+
+func (k *Kafka) tp(part int32, offset kafka.Offset) kafka.TopicPartition {
+	topic := k.cfg.Topic
+	return kafka.TopicPartition{Topic: &topic, Partition: part, Offset: offset}
+}
+
+// tick retries a paused partition, applies the idle rule, updates lag, and
+// commits on the interval. ctx bounds its writes (the loop's budget): one
+// paused partition is retried per tick, so that a lake outage over many
+// partitions cannot hold the loop longer than one write.
 func (k *Kafka) tick(ctx context.Context, now time.Time) {
+	retried := false
 	for _, part := range k.p.Partitions() {
-		lag, known := k.lag(part)
-		if k.cfg.IdleClose > 0 && (!known || lag <= 0) && now.Sub(k.lastRecv[part]) >= k.cfg.IdleClose {
-			idle := now.Sub(k.lastAdvance[part]).Truncate(time.Second)
-			if idle >= time.Second {
-				k.lastAdvance[part] = k.lastAdvance[part].Add(idle)
-				wrote, err := k.p.Advance(ctx, part, idle)
-				if err != nil {
-					k.log.Error("writing idle-closed windows failed; will retry", "partition", part, "err", err)
-				} else if wrote {
-					k.log.Info("idle partition: watermark advanced by wall-clock time", "partition", part, "by", idle)
-					k.commit(ctx, part)
-				}
+		ps := k.parts[part]
+		if ps == nil {
+			continue
+		}
+		if ps.paused {
+			if retried || now.Sub(ps.lastRecv) < k.cfg.RetryBackoff {
+				continue
 			}
+			retried = true
+			ps.lastRecv = now
+			if k.commit(ctx, part) {
+				k.unpause(part, ps)
+			}
+			continue
+		}
+		lag, known := k.lag(part, ps)
+		if k.cfg.IdleClose <= 0 || !known || lag > 0 || !ps.caughtUp || now.Sub(ps.lastRecv) < k.cfg.IdleClose {
+			continue
+		}
+		idle := now.Sub(ps.lastAdvance).Truncate(time.Second)
+		if idle < time.Second {
+			continue
+		}
+		ps.lastAdvance = ps.lastAdvance.Add(idle)
+		wrote, err := k.p.Advance(ctx, part, idle)
+		if err != nil {
+			k.pause(part, ps, err)
+		} else if wrote {
+			k.log.Info("idle partition: watermark advanced by wall-clock time", "partition", part, "by", idle)
+			k.commit(ctx, part)
 		}
 	}
 	if now.Sub(k.lastCommit) >= k.cfg.CommitInterval {
@@ -176,61 +300,148 @@ func (k *Kafka) tick(ctx context.Context, now time.Time) {
 	}
 }
 
-func (k *Kafka) lag(part int32) (int64, bool) {
-	pos := k.p.Position(part)
-	if pos < 0 {
+// lag returns the partition's lag (the high watermark minus the next offset to
+// handle) when it is known, and notes when the partition has caught up with
+// the log end since its assignment. Until its replay is done a restored
+// partition is never caught up.
+func (k *Kafka) lag(part int32, ps *partState) (int64, bool) {
+	if k.p.Replaying(part) {
 		return 0, false
 	}
-	_, high, err := k.c.GetWatermarkOffsets(k.cfg.Topic, part)
+	low, high, err := k.c.GetWatermarkOffsets(k.cfg.Topic, part)
 	if err != nil || high < 0 {
 		return 0, false
 	}
-	lag := max(high-(pos+1), 0)
+	next := k.p.Position(part) + 1
+	if next <= 0 { // nothing handled since the assignment
+		next = ps.committed
+		if next < 0 {
+			next = low // auto.offset.reset=earliest
+		}
+		if next < 0 {
+			return 0, false
+		}
+	}
+	lag := max(high-next, 0)
+	if lag == 0 {
+		ps.caughtUp = true
+	}
 	k.cfg.Metrics.setLag(part, lag)
 	return lag, true
 }
 
+// commitAll commits every partition that is not paused, while ctx (the
+// loop's budget) lasts; the rest wait for the next interval.
 func (k *Kafka) commitAll(ctx context.Context) {
 	k.lastCommit = k.cfg.Now()
 	for _, part := range k.p.Partitions() {
-		k.commit(ctx, part)
+		if ctx.Err() != nil {
+			return
+		}
+		if ps := k.parts[part]; ps != nil && !ps.paused {
+			k.commit(ctx, part)
+		}
 	}
 }
 
-// commit writes the partition's side outputs and commits its checkpoint. A
-// failure is logged and retried at the next checkpoint: nothing is lost, as
-// the uncommitted records are replayed.
-func (k *Kafka) commit(ctx context.Context, part int32) {
+// commit writes the partition's side outputs and commits its checkpoint. It
+// returns false when a lake or dead-letter write failed (the partition is
+// then paused). A failed commit is logged and retried at the next checkpoint:
+// nothing is lost, as the uncommitted records are replayed. An aborted emit
+// transaction rewinds the partition; a fatal one stops Run. ctx bounds the
+// writes and the transaction.
+func (k *Kafka) commit(ctx context.Context, part int32) bool {
 	cp, ok, err := k.p.Checkpoint(ctx, part)
 	if err != nil {
-		k.log.Error("checkpoint failed; will retry", "partition", part, "err", err)
-		return
+		if ps := k.parts[part]; ps != nil {
+			k.pause(part, ps, err)
+		}
+		return false
 	}
 	if !ok {
-		return
+		return true
 	}
-	topic := k.cfg.Topic
-	offsets := []kafka.TopicPartition{{Topic: &topic, Partition: part, Offset: kafka.Offset(cp.Offset), Metadata: &cp.Metadata}}
+	offsets := []kafka.TopicPartition{k.tp(part, kafka.Offset(cp.Offset))}
+	offsets[0].Metadata = &cp.Metadata
 	if k.cfg.Emit != nil {
-		err = k.cfg.Emit.Commit(ctx, k.c, k.cfg.WindowSize, cp.Rows, offsets)
+		var meta *kafka.ConsumerGroupMetadata
+		if meta, err = k.c.GetConsumerGroupMetadata(); err == nil {
+			err = k.cfg.Emit.Commit(ctx, meta, k.cfg.WindowSize, cp.Rows, offsets)
+		}
 	} else {
 		_, err = k.c.CommitOffsets(offsets)
 	}
-	if err != nil {
+	switch {
+	case err == nil:
+		k.p.Committed(part)
+		k.commitFailures.Store(0)
+		k.cfg.Metrics.commits.Inc()
+		k.log.Debug("committed", "partition", part, "offset", cp.Offset, "metadata", cp.Metadata)
+	case errors.Is(err, ErrFatal):
 		k.cfg.Metrics.commitErrors.Inc()
+		k.fatal = err
+	case errors.Is(err, ErrAborted):
+		k.cfg.Metrics.commitErrors.Inc()
+		k.commitFailures.Add(1)
+		k.log.Warn("emit transaction aborted; rewinding the partition to its last commit", "partition", part, "err", err)
+		k.rewind(ctx, part)
+	default:
+		k.cfg.Metrics.commitErrors.Inc()
+		k.commitFailures.Add(1)
 		k.log.Warn("commit failed; will retry", "partition", part, "offset", cp.Offset, "err", err)
+	}
+	return true
+}
+
+// rewind restores a partition to its last committed state, as a new owner
+// would: the processor forgets it and restores it from the committed offset
+// and metadata, and the consumer seeks back to that offset.
+func (k *Kafka) rewind(ctx context.Context, part int32) {
+	committed, err := k.committed(ctx, []kafka.TopicPartition{k.tp(part, kafka.OffsetInvalid)})
+	if err != nil || len(committed) != 1 {
+		k.fatal = fmt.Errorf("rewind partition %d after an aborted transaction: %w", part, err)
 		return
 	}
-	k.p.Committed(part)
-	k.cfg.Metrics.commits.Inc()
-	k.log.Debug("committed", "partition", part, "offset", cp.Offset, "metadata", cp.Metadata)
+	k.p.Revoke(part)
+	k.assign(committed[0], k.cfg.Now())
+	offset := committed[0].Offset
+	if offset < 0 {
+		offset = kafka.OffsetBeginning
+	}
+	if err := k.c.Seek(k.tp(part, offset), 0); err != nil {
+		k.fatal = fmt.Errorf("rewind partition %d to offset %v after an aborted transaction: %w", part, offset, err)
+	}
+}
+
+// assign starts a partition in the processor from its committed offset and
+// metadata.
+func (k *Kafka) assign(tp kafka.TopicPartition, now time.Time) {
+	meta := ""
+	if tp.Metadata != nil {
+		meta = *tp.Metadata
+	}
+	if tp.Offset >= 0 && meta == "" {
+		k.log.Warn("partition has a committed offset without turnstile-stream metadata; starting with no watermark",
+			"partition", tp.Partition, "offset", tp.Offset)
+	}
+	if err := k.p.Assign(tp.Partition, Source(tp.Partition), meta); err != nil {
+		k.log.Error("ignoring unreadable commit metadata", "err", err)
+		_ = k.p.Assign(tp.Partition, Source(tp.Partition), "")
+	}
+	if old := k.parts[tp.Partition]; old != nil && old.paused {
+		k.cfg.Metrics.paused.Dec()
+	}
+	k.parts[tp.Partition] = &partState{lastRecv: now, lastAdvance: now, committed: max(int64(tp.Offset), -1)}
 }
 
 // rebalance runs inside Poll. On assignment it restores each partition from
 // the metadata committed with its offset; on revocation it commits and
-// forgets the partitions. ctx is Run's: once it is cancelled, an assignment
+// forgets the partitions. Both eager and cooperative (incremental) protocols
+// are supported: with cooperative-sticky, only the partitions in the event
+// are added or removed. ctx is Run's: once it is cancelled, an assignment
 // stops waiting for the committed offsets and takes no partition.
 func (k *Kafka) rebalance(ctx context.Context, c *kafka.Consumer, ev kafka.Event) error {
+	k.cooperative = c.GetRebalanceProtocol() == "COOPERATIVE"
 	switch e := ev.(type) {
 	case kafka.AssignedPartitions:
 		committed, err := k.committed(ctx, e.Partitions)
@@ -243,37 +454,36 @@ func (k *Kafka) rebalance(ctx context.Context, c *kafka.Consumer, ev kafka.Event
 		}
 		now := k.cfg.Now()
 		for _, tp := range committed {
-			meta := ""
-			if tp.Metadata != nil {
-				meta = *tp.Metadata
-			}
-			if tp.Offset >= 0 && meta == "" {
-				k.log.Warn("partition has a committed offset without turnstile-stream metadata; starting with no watermark",
-					"partition", tp.Partition, "offset", tp.Offset)
-			}
-			if err := k.p.Assign(tp.Partition, Source(tp.Partition), meta); err != nil {
-				k.log.Error("ignoring unreadable commit metadata", "err", err)
-				_ = k.p.Assign(tp.Partition, Source(tp.Partition), "")
-			}
-			k.lastRecv[tp.Partition] = now
-			k.lastAdvance[tp.Partition] = now
+			k.assign(tp, now)
 		}
-		k.log.Info("partitions assigned", "partitions", partitionList(e.Partitions))
+		k.log.Info("partitions assigned", "partitions", partitionList(e.Partitions), "incremental", k.cooperative)
+		if k.cooperative {
+			return c.IncrementalAssign(e.Partitions)
+		}
 		return c.Assign(e.Partitions)
 	case kafka.RevokedPartitions:
 		if c.AssignmentLost() {
 			k.log.Warn("assignment lost: not committing; the next owner replays from the last commit", "partitions", partitionList(e.Partitions))
 		} else {
+			budget, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.WriteTimeout)
 			for _, tp := range e.Partitions {
-				k.commit(context.Background(), tp.Partition)
+				if ps := k.parts[tp.Partition]; ps != nil && !ps.paused && budget.Err() == nil {
+					k.commit(budget, tp.Partition)
+				}
 			}
+			cancel()
 		}
 		for _, tp := range e.Partitions {
 			k.p.Revoke(tp.Partition)
-			delete(k.lastRecv, tp.Partition)
-			delete(k.lastAdvance, tp.Partition)
+			if ps := k.parts[tp.Partition]; ps != nil && ps.paused {
+				k.cfg.Metrics.paused.Dec()
+			}
+			delete(k.parts, tp.Partition)
 		}
-		k.log.Info("partitions revoked", "partitions", partitionList(e.Partitions))
+		k.log.Info("partitions revoked", "partitions", partitionList(e.Partitions), "incremental", k.cooperative)
+		if k.cooperative {
+			return c.IncrementalUnassign(e.Partitions)
+		}
 		return c.Unassign()
 	}
 	return nil
@@ -317,17 +527,32 @@ func sleep(ctx context.Context, d time.Duration) error {
 // KafkaSide writes rejected and late records to a dead-letter topic as JSON,
 // keyed by source, and waits for every delivery before it returns. A crash
 // between delivery and the commit can repeat records in the topic (at least
-// once); the lake side output does not have this gap.
+// once: each record carries its partition and offset, the key to drop a
+// repeat); the lake side output does not have this gap. When some records of
+// a batch fail, Write returns an error and the next Write of the same batch
+// sends only the records not yet delivered.
 type KafkaSide struct {
 	Producer *kafka.Producer
 	Topic    string
 	Timeout  time.Duration
+
+	delivered map[sideKey]bool // records of the failing batch already delivered
+}
+
+type sideKey struct {
+	kind   lake.SideKind
+	source string
+	offset int64
 }
 
 // Write produces recs and waits for their delivery reports.
-func (s KafkaSide) Write(ctx context.Context, kind lake.SideKind, source string, firstOffset int64, recs []lake.SideRecord) error {
+func (s *KafkaSide) Write(ctx context.Context, kind lake.SideKind, source string, firstOffset int64, recs []lake.SideRecord) error {
 	deliveries := make(chan kafka.Event, len(recs))
+	sent := 0
 	for i := range recs {
+		if s.delivered[sideKey{kind, source, recs[i].Offset}] {
+			continue
+		}
 		value, err := json.Marshal(&recs[i])
 		if err != nil {
 			return err
@@ -337,10 +562,12 @@ func (s KafkaSide) Write(ctx context.Context, kind lake.SideKind, source string,
 			Key:            []byte(source),
 			Value:          value,
 			Headers:        []kafka.Header{{Key: "kind", Value: []byte(kind)}},
+			Opaque:         recs[i].Offset,
 		}, deliveries)
 		if err != nil {
 			return fmt.Errorf("dead-letter topic %s: %w", s.Topic, err)
 		}
+		sent++
 	}
 	timeout := s.Timeout
 	if timeout <= 0 {
@@ -349,20 +576,32 @@ func (s KafkaSide) Write(ctx context.Context, kind lake.SideKind, source string,
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	var errs []error
-	for range recs {
+	for range sent {
 		select {
 		case ev := <-deliveries:
-			if m, ok := ev.(*kafka.Message); ok && m.TopicPartition.Error != nil {
-				errs = append(errs, m.TopicPartition.Error)
+			m, ok := ev.(*kafka.Message)
+			if !ok {
+				continue
 			}
+			if m.TopicPartition.Error != nil {
+				errs = append(errs, m.TopicPartition.Error)
+				continue
+			}
+			if s.delivered == nil {
+				s.delivered = make(map[sideKey]bool)
+			}
+			s.delivered[sideKey{kind, source, m.Opaque.(int64)}] = true
 		case <-deadline.C:
 			return fmt.Errorf("dead-letter topic %s: no delivery report within %s", s.Topic, timeout)
 		case <-ctx.Done():
-			return ctx.Err()
+			return fmt.Errorf("dead-letter topic %s: %w", s.Topic, ctx.Err())
 		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("dead-letter topic %s: %d of %d records not delivered: %w", s.Topic, len(errs), len(recs), errors.Join(errs...))
+	}
+	for i := range recs {
+		delete(s.delivered, sideKey{kind, source, recs[i].Offset})
 	}
 	return nil
 }

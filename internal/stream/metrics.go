@@ -19,6 +19,8 @@ type Metrics struct {
 	watermarkSeconds, lag                        *prometheus.GaugeVec
 	sinkRetries                                  prometheus.Counter
 	commits, commitErrors                        prometheus.Counter
+	txnAborts                                    prometheus.Counter
+	paused                                       prometheus.Gauge
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
@@ -56,6 +58,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		sinkRetries:  c("sink_retries_total", "Lake writes retried after a transient error."),
 		commits:      c("commits_total", "Offset commits."),
 		commitErrors: c("commit_errors_total", "Offset commits that failed (retried at the next checkpoint)."),
+		txnAborts:    c("transactions_aborted_total", "Emit-topic transactions aborted; their partitions were rewound to the last commit."),
+		paused: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "turnstile_consumer_partitions_paused", Help: "Partitions paused because a lake or dead-letter write keeps failing.",
+		}),
 	}
 	for _, r := range turnstile.Reasons {
 		m.rejected.WithLabelValues(string(r))
@@ -67,7 +73,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.recordsIn, m.valid, m.duplicates, m.late, m.replayed, m.rejected, m.splitKeys,
 			m.windowsOpen, m.cellsOpen, m.windowsEmitted, m.rowsWritten, m.files, m.bytes,
-			m.watermarkSeconds, m.lag, m.sinkRetries, m.commits, m.commitErrors)
+			m.watermarkSeconds, m.lag, m.sinkRetries, m.commits, m.commitErrors, m.txnAborts, m.paused)
 	}
 	return m
 }

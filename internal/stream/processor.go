@@ -142,6 +142,14 @@ func (p *Processor) Position(id int32) int64 {
 	return -1
 }
 
+// Replaying reports whether the partition has not yet handled every record
+// that was handled before its restore: its replay from the committed offset
+// is not done.
+func (p *Processor) Replaying(id int32) bool {
+	st, ok := p.parts[id]
+	return ok && st.pos < st.replayUntil
+}
+
 // Committed tells the Processor that the last Checkpoint of a partition was
 // committed: until then, every Checkpoint returns the partition's state again,
 // with all the rows emitted since the last commit.
@@ -321,11 +329,14 @@ func (p *Processor) Advance(ctx context.Context, id int32, idle time.Duration) (
 // reports a successful commit with Committed.
 func (p *Processor) Checkpoint(ctx context.Context, id int32) (cp Checkpoint, ok bool, err error) {
 	st, found := p.parts[id]
-	if !found || !st.dirty {
+	if !found {
 		return Checkpoint{}, false, nil
 	}
 	if _, err := p.emit(ctx, st); err != nil {
 		return Checkpoint{}, false, err
+	}
+	if !st.dirty {
+		return Checkpoint{}, false, nil
 	}
 	if err := p.flushSide(ctx, st); err != nil {
 		return Checkpoint{}, false, err

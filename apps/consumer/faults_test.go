@@ -1,0 +1,471 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/turnstile-stream/turnstile-stream/internal/gcstest"
+	"github.com/turnstile-stream/turnstile-stream/internal/kafkatest"
+	"github.com/turnstile-stream/turnstile-stream/internal/lake"
+	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
+	"github.com/turnstile-stream/turnstile-stream/internal/window"
+)
+
+// The process-level tests of the faults real streams bring: each runs the
+// real consumer binary against the embedded broker (and, where the lake is
+// involved, the fake GCS server) and checks the lake, and the emit topic,
+// row for row.
+
+// lockedBuffer is a bytes.Buffer that a running process writes to while the
+// test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// consumerProc is a running consumer binary.
+type consumerProc struct {
+	cmd  *exec.Cmd
+	logs *lockedBuffer
+	done chan error
+}
+
+func startConsumer(t *testing.T, env []string, args ...string) *consumerProc {
+	t.Helper()
+	cmd := exec.Command(consumerBinary(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	p := &consumerProc{cmd: cmd, logs: &lockedBuffer{}, done: make(chan error, 1)}
+	cmd.Stderr = p.logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	return p
+}
+
+// stop sends SIGTERM and requires a clean exit.
+func (p *consumerProc) stop(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("consumer did not stop cleanly: %v\n%s", err, p.logs.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("consumer did not stop within 60s of SIGTERM:\n%s", p.logs.String())
+	}
+}
+
+// writeProps writes a librdkafka properties file for the broker at addr with
+// short group timeouts, plus extra lines.
+func writeProps(t *testing.T, addr string, extra ...string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "kafka.properties")
+	lines := append([]string{
+		"bootstrap.servers=" + addr, "enable.metrics.push=false", "fetch.queue.backoff.ms=10",
+		"session.timeout.ms=1000", "heartbeat.interval.ms=200", "max.poll.interval.ms=3000",
+	}, extra...)
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// produceParts produces each partition's values to its partition.
+func produceParts(t *testing.T, addr, topic string, parts [][][]byte) {
+	t.Helper()
+	var records []kafkatest.Record
+	for p, values := range parts {
+		for _, v := range values {
+			records = append(records, kafkatest.Record{Partition: int32(p), Value: v})
+		}
+	}
+	if err := kafkatest.Produce(addr, topic, records); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// secondsInput returns, for each partition, one record per turnstile per
+// second of event time from 10:00:00 for the given number of seconds.
+func secondsInput(partitions, turnstiles, seconds int) [][][]byte {
+	start := time.Date(2024, 7, 22, 10, 0, 0, 0, time.UTC)
+	out := make([][][]byte, partitions)
+	for s := 0; s < seconds; s++ {
+		for k := 0; k < turnstiles; k++ {
+			p := k % partitions
+			r := turnstile.NewRecord("A002", "R051", fmt.Sprintf("02-00-%02d", k), "59 ST", "NQR456W", "BMT", "REGULAR",
+				int64(s+k), 1, fmt.Sprintf("id-%d-%d", k, s), start.Add(time.Duration(s)*time.Second))
+			out[p] = append(out[p], turnstile.AppendCSV(nil, &r))
+		}
+	}
+	return out
+}
+
+// waitFor polls cond every 200ms until it holds or the timeout passes.
+func waitFor(timeout time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
+}
+
+type fileState struct {
+	data    string
+	modTime time.Time
+}
+
+// lakeFiles returns every file under dir with its content and modification
+// time.
+func lakeFiles(t *testing.T, dir string) map[string]fileState {
+	t.Helper()
+	out := map[string]fileState{}
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		out[strings.TrimPrefix(path, dir)] = fileState{string(data), info.ModTime()}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// emitted reads the emit topic with read_committed and fails on a key seen
+// twice; it returns the rows, sorted.
+func emitted(t *testing.T, addr, topic string, want int) []string {
+	t.Helper()
+	var done func(int) bool
+	if want > 0 {
+		done = func(n int) bool { return n >= want }
+	}
+	var rows []string
+	seen := map[string]bool{}
+	for _, m := range readCommitted(t, addr, topic, 30*time.Second, done) {
+		if seen[string(m.Key)] {
+			t.Errorf("row emitted twice to read_committed readers: %q", m.Key)
+		}
+		seen[string(m.Key)] = true
+		rows = append(rows, string(m.Value))
+	}
+	slices.Sort(rows)
+	return rows
+}
+
+// TestIdleClosedWindowsCommittedOnce: the stream stops, the idle rule closes
+// its last windows, and they must be committed like any other: their rows
+// reach the emit topic, and a restart rewrites no file and publishes no row
+// again.
+func TestIdleClosedWindowsCommittedOnce(t *testing.T) {
+	broker, err := kafkatest.Start(kafkatest.Topics(2, "mta-turnstile", "mta-turnstile-windows"), kafkatest.MinSessionTimeout(500*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+	parts := secondsInput(2, 4, 10)
+	produceParts(t, broker.Addr(), "mta-turnstile", parts)
+	spec, _ := window.NewSpec(2*time.Second, 2*time.Second, 0)
+	want := expectedRows(t, spec, parts)
+	props := writeProps(t, broker.Addr())
+	lakeDir := t.TempDir()
+	args := []string{"--config", props, "--group", "idle-commit", "--duration", "2s", "--watermark", "0s", "--idle-close", "1s",
+		"--commit-interval", "200ms", "--emit-topic", "mta-turnstile-windows", "--max-future", "0",
+		"--sink", "file://" + lakeDir + "/turnstile"}
+	bucket, err := lake.NewFileBucket(lakeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	first := startConsumer(t, nil, args...)
+	if !waitFor(30*time.Second, func() bool { rows, _ := windowRows(bucket); return len(rows) >= len(want) }) {
+		t.Fatalf("the idle rule did not close the last windows:\n%s", first.logs.String())
+	}
+	topicRows := emitted(t, broker.Addr(), "mta-turnstile-windows", len(want))
+	first.stop(t)
+	lakeRows, _ := windowRows(bucket)
+	slices.Sort(lakeRows)
+	if d := diffRows(lakeRows, want); d != "" {
+		t.Fatalf("lake differs from file mode:\n%s", d)
+	}
+	if d := diffRows(topicRows, want); d != "" {
+		t.Fatalf("emit topic differs from the lake:\n%s", d)
+	}
+	before := lakeFiles(t, lakeDir)
+
+	// A restart finds everything committed: it rebuilds nothing.
+	second := startConsumer(t, nil, args...)
+	time.Sleep(4 * time.Second) // assignment, idle-close and several commit intervals
+	second.stop(t)
+	after := lakeFiles(t, lakeDir)
+	for name, st := range before {
+		if a, ok := after[name]; !ok || a != st {
+			t.Errorf("%s was rewritten or removed by the restart", name)
+		}
+	}
+	for name := range after {
+		if _, ok := before[name]; !ok {
+			t.Errorf("the restart wrote a new file %s", name)
+		}
+	}
+	if again := emitted(t, broker.Addr(), "mta-turnstile-windows", 0); len(again) != len(want) {
+		t.Errorf("emit topic holds %d rows after the restart, want %d", len(again), len(want))
+	}
+}
+
+// TestIdleRuleWaitsForReplay restarts a consumer whose last window is open
+// while the broker answers fetches only after a delay longer than
+// --idle-close. The idle rule must not advance the restored watermark before
+// the replay is done, or the replayed records would be late and the window
+// lost.
+func TestIdleRuleWaitsForReplay(t *testing.T) {
+	broker, err := kafkatest.Start(kafkatest.Topics(1, "mta-turnstile"), kafkatest.MinSessionTimeout(500*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+	parts := secondsInput(1, 3, 12)
+	produceParts(t, broker.Addr(), "mta-turnstile", parts)
+	spec, _ := window.NewSpec(4*time.Second, 4*time.Second, 0)
+	want := expectedRows(t, spec, parts)
+	props := writeProps(t, broker.Addr())
+	lakeDir := t.TempDir()
+	bucket, err := lake.NewFileBucket(lakeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := func(idle string) []string {
+		return []string{"--config", props, "--group", "idle-replay", "--duration", "4s", "--watermark", "0s", "--idle-close", idle,
+			"--commit-interval", "200ms", "--max-future", "0", "--sink", "file://" + lakeDir + "/turnstile"}
+	}
+	// The first run closes two windows and leaves [10:00:08, 10:00:12) open.
+	first := startConsumer(t, nil, args("0")...)
+	if !waitFor(30*time.Second, func() bool { n, _ := bucket.List(context.Background(), "turnstile/"); return len(n) >= 2 }) {
+		t.Fatalf("first run wrote no windows:\n%s", first.logs.String())
+	}
+	time.Sleep(time.Second) // a few commit intervals
+	first.stop(t)
+
+	// Fetches stall for 4 s after the restart: far longer than --idle-close.
+	cluster := broker.Cluster()
+	until := time.Now().Add(4 * time.Second)
+	cluster.ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		if d := time.Until(until); d > 0 {
+			cluster.SleepControl(func() { time.Sleep(d) })
+		}
+		return nil, nil, false
+	})
+	second := startConsumer(t, nil, args("1s")...)
+	ok := waitFor(30*time.Second, func() bool { rows, _ := windowRows(bucket); return len(rows) >= len(want) })
+	second.stop(t)
+	rows, _ := windowRows(bucket)
+	slices.Sort(rows)
+	if d := diffRows(rows, want); !ok || d != "" {
+		t.Fatalf("lake after a slow replay differs from file mode:\n%s\nlog:\n%s", d, second.logs.String())
+	}
+	if late, _ := bucket.List(context.Background(), "turnstile_late/"); len(late) > 0 {
+		t.Errorf("replayed records went to the late output: %v", late)
+	}
+}
+
+// TestLakeOutageKeepsMembership makes the fake GCS answer every upload with
+// 503 for longer than max.poll.interval.ms. The consumer must pause the
+// affected partitions and keep polling, so the group sees a live member: no
+// rebalance, and an exact lake once GCS is back.
+func TestLakeOutageKeepsMembership(t *testing.T) {
+	srv := gcstest.New(t)
+	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host())
+	broker, err := kafkatest.Start(kafkatest.Topics(2, "mta-turnstile"), kafkatest.MinSessionTimeout(500*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+	parts := crashInput(2)
+	for p := range parts {
+		parts[p] = parts[p][len(parts[p])-4000:] // about 330 windows per partition
+	}
+	produceParts(t, broker.Addr(), "mta-turnstile", parts)
+	spec, _ := window.NewSpec(time.Minute, time.Minute, time.Minute)
+	want := expectedRows(t, spec, parts)
+	// A session timeout as long as the poll interval (librdkafka allows no
+	// longer), so that a loaded test machine does not lose heartbeats.
+	props := writeProps(t, broker.Addr(), "session.timeout.ms=3000", "heartbeat.interval.ms=500")
+	bucket, err := lake.NewGCSBucket(context.Background(), srv.Bucket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bucket.Close()
+
+	faults := srv.Faults()
+	var mu sync.Mutex
+	var until time.Time
+	faults.Only(func(r *http.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return gcstest.Uploads(r) && time.Now().Before(until)
+	})
+	faults.FailNext(1_000_000, http.StatusServiceUnavailable)
+
+	proc := startConsumer(t, nil, "--config", props, "--group", "outage", "--duration", "1", "--idle-close", "0",
+		"--commit-interval", "200ms", "--max-future", "0", "--sink", "gs://"+srv.Bucket()+"/turnstile")
+	if !waitFor(30*time.Second, func() bool { n, _ := bucket.List(context.Background(), "turnstile/"); return len(n) >= 3 }) {
+		t.Fatalf("no window files before the outage:\n%s", proc.logs.String())
+	}
+	mu.Lock()
+	until = time.Now().Add(8 * time.Second) // > max.poll.interval.ms=3000
+	mu.Unlock()
+	time.Sleep(8 * time.Second)
+	ok := waitFor(120*time.Second, func() bool { rows, _ := windowRows(bucket); return len(rows) >= len(want) })
+	time.Sleep(time.Second)
+	logs := proc.logs.String() // before SIGTERM, which revokes
+	proc.stop(t)
+	if faults.ServedOf(gcstest.Fail) == 0 {
+		t.Fatal("the outage did not hit the consumer: no upload failed")
+	}
+	rows, _ := windowRows(bucket)
+	slices.Sort(rows)
+	if d := diffRows(rows, want); !ok || d != "" {
+		t.Fatalf("lake after the outage (%d rows) differs from file mode (%d rows):\n%s\nlog:\n%s", len(rows), len(want), d, logs)
+	}
+	if n := strings.Count(logs, "partitions assigned"); n != 1 || strings.Contains(logs, "revoked") ||
+		strings.Contains(logs, "poll interval") || !strings.Contains(logs, "partition resumed") {
+		t.Fatalf("the consumer lost its membership during the outage (%d assignments):\n%s", n, logs)
+	}
+	t.Logf("%d uploads failed with 503 during the outage", faults.ServedOf(gcstest.Fail))
+}
+
+// TestFencedEmitterExits starts a second consumer with the same
+// transactional.id: it fences the first, whose next transaction fails with a
+// fatal error. The first must exit non-zero with a clear message, so that its
+// supervisor restarts it.
+func TestFencedEmitterExits(t *testing.T) {
+	broker, err := kafkatest.Start(kafkatest.Topics(1, "mta-turnstile", "mta-turnstile-windows"), kafkatest.MinSessionTimeout(500*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+	parts := secondsInput(1, 2, 10)
+	produceParts(t, broker.Addr(), "mta-turnstile", [][][]byte{parts[0][:10]})
+	props := writeProps(t, broker.Addr())
+	args := func(group string) []string {
+		return []string{"--config", props, "--group", group, "--duration", "2s", "--watermark", "0s", "--idle-close", "0",
+			"--commit-interval", "200ms", "--emit-topic", "mta-turnstile-windows", "--transactional-id", "same-id",
+			"--max-future", "0", "--sink", "file://" + t.TempDir() + "/turnstile"}
+	}
+	first := startConsumer(t, nil, args("fence-a")...)
+	if !waitFor(30*time.Second, func() bool { return strings.Contains(first.logs.String(), "partitions assigned") }) {
+		t.Fatalf("first consumer got no partitions:\n%s", first.logs.String())
+	}
+	second := startConsumer(t, nil, args("fence-b")...)
+	if !waitFor(30*time.Second, func() bool { return strings.Contains(second.logs.String(), "publishing closed windows") }) {
+		t.Fatalf("second consumer did not initialise its transactions:\n%s", second.logs.String())
+	}
+	// New records make the first consumer commit, in a transaction.
+	produceParts(t, broker.Addr(), "mta-turnstile", [][][]byte{parts[0][10:]})
+	select {
+	case err := <-first.done:
+		var exit *exec.ExitError
+		if err == nil || !errors.As(err, &exit) || exit.ExitCode() != exitRuntime {
+			t.Fatalf("fenced consumer exited with %v, want exit code %d:\n%s", err, exitRuntime, first.logs.String())
+		}
+		if logs := first.logs.String(); !strings.Contains(logs, "fenced") || !strings.Contains(logs, "transactional.id") {
+			t.Errorf("the fenced consumer's message does not say what happened:\n%s", logs)
+		}
+	case <-time.After(45 * time.Second):
+		t.Fatalf("fenced consumer kept running:\n%s", first.logs.String())
+	}
+	second.stop(t)
+}
+
+// TestCooperativeRebalance runs two consumers with the cooperative-sticky
+// assignor: the second joins, then leaves, then joins again while the first
+// keeps its other partitions. The lake must be exact afterwards.
+func TestCooperativeRebalance(t *testing.T) {
+	broker, err := kafkatest.Start(kafkatest.Topics(4, "mta-turnstile"), kafkatest.MinSessionTimeout(500*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+	parts := crashInput(4)
+	spec, _ := window.NewSpec(time.Minute, time.Minute, time.Minute)
+	want := expectedRows(t, spec, parts)
+	props := writeProps(t, broker.Addr(), "partition.assignment.strategy=cooperative-sticky")
+	lakeDir := t.TempDir()
+	bucket, err := lake.NewFileBucket(lakeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--config", props, "--group", "coop", "--duration", "1", "--idle-close", "0",
+		"--commit-interval", "200ms", "--max-future", "0", "--sink", "file://" + lakeDir + "/turnstile"}
+	// Produce in two halves, so that the rebalances happen mid-stream.
+	half := make([][][]byte, len(parts))
+	rest := make([][][]byte, len(parts))
+	for p := range parts {
+		half[p], rest[p] = parts[p][:len(parts[p])/2], parts[p][len(parts[p])/2:]
+	}
+	produceParts(t, broker.Addr(), "mta-turnstile", half)
+	a := startConsumer(t, nil, args...)
+	if !waitFor(30*time.Second, func() bool { return strings.Contains(a.logs.String(), "partitions assigned") }) {
+		t.Fatalf("first consumer got no partitions:\n%s", a.logs.String())
+	}
+	b := startConsumer(t, nil, args...)
+	if !waitFor(30*time.Second, func() bool { return strings.Contains(b.logs.String(), "partitions assigned") }) {
+		t.Fatalf("second consumer got no partitions:\n%s\nfirst:\n%s", b.logs.String(), a.logs.String())
+	}
+	produceParts(t, broker.Addr(), "mta-turnstile", rest)
+	time.Sleep(time.Second)
+	b.stop(t)
+	b = startConsumer(t, nil, args...)
+	ok := waitFor(60*time.Second, func() bool { rows, _ := windowRows(bucket); return len(rows) >= len(want) })
+	time.Sleep(time.Second)
+	b.stop(t)
+	a.stop(t)
+	rows, _ := windowRows(bucket)
+	slices.Sort(rows)
+	if d := diffRows(rows, want); !ok || d != "" {
+		t.Fatalf("lake after cooperative rebalances (%d rows) differs from file mode (%d rows):\n%s\nfirst:\n%s\nsecond:\n%s",
+			len(rows), len(want), d, a.logs.String(), b.logs.String())
+	}
+	if !strings.Contains(a.logs.String(), "partitions revoked") {
+		t.Errorf("the first consumer never gave a partition up: the test did not rebalance:\n%s", a.logs.String())
+	}
+}

@@ -1,0 +1,130 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
+)
+
+// txnErr is a transaction error classified the way librdkafka classifies
+// kafka.Error.
+type txnErr struct {
+	msg                       string
+	fatal, retriable, aborted bool
+}
+
+func (e txnErr) Error() string          { return e.msg }
+func (e txnErr) IsFatal() bool          { return e.fatal }
+func (e txnErr) IsRetriable() bool      { return e.retriable }
+func (e txnErr) TxnRequiresAbort() bool { return e.aborted }
+
+// fakeTxn records the calls of a transaction and fails the ones it is told to.
+type fakeTxn struct {
+	calls    []string
+	produced int
+	fail     map[string][]error // errors to return, in order, per call
+}
+
+func (f *fakeTxn) next(call string) error {
+	f.calls = append(f.calls, call)
+	if errs := f.fail[call]; len(errs) > 0 {
+		f.fail[call] = errs[1:]
+		return errs[0]
+	}
+	return nil
+}
+
+func (f *fakeTxn) BeginTransaction() error { return f.next("begin") }
+func (f *fakeTxn) Produce(*kafka.Message, chan kafka.Event) error {
+	f.produced++
+	return nil
+}
+func (f *fakeTxn) SendOffsetsToTransaction(context.Context, []kafka.TopicPartition, *kafka.ConsumerGroupMetadata) error {
+	return f.next("send_offsets")
+}
+func (f *fakeTxn) CommitTransaction(context.Context) error { return f.next("commit") }
+func (f *fakeTxn) AbortTransaction(context.Context) error  { return f.next("abort") }
+
+// TestEmitterTransactionErrors checks how Commit treats each kind of
+// transaction error: retriable ones are retried without an abort, abortable
+// ones abort (ErrAborted), fatal ones end the consumer (ErrFatal).
+func TestEmitterTransactionErrors(t *testing.T) {
+	retriable := txnErr{msg: "coordinator load in progress", retriable: true}
+	abortable := txnErr{msg: "topic authorization failed", aborted: true}
+	fatal := txnErr{msg: "Local: This instance has been fenced by a newer instance", fatal: true}
+	for _, tc := range []struct {
+		name      string
+		fail      map[string][]error
+		wantErr   error // nil: success
+		wantCalls string
+	}{
+		{"clean", nil, nil, "begin send_offsets commit"},
+		{"retriable commit is retried, not aborted", map[string][]error{"commit": {retriable, retriable}}, nil,
+			"begin send_offsets commit commit commit"},
+		{"retriable send offsets is retried", map[string][]error{"send_offsets": {retriable}}, nil,
+			"begin send_offsets send_offsets commit"},
+		{"abortable commit aborts", map[string][]error{"commit": {abortable}}, ErrAborted, "begin send_offsets commit abort"},
+		{"abortable send offsets aborts", map[string][]error{"send_offsets": {abortable}}, ErrAborted, "begin send_offsets abort"},
+		{"plain error aborts", map[string][]error{"commit": {errors.New("boom")}}, ErrAborted, "begin send_offsets commit abort"},
+		{"fatal commit stops", map[string][]error{"commit": {fatal}}, ErrFatal, "begin send_offsets commit"},
+		{"fatal begin stops", map[string][]error{"begin": {fatal}}, ErrFatal, "begin"},
+		{"fatal abort stops", map[string][]error{"commit": {abortable}, "abort": {fatal}}, ErrFatal, "begin send_offsets commit abort"},
+		{"fenced is fatal even when abortable", map[string][]error{"send_offsets": {kafka.NewError(kafka.ErrFenced, "fenced", false)}}, ErrFatal,
+			"begin send_offsets"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := &fakeTxn{fail: tc.fail}
+			e := newEmitter(fake, "windows", slog.New(slog.DiscardHandler))
+			e.backoff = time.Millisecond
+			aborts := 0
+			e.aborts = func() { aborts++ }
+			meta, err := kafka.NewTestConsumerGroupMetadata("g")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows := []turnstile.WindowCount{{End: 1721642700}}
+			err = e.Commit(context.Background(), meta, 5*time.Minute, rows, nil)
+			switch {
+			case tc.wantErr == nil && err != nil:
+				t.Fatalf("Commit: %v, want success", err)
+			case tc.wantErr != nil && !errors.Is(err, tc.wantErr):
+				t.Fatalf("Commit: %v, want an error wrapping %v", err, tc.wantErr)
+			}
+			if got := strings.Join(fake.calls, " "); got != tc.wantCalls {
+				t.Errorf("calls %q, want %q", got, tc.wantCalls)
+			}
+			if wantAborts := strings.Count(tc.wantCalls, "abort"); errors.Is(err, ErrAborted) && aborts != wantAborts {
+				t.Errorf("%d aborts counted, want %d", aborts, wantAborts)
+			}
+			if errors.Is(err, ErrFatal) && !strings.Contains(err.Error(), "transactional.id") {
+				t.Errorf("fatal error does not tell the user what to check: %v", err)
+			}
+		})
+	}
+}
+
+// TestEmitterRetriableUntilTimeout checks that a commit that stays retriable
+// past the emitter's time gives up with an abort, not a hang.
+func TestEmitterRetriableUntilTimeout(t *testing.T) {
+	retriable := txnErr{msg: "timed out", retriable: true}
+	fake := &fakeTxn{fail: map[string][]error{"commit": make([]error, 1000)}}
+	for i := range fake.fail["commit"] {
+		fake.fail["commit"][i] = retriable
+	}
+	e := newEmitter(fake, "windows", slog.New(slog.DiscardHandler))
+	e.backoff, e.timeout = time.Millisecond, 50*time.Millisecond
+	meta, _ := kafka.NewTestConsumerGroupMetadata("g")
+	err := e.Commit(context.Background(), meta, time.Minute, nil, nil)
+	if !errors.Is(err, ErrAborted) {
+		t.Fatalf("Commit: %v, want ErrAborted once time ran out", err)
+	}
+	if n := strings.Count(strings.Join(fake.calls, " "), "commit"); n < 2 {
+		t.Errorf("commit tried %d times, want retries", n)
+	}
+}
