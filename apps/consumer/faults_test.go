@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/turnstile-stream/turnstile-stream/internal/gcstest"
@@ -467,5 +468,64 @@ func TestCooperativeRebalance(t *testing.T) {
 	}
 	if !strings.Contains(a.logs.String(), "partitions revoked") {
 		t.Errorf("the first consumer never gave a partition up: the test did not rebalance:\n%s", a.logs.String())
+	}
+}
+
+// TestStaticMembership checks that --instance-id makes the consumer a static
+// member of its group (group.instance.id), and that a consumer killed with
+// SIGKILL and restarted under the same ID gets its partitions back and
+// finishes the lake exactly.
+func TestStaticMembership(t *testing.T) {
+	broker, err := kafkatest.Start(kafkatest.Topics(2, "mta-turnstile"), kafkatest.MinSessionTimeout(500*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+	parts := secondsInput(2, 4, 30)
+	produceParts(t, broker.Addr(), "mta-turnstile", parts)
+	spec, _ := window.NewSpec(2*time.Second, 2*time.Second, 0)
+	want := expectedRows(t, spec, parts)
+	props := writeProps(t, broker.Addr())
+	lakeDir := t.TempDir()
+	bucket, err := lake.NewFileBucket(lakeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--config", props, "--group", "static", "--instance-id", "consumer-vm-1", "--duration", "2s",
+		"--watermark", "0s", "--idle-close", "1s", "--commit-interval", "200ms", "--max-future", "0",
+		"--sink", "file://" + lakeDir + "/turnstile"}
+	first := startConsumer(t, nil, args...)
+	if !waitFor(30*time.Second, func() bool { return strings.Contains(first.logs.String(), "partitions assigned") }) {
+		t.Fatalf("no partitions assigned:\n%s", first.logs.String())
+	}
+	admin, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": broker.Addr(), "enable.metrics.push": false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := admin.DescribeConsumerGroups(ctx, []string{"static"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, g := range res.ConsumerGroupDescriptions {
+		for _, m := range g.Members {
+			ids = append(ids, m.GroupInstanceID)
+		}
+	}
+	if len(ids) != 1 || ids[0] != "consumer-vm-1" {
+		t.Fatalf("group members' instance IDs %q, want [consumer-vm-1]", ids)
+	}
+	_ = first.cmd.Process.Signal(syscall.SIGKILL)
+	<-first.done
+	second := startConsumer(t, nil, args...)
+	ok := waitFor(60*time.Second, func() bool { rows, _ := windowRows(bucket); return len(rows) >= len(want) })
+	second.stop(t)
+	rows, _ := windowRows(bucket)
+	slices.Sort(rows)
+	if d := diffRows(rows, want); !ok || d != "" {
+		t.Fatalf("lake after a kill -9 and a static rejoin differs from file mode:\n%s\nlog:\n%s", d, second.logs.String())
 	}
 }
