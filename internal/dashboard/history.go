@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"slices"
 	"time"
+
+	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 )
 
 // Station names a station as the page shows it: the MTA STATION name is not
@@ -62,7 +64,7 @@ type History struct {
 	limit   int64 // seconds
 	maxRows int
 
-	rows    map[string]struct{} // message keys held, for dropping repeats
+	rows    map[string]struct{} // window keys (turnstile.WindowKey) held, for dropping repeats
 	buckets map[bucketKey]*bucketValue
 	ends    []int64 // distinct window ends held, ascending
 	byEnd   map[int64]*endIndex
@@ -94,7 +96,7 @@ func (h *History) Add(r Row) AddResult {
 	if h.newest != 0 && r.End <= h.newest-h.limit {
 		return TooOld
 	}
-	key := MessageKey(&r.WindowCount)
+	key := turnstile.WindowKey(&r.WindowCount)
 	if _, ok := h.rows[key]; ok {
 		return Duplicate
 	}
