@@ -32,6 +32,7 @@ const (
 	Added     AddResult = iota // the row is new and counted
 	Duplicate                  // a row with the same key (turnstile, window end) is already held
 	TooOld                     // the window ended before the history's horizon
+	Future                     // not counted: the window ends too far after the wall clock (Dashboard only)
 )
 
 type bucketKey struct {
