@@ -369,13 +369,15 @@ func TestParseLength(t *testing.T) {
 
 // TestFloodOfKeysIsForgotten feeds 200,000 distinct keys, 20 a second with
 // 1-minute windows: about 1,200 keys are in an open window at any time. The
-// key table must hold about those, not every key ever seen.
+// key table must hold about those (and as many idle ones, with minIdle 0),
+// not every key ever seen.
 func TestFloodOfKeysIsForgotten(t *testing.T) {
 	spec, err := NewSpec(time.Minute, time.Minute, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	keys := NewKeys()
+	keys.minIdle = 0
 	e := New(spec, keys, 0)
 	start := time.Date(2024, 7, 22, 0, 0, 0, 0, time.UTC)
 	var p turnstile.Parser

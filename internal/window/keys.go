@@ -13,13 +13,17 @@ import (
 // partition each key was first seen on. One Keys serves every Engine of a
 // consumer; it is not safe for concurrent use.
 //
-// A key lives as long as some open window of some Engine holds it: each key
-// counts the open (window, key) cells that hold it, over all Engines, and is
-// forgotten when the last one closes. Its ID then goes on a free list and is
-// given to the next new key. So the table holds the keys of the open windows,
-// not every key ever seen: a flood of distinct keys costs memory only while
-// their windows are open. A forgotten key that comes back is a new key (and
-// the split-key report, once per key, can repeat for it).
+// Keys that no open window holds are forgotten: each key counts the open
+// (window, key) cells that hold it, over all Engines. When the last one
+// closes the key turns idle, and idle keys are forgotten in a sweep once
+// there are more of them than held keys (and than minIdle), so that a key
+// that comes back soon, as real turnstiles do, is not interned again each
+// time. A forgotten key's ID goes on a free list and is given to the next
+// new key. So the table holds at most about twice the keys of the open
+// windows (or minIdle more), not every key ever seen: a flood of distinct
+// keys costs memory only while their windows are open. A forgotten key that
+// comes back is a new key (and the split-key report, once per key, can
+// repeat for it).
 //
 // A key is looked up by a 128-bit hash of its fields, without comparing the
 // fields themselves: a false match among a million keys has a probability
@@ -37,7 +41,10 @@ type Keys struct {
 	refs  []int32  // open cells holding the key, over all Engines; -1 once forgotten
 	free  []int32  // forgotten IDs, to reuse
 	live  int      // keys not forgotten
+	held  int      // keys with refs > 0
+	idle  []int32  // keys whose refs fell to 0 since the last sweep (some may be held again)
 
+	minIdle   int   // idle keys kept at least, whatever the held keys
 	forgotten int64 // keys forgotten so far
 
 	// The sort order of the live keys, brought up to date by ranks: order
@@ -59,16 +66,24 @@ type keySlot struct {
 	owner int32
 }
 
+// defaultMinIdle is how many idle keys a sweep waits for at least: 64 Ki
+// keys cost about 16 MB.
+const defaultMinIdle = 1 << 16
+
 // NewKeys returns an empty key table.
-func NewKeys() *Keys { return &Keys{seed: rand.Uint64()} }
+func NewKeys() *Keys { return &Keys{seed: rand.Uint64(), minIdle: defaultMinIdle} }
 
 // Len returns the size of the ID space: every key ID is below it. It is the
 // largest number of keys that were live at once, not the number of live keys
 // (Live).
 func (k *Keys) Len() int { return len(k.keys) }
 
-// Live returns the number of keys that some open window holds.
+// Live returns the number of keys in the table: those that some open window
+// holds, and the idle ones not yet forgotten.
 func (k *Keys) Live() int { return k.live }
+
+// Held returns the number of keys that some open window holds.
+func (k *Keys) Held() int { return k.held }
 
 // Forgotten returns how many keys were forgotten so far.
 func (k *Keys) Forgotten() int64 { return k.forgotten }
@@ -97,27 +112,35 @@ func (k *Keys) intern(m *turnstile.Message, partition int32) (id int32, split bo
 			return s.id - 1, false
 		}
 	}
+	// One string holds the fields joined by NUL bytes, and the key's fields
+	// are substrings of it: one allocation per key.
 	f := &m.Fields
-	key := turnstile.Key{
-		CA: string(f[turnstile.FieldCA]), Unit: string(f[turnstile.FieldUnit]), SCP: string(f[turnstile.FieldSCP]),
-		Station: string(f[turnstile.FieldStation]), LineName: string(f[turnstile.FieldLineName]),
-		Division: string(f[turnstile.FieldDivision]), Desc: string(f[turnstile.FieldDesc]),
-	}
 	name := b[:0] // the hashed bytes are no longer needed
+	var ends [len(turnstile.KeyFields)]int
 	for j, fi := range turnstile.KeyFields {
 		if j > 0 {
 			name = append(name, 0)
 		}
 		name = append(name, f[fi]...)
+		ends[j] = len(name)
 	}
+	ns := string(name)
+	field := func(j int) string {
+		if j == 0 {
+			return ns[:ends[0]]
+		}
+		return ns[ends[j-1]+1 : ends[j]]
+	}
+	key := turnstile.Key{CA: field(0), Unit: field(1), SCP: field(2), Station: field(3),
+		LineName: field(4), Division: field(5), Desc: field(6)}
 	if n := len(k.free); n > 0 {
 		id = k.free[n-1]
 		k.free = k.free[:n-1]
-		k.keys[id], k.names[id], k.home[id], k.refs[id] = key, string(name), h.lo, 0
+		k.keys[id], k.names[id], k.home[id], k.refs[id] = key, ns, h.lo, 0
 	} else {
 		id = int32(len(k.keys))
 		k.keys = append(k.keys, key)
-		k.names = append(k.names, string(name))
+		k.names = append(k.names, ns)
 		k.home = append(k.home, h.lo)
 		k.refs = append(k.refs, 0)
 		k.touched = append(k.touched, false)
@@ -129,14 +152,39 @@ func (k *Keys) intern(m *turnstile.Message, partition int32) (id int32, split bo
 }
 
 // hold counts one more open cell holding key id.
-func (k *Keys) hold(id int32) { k.refs[id]++ }
+func (k *Keys) hold(id int32) {
+	if k.refs[id] == 0 {
+		k.held++
+	}
+	k.refs[id]++
+}
 
-// release counts one open cell less holding key id, and forgets the key when
-// it was the last.
+// release counts one open cell less holding key id. A key no cell holds
+// turns idle; idle keys are forgotten once they outnumber the held keys and
+// minIdle.
 func (k *Keys) release(id int32) {
 	if k.refs[id]--; k.refs[id] > 0 {
 		return
 	}
+	k.held--
+	k.idle = append(k.idle, id)
+	if len(k.idle) > max(k.held, k.minIdle) {
+		k.sweep()
+	}
+}
+
+// sweep forgets the idle keys that are still idle.
+func (k *Keys) sweep() {
+	for _, id := range k.idle {
+		if k.refs[id] == 0 { // not held again since, nor already forgotten
+			k.forget(id)
+		}
+	}
+	k.idle = k.idle[:0]
+}
+
+// forget removes key id from the table and frees its ID.
+func (k *Keys) forget(id int32) {
 	k.remove(id)
 	k.keys[id], k.names[id], k.refs[id] = turnstile.Key{}, "", -1
 	k.free = append(k.free, id)
