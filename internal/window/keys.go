@@ -35,14 +35,15 @@ type Keys struct {
 	buf   []byte
 
 	// By key ID. An ID below len(keys) is free when refs[id] < 0.
-	keys  []turnstile.Key
-	names []string // the fields of each key joined by NUL bytes, which sort as the fields do
-	home  []uint64 // the low half of each key's hash, to find its slot when it is forgotten
-	refs  []int32  // open cells holding the key, over all Engines; -1 once forgotten
-	free  []int32  // forgotten IDs, to reuse
-	live  int      // keys not forgotten
-	held  int      // keys with refs > 0
-	idle  []int32  // keys whose refs fell to 0 since the last sweep (some may be held again)
+	keys   []turnstile.Key
+	names  []string // the fields of each key joined by NUL bytes, which sort as the fields do
+	home   []uint64 // the low half of each key's hash, to find its slot when it is forgotten
+	refs   []int32  // open cells holding the key, over all Engines; -1 once forgotten
+	free   []int32  // forgotten IDs, to reuse
+	live   int      // keys not forgotten
+	held   int      // keys with refs > 0; the other live keys are idle
+	idle   []int32  // keys whose refs fell to 0 since the last sweep, once each (some may be held again)
+	queued []bool   // by key ID: in idle
 
 	minIdle   int   // idle keys kept at least, whatever the held keys
 	forgotten int64 // keys forgotten so far
@@ -66,9 +67,11 @@ type keySlot struct {
 	owner int32
 }
 
-// defaultMinIdle is how many idle keys a sweep waits for at least: 64 Ki
-// keys cost about 16 MB.
-const defaultMinIdle = 1 << 16
+// defaultMinIdle is how many idle keys a sweep waits for at least: 256 Ki
+// keys cost about 60 MB. A working set of fewer keys that come and go (the
+// 200k-key engine benchmark cycles through its keys every 13 windows) is
+// never interned twice.
+const defaultMinIdle = 1 << 18
 
 // NewKeys returns an empty key table.
 func NewKeys() *Keys { return &Keys{seed: rand.Uint64(), minIdle: defaultMinIdle} }
@@ -144,6 +147,7 @@ func (k *Keys) intern(m *turnstile.Message, partition int32) (id int32, split bo
 		k.home = append(k.home, h.lo)
 		k.refs = append(k.refs, 0)
 		k.touched = append(k.touched, false)
+		k.queued = append(k.queued, false)
 	}
 	k.slots[i] = keySlot{hash: h, id: id + 1, owner: partition}
 	k.live++
@@ -167,16 +171,20 @@ func (k *Keys) release(id int32) {
 		return
 	}
 	k.held--
-	k.idle = append(k.idle, id)
-	if len(k.idle) > max(k.held, k.minIdle) {
+	if !k.queued[id] {
+		k.queued[id] = true
+		k.idle = append(k.idle, id)
+	}
+	if k.live-k.held > max(k.held, k.minIdle) {
 		k.sweep()
 	}
 }
 
-// sweep forgets the idle keys that are still idle.
+// sweep forgets the keys that are idle. Every idle key is in k.idle.
 func (k *Keys) sweep() {
 	for _, id := range k.idle {
-		if k.refs[id] == 0 { // not held again since, nor already forgotten
+		k.queued[id] = false
+		if k.refs[id] == 0 { // not held again since
 			k.forget(id)
 		}
 	}
