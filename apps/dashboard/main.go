@@ -49,7 +49,7 @@ func main() {
 
 type options struct {
 	config, bootstrap, topic, group  string
-	history                          time.Duration
+	history, maxFuture               time.Duration
 	maxRows                          int
 	addr, consumerMetrics            string
 	metricsAddr, logFormat, logLevel string
@@ -65,6 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.group, "group", "", "join this consumer group (offsets are never committed); empty: no group, read every partition from the beginning")
 	fs.DurationVar(&o.history, "history", 24*time.Hour, "keep windows ending this far back from the newest window end (event time)")
 	fs.IntVar(&o.maxRows, "history-rows", 2_000_000, "keep at most this many (turnstile, window) rows; the oldest windows go first")
+	fs.DurationVar(&o.maxFuture, "max-future", time.Hour, "ignore rows whose window ends more than this after the wall clock, so that one mis-clocked row cannot evict the history; 0: off")
 	fs.StringVar(&o.addr, "addr", ":8080", "serve the dashboard on this address")
 	fs.StringVar(&o.consumerMetrics, "consumer-metrics", "", "the consumer's /metrics URL (e.g. http://localhost:9091/metrics), for lag and watermark; empty: not shown")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve the dashboard's own /metrics, /healthz and /readyz on this address; empty: off")
@@ -95,6 +96,9 @@ func validate(o *options, stderr io.Writer) (*settings, error) {
 	}
 	if o.history < time.Minute {
 		return nil, fmt.Errorf("--history: want at least 1m, got %s", o.history)
+	}
+	if o.maxFuture < 0 {
+		return nil, fmt.Errorf("--max-future: want 0 (off) or a positive duration, got %s", o.maxFuture)
 	}
 	if o.maxRows < 1 {
 		return nil, fmt.Errorf("--history-rows: want a positive number, got %d", o.maxRows)
@@ -135,7 +139,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening chan<- 
 	defer cancel()
 
 	reg := ops.NewRegistry()
-	d := dashboard.New(dashboard.Config{History: o.history, MaxRows: o.maxRows, Logger: log, Registry: reg})
+	d := dashboard.New(dashboard.Config{History: o.history, MaxRows: o.maxRows, MaxFuture: o.maxFuture, Logger: log, Registry: reg})
 
 	// No group joined by default, but confluent-kafka-go wants a group.id:
 	// a per-process one, never joined and never committed to.

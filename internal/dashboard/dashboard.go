@@ -21,15 +21,20 @@ type Config struct {
 	Logger       *slog.Logger
 	Registry     *prometheus.Registry // optional: dashboard metrics are registered here
 	Now          func() time.Time     // clock; default time.Now
+	// MaxFuture: a row whose window ends more than this after Now is ignored
+	// (0: no limit), so that one mis-clocked row cannot push the history's
+	// horizon past every real window and evict them.
+	MaxFuture time.Duration
 }
 
 // Dashboard is the dashboard's state: the history, the browsers connected
 // to it, and the pipeline health. It is safe for concurrent use.
 type Dashboard struct {
-	log   *slog.Logger
-	now   func() time.Time
-	epoch string
-	hub   *Hub
+	log       *slog.Logger
+	now       func() time.Time
+	maxFuture time.Duration
+	epoch     string
+	hub       *Hub
 
 	mu          sync.Mutex
 	hist        *History
@@ -61,16 +66,17 @@ func New(cfg Config) *Dashboard {
 		cfg.Now = time.Now
 	}
 	d := &Dashboard{
-		log:     cfg.Logger,
-		now:     cfg.Now,
-		epoch:   strconv.FormatInt(cfg.Now().UnixNano(), 36),
-		hub:     NewHub(cfg.ClientBuffer),
-		hist:    NewHistory(cfg.History, cfg.MaxRows),
-		pending: map[bucketKey]struct{}{},
-		counts:  map[AddResult]int64{},
+		log:       cfg.Logger,
+		now:       cfg.Now,
+		maxFuture: cfg.MaxFuture,
+		epoch:     strconv.FormatInt(cfg.Now().UnixNano(), 36),
+		hub:       NewHub(cfg.ClientBuffer),
+		hist:      NewHistory(cfg.History, cfg.MaxRows),
+		pending:   map[bucketKey]struct{}{},
+		counts:    map[AddResult]int64{},
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "turnstile_dashboard_messages_total",
-			Help: "Window messages read, by result (added, duplicate, too_old, bad).",
+			Help: "Window messages read, by result (added, duplicate, too_old, future, bad).",
 		}, []string{"result"}),
 	}
 	if cfg.Registry != nil {
@@ -90,12 +96,23 @@ func New(cfg Config) *Dashboard {
 func (d *Dashboard) Hub() *Hub { return d.hub }
 
 // Add counts a decoded row into the history. Browsers see it at the next
-// Flush.
+// Flush. A row whose window ends more than MaxFuture after the clock is
+// ignored (Future): the first one is logged, all are counted.
 func (d *Dashboard) Add(r Row) AddResult {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.lastMessage = d.now()
-	res := d.hist.Add(r)
+	now := d.now()
+	d.lastMessage = now
+	var res AddResult
+	if d.maxFuture > 0 && r.End > now.Add(d.maxFuture).Unix() {
+		res = Future
+		if d.counts[Future] == 0 {
+			d.log.Warn("ignoring window rows that end too far after the wall clock (a mis-clocked record?); counted in turnstile_dashboard_messages_total{result=\"future\"}, logged once",
+				"window_end", r.EndTime().Format(time.RFC3339), "station", r.Station, "max_future", d.maxFuture)
+		}
+	} else {
+		res = d.hist.Add(r)
+	}
 	d.counts[res]++
 	d.messages.WithLabelValues(resultName(res)).Inc()
 	if res == Added {
@@ -119,6 +136,8 @@ func resultName(r AddResult) string {
 		return "added"
 	case Duplicate:
 		return "duplicate"
+	case Future:
+		return "future"
 	}
 	return "too_old"
 }

@@ -285,3 +285,34 @@ func TestEventStreamOverHTTP(t *testing.T) {
 		t.Errorf("/api/state = %d buckets, health %+v", len(st.Buckets), st.Health)
 	}
 }
+
+// TestDashboardIgnoresRowsFromTheFuture feeds one row stamped 2099 among
+// rows of the present: it must not become the newest window end, which
+// would move the horizon past every real window and empty the history.
+func TestDashboardIgnoresRowsFromTheFuture(t *testing.T) {
+	now := time.Unix(t0, 0).Add(2 * time.Minute)
+	d := New(Config{History: 2 * time.Hour, MaxFuture: time.Hour, Now: func() time.Time { return now }})
+	for i, r := range []Row{
+		row("59 ST", "NQR456W", "00-00-00", t0, 10, 20),
+		row("59 ST", "NQR456W", "00-00-00", time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC).Unix(), 1, 1),
+		row("59 ST", "NQR456W", "00-00-01", t0, 1, 2),
+		row("59 ST", "NQR456W", "00-00-02", t0+3600, 1, 2), // within --max-future of now: kept
+		row("59 ST", "NQR456W", "00-00-03", t0+3600+180, 1, 2),
+	} {
+		want := []AddResult{Added, Future, Added, Added, Future}[i]
+		if got := d.Add(r); got != want {
+			t.Errorf("row %d (end %s): %s, want %s", i, r.EndTime(), resultName(got), resultName(want))
+		}
+	}
+	h := d.Health()
+	if h.Rows != 3 || h.NewestEnd != t0+3600 || h.OldestEnd != t0 || h.Future != 2 {
+		t.Errorf("rows %d newest %d oldest %d future %d, want 3 rows from t0 to t0+1h and 2 ignored",
+			h.Rows, h.NewestEnd-t0, h.OldestEnd-t0, h.Future)
+	}
+	// 0 turns the guard off.
+	d = New(Config{History: time.Hour, Now: func() time.Time { return now }})
+	d.Add(row("59 ST", "NQR456W", "00-00-00", t0, 10, 20))
+	if got := d.Add(row("59 ST", "NQR456W", "00-00-00", t0+24*3600, 1, 1)); got != Added || d.Health().Rows != 1 {
+		t.Errorf("guard off: %s, %d rows; want added, the old row evicted", resultName(got), d.Health().Rows)
+	}
+}

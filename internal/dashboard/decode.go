@@ -7,8 +7,6 @@ package dashboard
 import (
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
@@ -28,13 +26,6 @@ type Row struct {
 	Start int64
 }
 
-// MessageKey returns the Kafka key of a window row as the consumer writes it:
-// CA|UNIT|SCP|STATION|LINENAME|DIVISION|DESC|<window end unix seconds>.
-func MessageKey(c *turnstile.WindowCount) string {
-	return strings.Join([]string{c.CA, c.Unit, c.SCP, c.Station, c.LineName, c.Division, c.Desc,
-		strconv.FormatInt(c.End, 10)}, "|")
-}
-
 // Header is one message header, as a Kafka client hands it over.
 type Header struct {
 	Key   string
@@ -42,8 +33,8 @@ type Header struct {
 }
 
 // Decode decodes a window message. The value must be a lake row
-// (turnstile.ParseWindowCount); the key, when present, must name the same
-// turnstile and window end as the value; the window_end header, when present,
+// (turnstile.ParseWindowCount); the key, when present, must be the value's
+// turnstile.WindowKey; the window_end header, when present,
 // must be the row's window end, and window_start must be before it.
 func Decode(key, value []byte, headers []Header) (Row, error) {
 	if len(value) == 0 {
@@ -54,7 +45,7 @@ func Decode(key, value []byte, headers []Header) (Row, error) {
 		return Row{}, fmt.Errorf("message value: %w", err)
 	}
 	if len(key) > 0 {
-		if want := MessageKey(&wc); string(key) != want {
+		if want := turnstile.WindowKey(&wc); string(key) != want {
 			return Row{}, fmt.Errorf("message key %q does not match its value (want %q)", key, want)
 		}
 	}
@@ -89,7 +80,7 @@ func Decode(key, value []byte, headers []Header) (Row, error) {
 // for tests and demo feeds.
 func Encode(c *turnstile.WindowCount, window time.Duration) (key, value []byte, headers []Header) {
 	end := c.EndTime()
-	return []byte(MessageKey(c)), turnstile.AppendWindowCount(nil, c), []Header{
+	return []byte(turnstile.WindowKey(c)), turnstile.AppendWindowCount(nil, c), []Header{
 		{Key: HeaderWindowStart, Value: []byte(end.Add(-window).Format(time.RFC3339))},
 		{Key: HeaderWindowEnd, Value: []byte(end.Format(time.RFC3339))},
 	}

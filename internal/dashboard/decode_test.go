@@ -27,6 +27,7 @@ func TestDecodeRoundTrip(t *testing.T) {
 		wc("59 ST", "NQR456W", "02-00-00", t0, 120, 340),
 		wc(`TIMES SQ, "42 ST"`, "1237ACENQRSW", "01-00-01", t0+300, 0, 0),
 		wc("34 ST-PENN STA", "ACE", "00-00-00", t0, -5, 9_000_000_000),
+		wc(`A|B \ C`, "1|2", `\|`, t0, 1, 2), // separators and escapes inside fields
 	} {
 		key, value, headers := Encode(&c, 5*time.Minute)
 		got, err := Decode(key, value, headers)

@@ -25,6 +25,7 @@ type Health struct {
 	Added          int64 `json:"added"`
 	Duplicates     int64 `json:"duplicates"`
 	TooOld         int64 `json:"too_old"`
+	Future         int64 `json:"future"`
 	Bad            int64 `json:"bad"`
 	// LastMessageAge is the wall-clock time since the last window message,
 	// seconds; -1 before the first.
@@ -81,7 +82,8 @@ func (d *Dashboard) healthLocked() Health {
 		Now: now.Unix(), NewestEnd: d.hist.Newest(), OldestEnd: d.hist.Oldest(), WindowSeconds: d.hist.WindowSeconds(),
 		HistorySeconds: int64(d.hist.Limit() / time.Second), Rows: d.hist.Len(), Buckets: d.hist.Buckets(),
 		Evicted: d.hist.Evicted(), Added: d.counts[Added], Duplicates: d.counts[Duplicate], TooOld: d.counts[TooOld],
-		Bad: d.bad, LastMessageAge: -1, ReaderLag: -1, Clients: d.hub.Len(),
+		Future: d.counts[Future],
+		Bad:    d.bad, LastMessageAge: -1, ReaderLag: -1, Clients: d.hub.Len(),
 	}
 	if !d.lastMessage.IsZero() {
 		h.LastMessageAge = now.Sub(d.lastMessage).Seconds()

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"slices"
 	"time"
+
+	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 )
 
 // Station names a station as the page shows it: the MTA STATION name is not
@@ -30,6 +32,7 @@ const (
 	Added     AddResult = iota // the row is new and counted
 	Duplicate                  // a row with the same key (turnstile, window end) is already held
 	TooOld                     // the window ended before the history's horizon
+	Future                     // not counted: the window ends too far after the wall clock (Dashboard only)
 )
 
 type bucketKey struct {
@@ -62,7 +65,7 @@ type History struct {
 	limit   int64 // seconds
 	maxRows int
 
-	rows    map[string]struct{} // message keys held, for dropping repeats
+	rows    map[string]struct{} // window keys (turnstile.WindowKey) held, for dropping repeats
 	buckets map[bucketKey]*bucketValue
 	ends    []int64 // distinct window ends held, ascending
 	byEnd   map[int64]*endIndex
@@ -94,7 +97,7 @@ func (h *History) Add(r Row) AddResult {
 	if h.newest != 0 && r.End <= h.newest-h.limit {
 		return TooOld
 	}
-	key := MessageKey(&r.WindowCount)
+	key := turnstile.WindowKey(&r.WindowCount)
 	if _, ok := h.rows[key]; ok {
 		return Duplicate
 	}

@@ -123,3 +123,21 @@ func TestHistorySinceCatchesUp(t *testing.T) {
 		t.Errorf("Since(current) = %+v, want nothing", rest)
 	}
 }
+
+// TestHistoryKeepsTurnstilesThatDifferByASeparator adds two distinct
+// turnstiles whose fields differ only in where a '|' sits: joined with '|'
+// unescaped, their message keys would be equal and the second would be
+// dropped as a repeat.
+func TestHistoryKeepsTurnstilesThatDifferByASeparator(t *testing.T) {
+	h := NewHistory(time.Hour, 0)
+	a := row("59 ST", "NQR456W", "00-00-00", t0, 10, 20)
+	b := a
+	a.CA, a.Unit = "A002|R051", "X"
+	b.CA, b.Unit = "A002", "R051|X"
+	b.Entries, b.Exits = 1, 2
+	mustAdd(t, h, a, Added)
+	mustAdd(t, h, b, Added)
+	if got, _ := h.Bucket(Station{"59 ST", "NQR456W"}, t0); got.Entries != 11 || got.Exits != 22 {
+		t.Errorf("59 ST at t0 = %d/%d, want 11/22", got.Entries, got.Exits)
+	}
+}

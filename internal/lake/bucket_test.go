@@ -117,6 +117,32 @@ func TestBucketAcceptance(t *testing.T) {
 				t.Errorf("List after overwrites = %q, want 3 names", got)
 			}
 
+			// Create stores a new object, and never replaces one.
+			c := "turnstile_rejected/p0_00000000000000000007.jsonl.gz"
+			if err := b.Create(ctx, c, []byte("one")); err != nil {
+				t.Fatalf("Create(new): %v", err)
+			}
+			if got, err := b.Get(ctx, c); err != nil || string(got) != "one" {
+				t.Errorf("Get after Create = %q, %v", got, err)
+			}
+			for _, data := range []string{"two", "one"} {
+				if err := b.Create(ctx, c, []byte(data)); !errors.Is(err, ErrExist) || !errors.Is(err, fs.ErrExist) {
+					t.Errorf("Create(existing, %q) = %v, want ErrExist", data, err)
+				}
+			}
+			if got, err := b.Get(ctx, c); err != nil || string(got) != "one" {
+				t.Errorf("Get after a refused Create = %q, %v; want the first content", got, err)
+			}
+			if err := b.Create(ctx, n, []byte("third")); !errors.Is(err, ErrExist) {
+				t.Errorf("Create over a Put object = %v, want ErrExist", err)
+			}
+			if got, _ := b.List(ctx, "turnstile_rejected/"); len(got) != 2 {
+				t.Errorf("List after Create = %q, want 2 names (no temporary files)", got)
+			}
+			if err := b.Create(ctx, "a/.tmp", []byte("x")); err == nil || errors.Is(err, ErrExist) {
+				t.Errorf("Create(bad name) = %v, want a name error", err)
+			}
+
 			// Missing object.
 			_, err := b.Get(ctx, "turnstile/missing.csv.gz")
 			if !errors.Is(err, ErrNotExist) || !errors.Is(err, fs.ErrNotExist) {
@@ -135,6 +161,9 @@ func TestBucketAcceptance(t *testing.T) {
 			cancel()
 			if err := b.Put(cctx, "turnstile/cancelled", []byte("x")); !errors.Is(err, context.Canceled) {
 				t.Errorf("Put(cancelled ctx) = %v, want context.Canceled", err)
+			}
+			if err := b.Create(cctx, "turnstile/cancelled", []byte("x")); !errors.Is(err, context.Canceled) {
+				t.Errorf("Create(cancelled ctx) = %v, want context.Canceled", err)
 			}
 		})
 	}

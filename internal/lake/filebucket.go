@@ -63,7 +63,31 @@ func (b *FileBucket) Put(ctx context.Context, name string, data []byte) error {
 	return nil
 }
 
-func (b *FileBucket) put(p string, data []byte) (err error) {
+// Create writes data to a hidden temporary file in the same folder, syncs
+// it, and links it to the object's path: link fails when the path exists,
+// so an existing file is never replaced, and a reader sees the complete file
+// or none.
+func (b *FileBucket) Create(ctx context.Context, name string, data []byte) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	p := b.path(name)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("lake: create %s: %w", p, err)
+	}
+	if err := b.write(p, data, func(tmp string) error { return os.Link(tmp, p) }); err != nil {
+		return fmt.Errorf("lake: create %s: %w", p, err) // os.Link's error wraps fs.ErrExist
+	}
+	return nil
+}
+
+func (b *FileBucket) put(p string, data []byte) error {
+	return b.write(p, data, func(tmp string) error { return os.Rename(tmp, p) })
+}
+
+// write writes data to a temporary file next to p, syncs it, and calls
+// publish to make it p; the temporary file is gone afterwards.
+func (b *FileBucket) write(p string, data []byte, publish func(tmp string) error) (err error) {
 	dir := filepath.Dir(p)
 	if err := mkdirAllSync(dir); err != nil {
 		return err
@@ -91,9 +115,10 @@ func (b *FileBucket) put(p string, data []byte) (err error) {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, p); err != nil {
+	if err := publish(tmp); err != nil {
 		return err
 	}
+	_ = os.Remove(tmp) // after a link; a rename left nothing
 	return syncDir(dir)
 }
 

@@ -77,6 +77,31 @@ func (b *GCSBucket) Put(ctx context.Context, name string, data []byte) error {
 	})
 }
 
+// Create uploads data as the object name with the precondition that no
+// object has that name (ifGenerationMatch=0): GCS answers 412 when one does,
+// and Create returns an error that wraps ErrExist. A retry after a lost
+// answer can meet its own upload that way.
+func (b *GCSBucket) Create(ctx context.Context, name string, data []byte) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	err := b.retry(ctx, "create", name, func(ctx context.Context) error {
+		w := b.bucket.Object(name).If(storage.Conditions{DoesNotExist: true}).NewWriter(ctx)
+		w.ContentType = contentType(name)
+		w.ChunkSize = 0
+		if _, err := w.Write(data); err != nil {
+			_ = w.Close()
+			return err
+		}
+		return w.Close()
+	})
+	var ge *googleapi.Error
+	if errors.As(err, &ge) && ge.Code == http.StatusPreconditionFailed {
+		return fmt.Errorf("lake: create gs://%s/%s: %w", b.name, name, ErrExist)
+	}
+	return err
+}
+
 // Get downloads the object name.
 func (b *GCSBucket) Get(ctx context.Context, name string) ([]byte, error) {
 	if err := checkName(name); err != nil {

@@ -28,6 +28,12 @@ type Bucket interface {
 	// harmless, so re-emitting a file under its deterministic name is
 	// idempotent.
 	Put(ctx context.Context, name string, data []byte) error
+	// Create stores data under name only if no object has that name: it
+	// never replaces an object. When one exists, the error wraps ErrExist and
+	// the object is unchanged. Like Put, a nil error means the object is
+	// complete and durable. A Create retried after its answer was lost may
+	// find its own object and report ErrExist: compare the content to tell.
+	Create(ctx context.Context, name string, data []byte) error
 	// Get returns the content of the object name; the error wraps
 	// ErrNotExist when there is no such object.
 	Get(ctx context.Context, name string) ([]byte, error)
@@ -41,6 +47,10 @@ type Bucket interface {
 // ErrNotExist is the error Get wraps for a missing object. It is
 // fs.ErrNotExist, so errors.Is(err, fs.ErrNotExist) works too.
 var ErrNotExist = fs.ErrNotExist
+
+// ErrExist is the error Create wraps when the object exists. It is
+// fs.ErrExist.
+var ErrExist = fs.ErrExist
 
 // checkName reports whether name is a valid object name: a slash-separated
 // relative path of non-empty elements, none of them starting with "." (the

@@ -71,6 +71,18 @@ func (l Layout) SideObject(kind SideKind, source string, firstOffset int64) stri
 	return fmt.Sprintf("%s_%s/%s_%020d.jsonl.gz", l.Prefix, kind, source, firstOffset)
 }
 
+// SideObjectN returns the name of the n-th side file whose first record has
+// the offset firstOffset: SideObject for n = 0, then
+// <prefix>_<kind>/<source>_<firstOffset as 20 digits>_<n>.jsonl.gz. PutSide
+// uses n > 0 when a replay batched the records differently from an earlier
+// run, since a side file is never replaced.
+func (l Layout) SideObjectN(kind SideKind, source string, firstOffset int64, n int) string {
+	if n == 0 {
+		return l.SideObject(kind, source, firstOffset)
+	}
+	return fmt.Sprintf("%s_%s/%s_%020d_%d.jsonl.gz", l.Prefix, kind, source, firstOffset, n)
+}
+
 // SidePrefix returns the folder of the side files of kind, with a trailing
 // slash, for List.
 func (l Layout) SidePrefix(kind SideKind) string { return l.Prefix + "_" + string(kind) + "/" }

@@ -36,6 +36,24 @@ func (b *MemBucket) Put(ctx context.Context, name string, data []byte) error {
 	return nil
 }
 
+// Create stores a copy of data under name unless an object has that name.
+func (b *MemBucket) Create(ctx context.Context, name string, data []byte) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("lake: create mem:%s: %w", name, err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.objects[name]; ok {
+		return fmt.Errorf("lake: create mem:%s: %w", name, ErrExist)
+	}
+	b.objects[name] = slices.Clone(data)
+	b.puts++
+	return nil
+}
+
 // Get returns a copy of the object name.
 func (b *MemBucket) Get(ctx context.Context, name string) ([]byte, error) {
 	if err := checkName(name); err != nil {

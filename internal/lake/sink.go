@@ -143,17 +143,45 @@ func (s *Sink) PutWindows(ctx context.Context, end time.Time, source string, row
 // PutSide writes recs as a side file of kind whose first record has the offset
 // firstOffset, and returns the object name and its size in bytes. source must
 // pass CheckSource.
+//
+// A side object is never replaced: PutSide creates it only if absent
+// (Bucket.Create). If an object of that name exists with the same bytes (a
+// replay wrote the same batch again), PutSide is done and writes nothing. If
+// it holds other bytes (a replay after a crash batched the records
+// differently), PutSide writes a new object under the next free name
+// (Layout.SideObjectN). So no record once written is lost; a record can be
+// written twice, in two objects: side output is at least once, and a
+// record's (source, offset) is its dedup key.
 func (s *Sink) PutSide(ctx context.Context, kind SideKind, source string, firstOffset int64, recs []SideRecord) (string, int, error) {
 	if err := CheckSource(source); err != nil {
 		return "", 0, err
 	}
-	name := s.Layout.SideObject(kind, source, firstOffset)
 	var buf bytes.Buffer
 	if err := EncodeSide(&buf, recs); err != nil {
-		return name, 0, err
+		return s.Layout.SideObject(kind, source, firstOffset), 0, err
 	}
-	return name, buf.Len(), s.Bucket.Put(ctx, name, buf.Bytes())
+	data := buf.Bytes()
+	for n := 0; n < maxSideVersions; n++ {
+		name := s.Layout.SideObjectN(kind, source, firstOffset, n)
+		err := s.Bucket.Create(ctx, name, data)
+		if !errors.Is(err, ErrExist) {
+			return name, len(data), err
+		}
+		old, err := s.Bucket.Get(ctx, name)
+		if err != nil {
+			return name, 0, fmt.Errorf("lake: side object %s exists, reading it to compare: %w", name, err)
+		}
+		if bytes.Equal(old, data) {
+			return name, len(data), nil
+		}
+	}
+	return "", 0, fmt.Errorf("lake: %d side objects of %s from offset %d already hold other records; not writing more",
+		maxSideVersions, source, firstOffset)
 }
+
+// maxSideVersions bounds the side objects that share a first offset: each
+// takes a replay whose batch differs from all the earlier ones.
+const maxSideVersions = 1000
 
 // Close closes the Bucket.
 func (s *Sink) Close() error { return s.Bucket.Close() }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -132,11 +131,11 @@ func (e *Emitter) Close() {
 	}
 }
 
-// EmitKey is the message key of a row: the grouping key and the window end, so
-// that a reader can drop a repeat.
+// EmitKey is the message key of a row: turnstile.AppendWindowKey, the
+// grouping key and the window end with no two rows sharing one, so that a
+// reader can drop a repeat.
 func EmitKey(c *turnstile.WindowCount) []byte {
-	k := c.Key
-	return []byte(k.CA + "|" + k.Unit + "|" + k.SCP + "|" + k.Station + "|" + k.LineName + "|" + k.Division + "|" + k.Desc + "|" + strconv.FormatInt(c.End, 10))
+	return turnstile.AppendWindowKey(nil, c)
 }
 
 // Commit publishes rows and commits offsets for the consumer group (meta)

@@ -171,7 +171,9 @@ func (e *Engine) Add(m *turnstile.Message, offset int64) Result {
 			r.LateEnd = end
 			continue
 		}
-		e.window(start).add(id, m.Entries, m.Exits, offset, e.keys.Len())
+		if e.window(start).add(id, m.Entries, m.Exits, offset, e.keys.Len()) {
+			e.keys.hold(id)
+		}
 		r.Added++
 	}
 	e.observe(t)
@@ -238,10 +240,12 @@ func (e *Engine) window(start int64) *win {
 	return w
 }
 
-func (w *win) add(key int32, entries, exits, offset int64, keys int) {
-	w.cells.add(key, entries, exits, keys)
+// add adds a record to the window and reports whether it opened a cell for
+// key.
+func (w *win) add(key int32, entries, exits, offset int64, keys int) bool {
 	w.minOffset = min(w.minOffset, offset)
 	w.maxOffset = max(w.maxOffset, offset)
+	return w.cells.add(key, entries, exits, keys)
 }
 
 // Emit closes every window that ended at or before the watermark, in order of
@@ -270,11 +274,31 @@ func (e *Engine) emitUpTo(limit int64, emit func(*Closed) error) error {
 			return err
 		}
 		e.open = slices.Delete(e.open, 0, 1)
-		w.cells.reset()
-		e.free = append(e.free, w)
+		e.close(w)
 	}
 	e.forget(limit)
 	return nil
+}
+
+// close releases the keys of a window that is no longer open, and keeps the
+// window for reuse.
+func (e *Engine) close(w *win) {
+	w.cells.each(e.keys.release)
+	w.cells.reset()
+	e.free = append(e.free, w)
+}
+
+// Release drops every open window without emitting it and forgets every
+// record, releasing the window's keys to the shared Keys: call it when the
+// partition is revoked and its Engine dropped, or the keys of its open
+// windows are never forgotten. The Engine takes no more records after
+// Release.
+func (e *Engine) Release() {
+	for _, w := range e.open {
+		e.close(w)
+	}
+	e.open = e.open[:0]
+	e.forget(math.MaxInt64)
 }
 
 // forget drops the duplicate memory of records whose windows all end at or
@@ -296,7 +320,7 @@ func (e *Engine) forget(limit int64) {
 func (e *Engine) rowsOf(w *win) []turnstile.WindowCount {
 	rank := e.keys.ranks()
 	rows := e.rows[:0]
-	if n := w.cells.len(); n*bits.Len(uint(n)) >= 4*len(rank) {
+	if n := w.cells.len(); n*bits.Len(uint(n)) >= 4*len(e.keys.order) {
 		// The window holds a good part of all keys: walking every key in
 		// order and looking each up is cheaper than sorting.
 		for _, id := range e.keys.order {

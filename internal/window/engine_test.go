@@ -366,3 +366,45 @@ func TestParseLength(t *testing.T) {
 		}
 	}
 }
+
+// TestFloodOfKeysIsForgotten feeds 200,000 distinct keys, 20 a second with
+// 1-minute windows: about 1,200 keys are in an open window at any time. The
+// key table must hold about those (and as many idle ones, with minIdle 0),
+// not every key ever seen.
+func TestFloodOfKeysIsForgotten(t *testing.T) {
+	spec, err := NewSpec(time.Minute, time.Minute, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := NewKeys()
+	keys.minIdle = 0
+	e := New(spec, keys, 0)
+	start := time.Date(2024, 7, 22, 0, 0, 0, 0, time.UTC)
+	var p turnstile.Parser
+	var m turnstile.Message
+	rows := 0
+	emit := func(c *Closed) error { rows += len(c.Rows); return nil }
+	const n = 200_000
+	for i := range n {
+		rec := turnstile.NewRecord(fmt.Sprintf("A%06d", i), "R001", "00-00-00", "FLOOD", "1", "IRT", "REGULAR", 1, 1,
+			fmt.Sprint("id-", i), start.Add(time.Duration(i/20)*time.Second))
+		if err := p.Parse(turnstile.AppendCSV(nil, &rec), &m); err != nil {
+			t.Fatal(err)
+		}
+		e.Add(&m, int64(i))
+		if e.Ready() {
+			if err := e.Emit(emit); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if keys.Len() > 5_000 {
+		t.Errorf("after %d distinct keys, the key table holds %d IDs; want about the %d of the open windows", n, keys.Len(), 20*70)
+	}
+	if err := e.Flush(emit); err != nil {
+		t.Fatal(err)
+	}
+	if rows != n {
+		t.Errorf("emitted %d rows, want %d", rows, n)
+	}
+}

@@ -11,8 +11,19 @@ import (
 // Keys interns the grouping keys (CA, UNIT, SCP, STATION, LINENAME, DIVISION,
 // DESC) of all partitions into small integer IDs, and remembers which
 // partition each key was first seen on. One Keys serves every Engine of a
-// consumer; it is not safe for concurrent use. A key is never forgotten: the
-// table grows with the number of distinct turnstiles ever seen.
+// consumer; it is not safe for concurrent use.
+//
+// Keys that no open window holds are forgotten: each key counts the open
+// (window, key) cells that hold it, over all Engines. When the last one
+// closes the key turns idle, and idle keys are forgotten in a sweep once
+// there are more of them than held keys (and than minIdle), so that a key
+// that comes back soon, as real turnstiles do, is not interned again each
+// time. A forgotten key's ID goes on a free list and is given to the next
+// new key. So the table holds at most about twice the keys of the open
+// windows (or minIdle more), not every key ever seen: a flood of distinct
+// keys costs memory only while their windows are open. A forgotten key that
+// comes back is a new key (and the split-key report, once per key, can
+// repeat for it).
 //
 // A key is looked up by a 128-bit hash of its fields, without comparing the
 // fields themselves: a false match among a million keys has a probability
@@ -20,17 +31,31 @@ import (
 // when the table is large.
 type Keys struct {
 	seed  uint64
-	slots []keySlot // open addressing with linear probing
+	slots []keySlot // open addressing with linear probing, deletion by backward shift
 	buf   []byte
 
-	keys []turnstile.Key
+	// By key ID. An ID below len(keys) is free when refs[id] < 0.
+	keys   []turnstile.Key
+	names  []string // the fields of each key joined by NUL bytes, which sort as the fields do
+	home   []uint64 // the low half of each key's hash, to find its slot when it is forgotten
+	refs   []int32  // open cells holding the key, over all Engines; -1 once forgotten
+	free   []int32  // forgotten IDs, to reuse
+	live   int      // keys not forgotten
+	held   int      // keys with refs > 0; the other live keys are idle
+	idle   []int32  // keys whose refs fell to 0 since the last sweep, once each (some may be held again)
+	queued []bool   // by key ID: in idle
 
-	// The sort order of the keys, extended when keys were added: order lists
-	// the key IDs sorted by their fields, and rank[id] is the position of key
-	// id in order.
-	names []string // the fields of each key joined by NUL bytes, which sort as the fields do
-	order []int32
-	rank  []int32
+	minIdle   int   // idle keys kept at least, whatever the held keys
+	forgotten int64 // keys forgotten so far
+
+	// The sort order of the live keys, brought up to date by ranks: order
+	// lists their IDs sorted by their fields, and rank[id] is the position of
+	// key id in order. changed lists the IDs added or forgotten since, once
+	// each (touched[id]).
+	order   []int32
+	rank    []int32
+	changed []int32
+	touched []bool
 }
 
 // keySlot is one slot of the key table: the hash of a key, its ID + 1 (zero
@@ -42,22 +67,41 @@ type keySlot struct {
 	owner int32
 }
 
-// NewKeys returns an empty key table.
-func NewKeys() *Keys { return &Keys{seed: rand.Uint64()} }
+// defaultMinIdle is how many idle keys a sweep waits for at least: 256 Ki
+// keys cost about 60 MB. A working set of fewer keys that come and go (the
+// 200k-key engine benchmark cycles through its keys every 13 windows) is
+// never interned twice.
+const defaultMinIdle = 1 << 18
 
-// Len returns the number of distinct keys seen.
+// NewKeys returns an empty key table.
+func NewKeys() *Keys { return &Keys{seed: rand.Uint64(), minIdle: defaultMinIdle} }
+
+// Len returns the size of the ID space: every key ID is below it. It is the
+// largest number of keys that were live at once, not the number of live keys
+// (Live).
 func (k *Keys) Len() int { return len(k.keys) }
+
+// Live returns the number of keys in the table: those that some open window
+// holds, and the idle ones not yet forgotten.
+func (k *Keys) Live() int { return k.live }
+
+// Held returns the number of keys that some open window holds.
+func (k *Keys) Held() int { return k.held }
+
+// Forgotten returns how many keys were forgotten so far.
+func (k *Keys) Forgotten() int64 { return k.forgotten }
 
 // Key returns the key with the given ID.
 func (k *Keys) Key(id int32) *turnstile.Key { return &k.keys[id] }
 
 // intern returns the ID of the message's key. split is true the first time the
-// key shows up on a partition other than the one it was first seen on.
+// key shows up on a partition other than the one it was first seen on. The
+// caller must add the key to an open window (hold) before it releases any.
 func (k *Keys) intern(m *turnstile.Message, partition int32) (id int32, split bool) {
 	b := m.AppendKey(k.buf[:0])
 	k.buf = b
 	h := hash128(b, k.seed)
-	if (len(k.keys)+1)*8 > len(k.slots)*maxLoad {
+	if (k.live+1)*8 > len(k.slots)*maxLoad {
 		k.grow()
 	}
 	mask := uint64(len(k.slots) - 1)
@@ -71,23 +115,117 @@ func (k *Keys) intern(m *turnstile.Message, partition int32) (id int32, split bo
 			return s.id - 1, false
 		}
 	}
-	id = int32(len(k.keys))
-	k.slots[i] = keySlot{hash: h, id: id + 1, owner: partition}
+	// One string holds the fields joined by NUL bytes, and the key's fields
+	// are substrings of it: one allocation per key.
 	f := &m.Fields
-	k.keys = append(k.keys, turnstile.Key{
-		CA: string(f[turnstile.FieldCA]), Unit: string(f[turnstile.FieldUnit]), SCP: string(f[turnstile.FieldSCP]),
-		Station: string(f[turnstile.FieldStation]), LineName: string(f[turnstile.FieldLineName]),
-		Division: string(f[turnstile.FieldDivision]), Desc: string(f[turnstile.FieldDesc]),
-	})
 	name := b[:0] // the hashed bytes are no longer needed
+	var ends [len(turnstile.KeyFields)]int
 	for j, fi := range turnstile.KeyFields {
 		if j > 0 {
 			name = append(name, 0)
 		}
 		name = append(name, f[fi]...)
+		ends[j] = len(name)
 	}
-	k.names = append(k.names, string(name))
+	ns := string(name)
+	field := func(j int) string {
+		if j == 0 {
+			return ns[:ends[0]]
+		}
+		return ns[ends[j-1]+1 : ends[j]]
+	}
+	key := turnstile.Key{CA: field(0), Unit: field(1), SCP: field(2), Station: field(3),
+		LineName: field(4), Division: field(5), Desc: field(6)}
+	if n := len(k.free); n > 0 {
+		id = k.free[n-1]
+		k.free = k.free[:n-1]
+		k.keys[id], k.names[id], k.home[id], k.refs[id] = key, ns, h.lo, 0
+	} else {
+		id = int32(len(k.keys))
+		k.keys = append(k.keys, key)
+		k.names = append(k.names, ns)
+		k.home = append(k.home, h.lo)
+		k.refs = append(k.refs, 0)
+		k.touched = append(k.touched, false)
+		k.queued = append(k.queued, false)
+	}
+	k.slots[i] = keySlot{hash: h, id: id + 1, owner: partition}
+	k.live++
+	k.touch(id)
 	return id, false
+}
+
+// hold counts one more open cell holding key id.
+func (k *Keys) hold(id int32) {
+	if k.refs[id] == 0 {
+		k.held++
+	}
+	k.refs[id]++
+}
+
+// release counts one open cell less holding key id. A key no cell holds
+// turns idle; idle keys are forgotten once they outnumber the held keys and
+// minIdle.
+func (k *Keys) release(id int32) {
+	if k.refs[id]--; k.refs[id] > 0 {
+		return
+	}
+	k.held--
+	if !k.queued[id] {
+		k.queued[id] = true
+		k.idle = append(k.idle, id)
+	}
+	if k.live-k.held > max(k.held, k.minIdle) {
+		k.sweep()
+	}
+}
+
+// sweep forgets the keys that are idle. Every idle key is in k.idle.
+func (k *Keys) sweep() {
+	for _, id := range k.idle {
+		k.queued[id] = false
+		if k.refs[id] == 0 { // not held again since
+			k.forget(id)
+		}
+	}
+	k.idle = k.idle[:0]
+}
+
+// forget removes key id from the table and frees its ID.
+func (k *Keys) forget(id int32) {
+	k.remove(id)
+	k.keys[id], k.names[id], k.refs[id] = turnstile.Key{}, "", -1
+	k.free = append(k.free, id)
+	k.live--
+	k.forgotten++
+	k.touch(id)
+}
+
+// remove takes key id out of the slots by backward shift: every later slot
+// of the probe run that may move back does, so that no lookup stops early at
+// the hole.
+func (k *Keys) remove(id int32) {
+	mask := uint64(len(k.slots) - 1)
+	i := k.home[id] & mask
+	for k.slots[i].id != id+1 {
+		i = (i + 1) & mask
+	}
+	for j := (i + 1) & mask; k.slots[j].id != 0; j = (j + 1) & mask {
+		// The slot at j may move to the hole at i if its home is not in the
+		// cyclic range (i, j].
+		if h := k.slots[j].hash.lo & mask; (j-h)&mask >= (j-i)&mask {
+			k.slots[i] = k.slots[j]
+			i = j
+		}
+	}
+	k.slots[i] = keySlot{}
+}
+
+func (k *Keys) touch(id int32) {
+	if !k.touched[id] {
+		k.touched[id] = true
+		k.changed = append(k.changed, id)
+	}
 }
 
 func (k *Keys) grow() {
@@ -96,23 +234,34 @@ func (k *Keys) grow() {
 		func(s *keySlot, mask int) int { return int(s.hash.lo) & mask })
 }
 
-// ranks returns the sort position of every key. Keys are joined with NUL
-// bytes, which sort below every other byte, so comparing the joined strings
-// compares the fields in order. Keys added since the last call are sorted
-// and merged into the order, so that a steady trickle of new turnstiles does
-// not sort the whole table again at every window.
+// ranks returns the sort position of every live key. Keys are joined with
+// NUL bytes, which sort below every other byte, so comparing the joined
+// strings compares the fields in order. The keys added and forgotten since
+// the last call are taken out of the order, and the added ones sorted and
+// merged back in, so that a steady trickle of new turnstiles does not sort
+// the whole table again at every window.
 func (k *Keys) ranks() []int32 {
-	if len(k.order) == len(k.keys) {
+	if len(k.changed) == 0 {
 		return k.rank
 	}
 	byName := func(a, b int32) int { return strings.Compare(k.names[a], k.names[b]) }
-	added := make([]int32, 0, len(k.keys)-len(k.order))
-	for id := len(k.order); id < len(k.keys); id++ {
-		added = append(added, int32(id))
+	kept := k.order[:0] // filtered in place
+	for _, id := range k.order {
+		if !k.touched[id] {
+			kept = append(kept, id)
+		}
 	}
+	added := make([]int32, 0, len(k.changed))
+	for _, id := range k.changed {
+		k.touched[id] = false
+		if k.refs[id] >= 0 {
+			added = append(added, id)
+		}
+	}
+	k.changed = k.changed[:0]
 	slices.SortFunc(added, byName)
-	merged := make([]int32, 0, len(k.keys))
-	old := k.order
+	merged := make([]int32, 0, len(kept)+len(added))
+	old := kept
 	for len(old) > 0 && len(added) > 0 {
 		if byName(added[0], old[0]) < 0 {
 			merged, added = append(merged, added[0]), added[1:]
@@ -122,7 +271,7 @@ func (k *Keys) ranks() []int32 {
 	}
 	merged = append(append(merged, old...), added...)
 	k.order = merged
-	k.rank = slices.Grow(k.rank[:0], len(merged))[:len(merged)]
+	k.rank = slices.Grow(k.rank[:0], len(k.keys))[:len(k.keys)]
 	for pos, id := range merged {
 		k.rank[id] = int32(pos)
 	}

@@ -18,18 +18,27 @@ import (
 // windows to turn dense and for rows to be emitted by walking the key order,
 // and hold out-of-order, late and duplicate records and keys that first show
 // up late in the stream.
+//
+// Each case runs two partitions, whose Engines share one Keys and whose
+// streams draw from the same keys, interleaved at random, plus a third
+// partition that is revoked (Release) half way. Keys that no open window
+// holds are forgotten and their IDs reused as the streams go on; with drift,
+// the pool of keys slides along the stream, so that most keys are forgotten.
 func TestEngineMatchesReference(t *testing.T) {
 	tests := []struct {
 		name               string
 		size, slide, delay time.Duration
 		keys, records      int
 		perSecond          int // records per second of event time
+		drift              int // the key pool slides over keys × (1 + drift) keys in all
 	}{
 		{name: "tumbling, many keys", size: 5 * time.Minute, slide: 5 * time.Minute, delay: 5 * time.Minute, keys: 2000, records: 30_000, perSecond: 20},
 		{name: "sliding, many keys", size: 15 * time.Minute, slide: 5 * time.Minute, delay: 2 * time.Minute, keys: 1500, records: 30_000, perSecond: 20},
 		{name: "tumbling, few keys, short delay", size: time.Minute, slide: time.Minute, delay: 10 * time.Second, keys: 40, records: 10_000, perSecond: 30},
 		{name: "short windows over many keys: rows sorted, not walked", size: 30 * time.Second, slide: 10 * time.Second, delay: 20 * time.Second, keys: 3000, records: 30_000, perSecond: 20},
 		{name: "slide that does not divide the size", size: 5 * time.Minute, slide: 2 * time.Minute, delay: time.Minute, keys: 700, records: 20_000, perSecond: 10},
+		{name: "a flood of keys that come and go", size: time.Minute, slide: 30 * time.Second, delay: 30 * time.Second, keys: 300, records: 30_000, perSecond: 20, drift: 40},
+		{name: "a flood of keys, walked in key order", size: 5 * time.Minute, slide: 5 * time.Minute, delay: time.Minute, keys: 1000, records: 30_000, perSecond: 20, drift: 10},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -37,16 +46,46 @@ func TestEngineMatchesReference(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			values := randomStream(rand.New(rand.NewPCG(uint64(i), 99)), tt.keys, tt.records, tt.perSecond)
-			got := engineRows(t, spec, values)
-			want := referenceRows(t, spec, values)
-			if len(got) != len(want) {
-				t.Errorf("engine emitted %d rows, the reference %d", len(got), len(want))
+			var streams [][][]byte
+			for p := range 3 {
+				rng := rand.New(rand.NewPCG(uint64(i), 99+uint64(p)))
+				streams = append(streams, randomStream(rng, tt.keys, tt.records, tt.perSecond, tt.drift))
 			}
-			for j := range min(len(got), len(want)) {
-				if got[j] != want[j] {
-					t.Fatalf("row %d: engine %s, reference %s", j, got[j], want[j])
+			streams[2] = streams[2][:len(streams[2])/2] // revoked half way
+			keys := NewKeys()
+			keys.minIdle = 0 // forget idle keys as soon as they outnumber the held ones
+			got, forgotten := engineRows(t, spec, keys, streams, 2, rand.New(rand.NewPCG(uint64(i), 7)))
+			for p := range 2 {
+				want := referenceRows(t, spec, streams[p])
+				if len(got[p]) != len(want) {
+					t.Errorf("partition %d: engine emitted %d rows, the reference %d", p, len(got[p]), len(want))
 				}
+				for j := range min(len(got[p]), len(want)) {
+					if got[p][j] != want[j] {
+						t.Fatalf("partition %d row %d: engine %s, reference %s", p, j, got[p][j], want[j])
+					}
+				}
+			}
+			if forgotten == 0 && tt.drift > 0 {
+				t.Error("no key was forgotten before the end of the streams")
+			}
+			distinct := map[string]bool{}
+			for _, s := range streams {
+				for _, v := range s {
+					rec, _ := turnstile.Parse(v)
+					distinct[rec.CA+rec.Unit+rec.SCP+rec.Station+rec.Desc] = true
+				}
+			}
+			t.Logf("%d distinct keys, %d forgotten before the end, at most %d live at once", len(distinct), forgotten, keys.Len())
+			if tt.drift > 0 && keys.Len() > len(distinct)/2 {
+				t.Errorf("the key IDs went up to %d for %d distinct keys: forgotten IDs are not reused", keys.Len(), len(distinct))
+			}
+			if keys.Held() != 0 {
+				t.Errorf("after every window closed, %d keys are held", keys.Held())
+			}
+			keys.sweep()
+			if keys.Live() != 0 || slices.ContainsFunc(keys.slots, func(s keySlot) bool { return s.id != 0 }) {
+				t.Errorf("after every window closed and a sweep, %d keys are live", keys.Live())
 			}
 		})
 	}
@@ -55,7 +94,9 @@ func TestEngineMatchesReference(t *testing.T) {
 // randomStream returns message values: keys drawn from a pool that grows
 // along the stream, TIMESTAMPs mostly in order with some jitter back in time
 // (some beyond the watermark delay), and about 3 % repeats of earlier values.
-func randomStream(rng *rand.Rand, keys, n, perSecond int) [][]byte {
+// With drift > 0 the pool also slides, from keys 0 to keys−1 at the start to
+// keys·drift to keys·(drift+1)−1 at the end.
+func randomStream(rng *rand.Rand, keys, n, perSecond, drift int) [][]byte {
 	start := time.Date(2024, 7, 22, 23, 50, 0, 0, time.UTC) // crosses midnight
 	var out [][]byte
 	for i := range n {
@@ -64,7 +105,7 @@ func randomStream(rng *rand.Rand, keys, n, perSecond int) [][]byte {
 			continue
 		}
 		known := max(1, keys*(i+1)/n*2) // the pool grows: half the keys are new in the second half
-		k := rng.IntN(min(known, keys))
+		k := rng.IntN(min(known, keys)) + keys*drift*i/n
 		t := start.Add(time.Duration(i/perSecond) * time.Second)
 		if rng.IntN(10) == 0 {
 			t = t.Add(-time.Duration(rng.IntN(600)) * time.Second) // out of order, sometimes late
@@ -86,38 +127,72 @@ func row(end int64, k turnstile.Key, entries, exits int64) string {
 		k.CA, k.Unit, k.SCP, k.Station, k.LineName, k.Division, k.Desc, entries, exits)
 }
 
-func engineRows(t *testing.T, spec Spec, values [][]byte) []string {
+// engineRows feeds the streams to one Engine each, all sharing keys, taking
+// the next value of a stream chosen at random, and returns the rows each of
+// the first kept Engines emitted. The Engines of the other streams are
+// released when their stream ends, as a revoked partition's. forgotten is
+// how many keys were forgotten before the final Flush.
+func engineRows(t *testing.T, spec Spec, keys *Keys, streams [][][]byte, kept int, rng *rand.Rand) (rows [][]string, forgotten int64) {
 	t.Helper()
-	e := New(spec, NewKeys(), 0)
+	type part struct {
+		e       *Engine
+		values  [][]byte
+		next    int
+		lastEnd int64
+	}
+	parts := make([]*part, len(streams))
+	for i, s := range streams {
+		parts[i] = &part{e: New(spec, keys, int32(i)), values: s, lastEnd: -1 << 62}
+	}
+	rows = make([][]string, len(streams))
+	emitter := func(i int) func(c *Closed) error {
+		return func(c *Closed) error {
+			p := parts[i]
+			if c.End <= p.lastEnd {
+				t.Fatalf("partition %d: window ending %d emitted after the one ending %d", i, c.End, p.lastEnd)
+			}
+			p.lastEnd = c.End
+			for _, r := range c.Rows {
+				rows[i] = append(rows[i], row(c.End, r.Key, r.Entries, r.Exits))
+			}
+			return nil
+		}
+	}
 	var p turnstile.Parser
 	var m turnstile.Message
-	var out []string
-	lastEnd := int64(-1 << 62)
-	emit := func(c *Closed) error {
-		if c.End <= lastEnd {
-			t.Fatalf("window ending %d emitted after the one ending %d", c.End, lastEnd)
+	for {
+		var active []int
+		for i, pt := range parts {
+			if pt.next < len(pt.values) {
+				active = append(active, i)
+			}
 		}
-		lastEnd = c.End
-		for _, r := range c.Rows {
-			out = append(out, row(c.End, r.Key, r.Entries, r.Exits))
+		if len(active) == 0 {
+			break
 		}
-		return nil
-	}
-	for i, v := range values {
-		if err := p.Parse(v, &m); err != nil {
+		i := active[rng.IntN(len(active))]
+		pt := parts[i]
+		if err := p.Parse(pt.values[pt.next], &m); err != nil {
 			t.Fatal(err)
 		}
-		e.Add(&m, int64(i))
-		if e.Ready() {
-			if err := e.Emit(emit); err != nil {
+		pt.e.Add(&m, int64(pt.next))
+		pt.next++
+		if pt.e.Ready() {
+			if err := pt.e.Emit(emitter(i)); err != nil {
 				t.Fatal(err)
 			}
 		}
+		if pt.next == len(pt.values) && i >= kept {
+			pt.e.Release()
+		}
 	}
-	if err := e.Flush(emit); err != nil {
-		t.Fatal(err)
+	forgotten = keys.Forgotten()
+	for i := range kept {
+		if err := parts[i].e.Flush(emitter(i)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	return out
+	return rows[:kept], forgotten
 }
 
 // referenceRows applies the rules as the issue states them, with no care

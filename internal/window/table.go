@@ -118,26 +118,28 @@ type cells struct {
 // len returns the number of cells.
 func (t *cells) len() int { return t.n + t.nDense }
 
-// add adds entries and exits to the cell of key. keys is the number of keys
-// known, every key ID below it.
-func (t *cells) add(key int32, entries, exits int64, keys int) {
+// add adds entries and exits to the cell of key, and reports whether the
+// cell is new. keys is the size of the key ID space, every key ID below it.
+func (t *cells) add(key int32, entries, exits int64, keys int) bool {
 	if int(key) < len(t.dense) {
-		if !t.has[key] {
+		added := !t.has[key]
+		if added {
 			t.has[key] = true
 			t.nDense++
 		}
 		s := &t.dense[key]
 		s[0] += entries
 		s[1] += exits
-		return
+		return added
 	}
-	t.addSparse(key, entries, exits)
+	added := t.addSparse(key, entries, exits)
 	if len(t.dense) == 0 && keys >= minDense && 4*t.n >= keys {
 		t.toDense(keys)
 	}
+	return added
 }
 
-func (t *cells) addSparse(key int32, entries, exits int64) {
+func (t *cells) addSparse(key int32, entries, exits int64) bool {
 	if (t.n+1)*8 > len(t.slots)*maxLoad {
 		t.grow()
 	}
@@ -148,12 +150,12 @@ func (t *cells) addSparse(key int32, entries, exits int64) {
 		if c.key == k {
 			c.entries += entries
 			c.exits += exits
-			return
+			return false
 		}
 		if c.key == 0 {
 			*c = cell{key: k, entries: entries, exits: exits}
 			t.n++
-			return
+			return true
 		}
 	}
 }
@@ -223,6 +225,24 @@ func (t *cells) appendTo(dst []cell) []cell {
 		}
 	}
 	return dst
+}
+
+// each calls f with the key ID of every cell.
+func (t *cells) each(f func(key int32)) {
+	if t.nDense > 0 {
+		for id, ok := range t.has {
+			if ok {
+				f(int32(id))
+			}
+		}
+	}
+	if t.n > 0 {
+		for _, c := range t.slots {
+			if c.key != 0 {
+				f(c.key - 1)
+			}
+		}
+	}
 }
 
 // reset empties the table and keeps its memory for reuse. The next window
