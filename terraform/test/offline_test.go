@@ -455,7 +455,7 @@ func TestProviderPinnedExactly(t *testing.T) {
 	if !providerPin.Match(data) {
 		t.Errorf("terraform/versions.tf must pin hashicorp/google with version = \"7.x.y\"")
 	}
-	if regexp.MustCompile(`version\s*=\s*"[~><!=]`).Match(data) {
+	if regexp.MustCompile(`(?m)^\s*version\s*=\s*"[~><!=]`).Match(data) {
 		t.Errorf("terraform/versions.tf has a version range; pin one release")
 	}
 }

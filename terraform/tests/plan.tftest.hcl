@@ -521,7 +521,7 @@ run "dashboard_on_the_consumer_vm" {
   }
 
   assert {
-    condition     = !strcontains(google_compute_instance.vm["producer"].metadata["startup-script"], "DASHBOARD_BIND") && !strcontains(google_compute_instance.vm["kafka"].metadata["startup-script"], "DASHBOARD_BIND")
+    condition     = !strcontains(google_compute_instance.vm["producer"].metadata["startup-script"], "echo \"DASHBOARD_BIND=") && !strcontains(google_compute_instance.vm["kafka"].metadata["startup-script"], "echo \"DASHBOARD_BIND=")
     error_message = "Only consumer VMs run the dashboard."
   }
 
