@@ -70,6 +70,13 @@ registry_login() {
 
 up() {
   compose_args
+  # Kafka's log lives on the data disk (KAFKA_DATA_DIR). A compose file that
+  # does not mount it (one from before the disk, e.g. a rollback of
+  # deploy-bitnami) would start Kafka on an empty Docker volume: refuse.
+  if [[ "$ROLE" == kafka && -n "$(env_get KAFKA_DATA_DIR)" ]] && ! grep -q 'KAFKA_DATA_DIR' "$compose_path"; then
+    say "refusing to start $compose_path: it does not mount KAFKA_DATA_DIR ($(env_get KAFKA_DATA_DIR)), so Kafka would lose its log; deploy a compose.kafka.yaml that does" >&2
+    exit 1
+  fi
   if [[ "$ROLE" != kafka && ! -f "$APP_DIR/images.env" ]]; then
     say "no app images deployed to this VM yet; push the deploy-apps branch"
     return 0

@@ -174,3 +174,40 @@ func TestWaitForCI(t *testing.T) {
 		t.Errorf("a short SHA was accepted:\n%s", out)
 	}
 }
+
+// On the Kafka VM (KAFKA_DATA_DIR in vm.env), `up` refuses a compose file
+// that does not mount the data disk, instead of starting Kafka on an empty
+// Docker volume.
+func TestTurnstileUpRefusesComposeWithoutDataDir(t *testing.T) {
+	for _, tc := range []struct {
+		name, compose string
+		wantOK        bool
+	}{
+		{name: "old compose file, named volume only", compose: "services:\n  kafka:\n    volumes: [kafka-data:/var/lib/kafka/data]\n"},
+		{name: "compose file that mounts KAFKA_DATA_DIR", compose: "services:\n  kafka:\n    volumes: [\"${KAFKA_DATA_DIR:-kafka-data}:/var/lib/kafka/data\"]\n", wantOK: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := turnstileUp(t, "kafka", nil, "up")
+			var app string
+			for _, e := range cmd.Env {
+				if v, ok := strings.CutPrefix(e, "TURNSTILE_APP_DIR="); ok {
+					app = v
+				}
+			}
+			vmEnv := "KAFKA_TOPIC=mta-turnstile\nKAFKA_DATA_DIR=/mnt/disks/kafka-data/kafka\n"
+			if err := os.WriteFile(filepath.Join(app, "vm.env"), []byte(vmEnv), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(app, "seed", "compose.kafka.yaml"), []byte(tc.compose), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := cmd.CombinedOutput()
+			if (err == nil) != tc.wantOK {
+				t.Fatalf("up: err = %v, want ok %v\n%s", err, tc.wantOK, out)
+			}
+			if !tc.wantOK && !strings.Contains(string(out), "does not mount KAFKA_DATA_DIR") {
+				t.Errorf("up output lacks the reason:\n%s", out)
+			}
+		})
+	}
+}

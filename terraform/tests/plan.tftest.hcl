@@ -407,7 +407,7 @@ run "kafka_data_disk" {
   }
 
   assert {
-    condition     = !strcontains(google_compute_instance.vm["consumer"].metadata["startup-script"], "KAFKA_DATA_DIR") && strcontains(google_compute_instance.vm["consumer"].metadata["startup-script"], "readonly DATA_DEVICE=''")
+    condition     = !strcontains(google_compute_instance.vm["consumer"].metadata["startup-script"], "KAFKA_DATA_DIR=/") && strcontains(google_compute_instance.vm["consumer"].metadata["startup-script"], "readonly DATA_DEVICE=''")
     error_message = "App VMs have no data disk."
   }
 }
