@@ -10,7 +10,9 @@
 #
 # Environment: PROJECT_ID and ZONE (the Terraform outputs of the same names).
 # The VM side (/opt/turnstile/bin/turnstile-up) is installed by the Terraform
-# startup script, terraform/templates/startup.sh.tftpl.
+# startup script, terraform/templates/startup.sh.tftpl. Every command first
+# waits for that script's ready marker (a VM that is still booting is waited
+# for); turnstile-up then holds a lock, so deploys never overlap.
 set -euo pipefail
 
 gcloud_flags() {
@@ -67,7 +69,7 @@ sudo /opt/turnstile/bin/turnstile-up rollback"
 }
 
 usage() {
-  sed -n '2,14p' "$0" >&2
+  sed -n '2,16p' "$0" >&2
   exit 2
 }
 
