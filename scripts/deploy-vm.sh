@@ -69,7 +69,7 @@ sudo /opt/turnstile/bin/turnstile-up rollback"
 }
 
 usage() {
-  sed -n '2,16p' "$0" >&2
+  sed -n '2,15p' "$0" >&2
   exit 2
 }
 
