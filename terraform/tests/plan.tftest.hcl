@@ -692,6 +692,11 @@ run "bigquery_external_table" {
     condition     = length(google_bigquery_table.windows_by_day) == 0
     error_message = "The hive table exists only with lake_layout = hive."
   }
+
+  assert {
+    condition     = contains(keys(google_project_service.this), "bigquery.googleapis.com") && google_bigquery_table.windows.deletion_protection == true
+    error_message = "The BigQuery API must be enabled, and the table protected by default (bigquery_deletion_protection)."
+  }
 }
 
 run "bigquery_hive_table" {
@@ -802,6 +807,20 @@ run "deployer_identity" {
   assert {
     condition     = length(google_iap_tunnel_instance_iam_member.deployer_tunnel) == 3 && google_artifact_registry_repository_iam_member.deployer_writer[0].role == "roles/artifactregistry.writer"
     error_message = "The deployer needs IAP tunnelling on each instance and write access to the registry."
+  }
+
+  assert {
+    condition = (
+      length(google_service_account_iam_member.deployer_act_as_vm) == 3 &&
+      alltrue([for m in google_service_account_iam_member.deployer_act_as_vm : m.role == "roles/iam.serviceAccountUser"]) &&
+      google_project_iam_member.deployer_viewer[0].role == "roles/compute.viewer"
+    )
+    error_message = "The deployer must act as each VM service account (SSH to a VM that runs as one) and read compute resources, nothing broader."
+  }
+
+  assert {
+    condition     = contains(keys(google_project_service.this), "sts.googleapis.com") && contains(keys(google_project_service.this), "iamcredentials.googleapis.com")
+    error_message = "Managing the deployer must enable the token exchange APIs (sts, iamcredentials)."
   }
 
   assert {
