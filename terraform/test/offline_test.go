@@ -264,7 +264,7 @@ func TestPlannedValues(t *testing.T) {
 		}
 		script := startupScript(t, plan, "kafka")
 		for _, n := range []string{
-			`local dev="/dev/disk/by-id/google-$DATA_DEVICE"`,
+			`/dev/disk/by-id/google-$DATA_DEVICE}" waited=0`,
 			"readonly DATA_DEVICE='kafka-data'",
 			`if ! blkid "$dev" >/dev/null 2>&1; then`,
 			"RequiresMountsFor=$DATA_MOUNT",
@@ -280,6 +280,10 @@ func TestPlannedValues(t *testing.T) {
 		if blank < 0 || mkfs < blank || strings.Count(script, "mkfs.") != 1 {
 			t.Errorf("mkfs must run once, and only when blkid finds no filesystem (blkid at %d, mkfs at %d)", blank, mkfs)
 		}
+	})
+
+	t.Run("the data disk mount runs: formats only a blank disk, idempotent", func(t *testing.T) {
+		testMountDataDisk(t, startupScript(t, plan, "kafka"))
 	})
 
 	t.Run("BigQuery external table over the lake", func(t *testing.T) {

@@ -395,7 +395,7 @@ run "kafka_data_disk" {
     condition = alltrue([for needle in [
       "readonly DATA_DEVICE='kafka-data'",
       "readonly DATA_MOUNT='/mnt/disks/kafka-data'",
-      "local dev=\"/dev/disk/by-id/google-$DATA_DEVICE\"",
+      "/dev/disk/by-id/google-$DATA_DEVICE}\" waited=0",
       "if ! blkid \"$dev\" >/dev/null 2>&1; then",
       "mkfs.ext4",
       "$DATA_MOUNT ext4 discard,defaults,nofail 0 2",
