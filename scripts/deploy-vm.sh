@@ -10,7 +10,9 @@
 #
 # Environment: PROJECT_ID and ZONE (the Terraform outputs of the same names).
 # The VM side (/opt/turnstile/bin/turnstile-up) is installed by the Terraform
-# startup script, terraform/templates/startup.sh.tftpl.
+# startup script, terraform/templates/startup.sh.tftpl. Every command first
+# waits for that script's ready marker (a VM that is still booting is waited
+# for); turnstile-up then holds a lock, so deploys never overlap.
 set -euo pipefail
 
 gcloud_flags() {
@@ -25,54 +27,49 @@ remote() {
   gcloud compute ssh "$vm" "${gc[@]}" --command "$script"
 }
 
-# The VM's first boot installs Docker before turnstile-up exists. (Expanded on
-# the VM, hence the single quotes.)
+# Wait for this boot's startup script to finish: it writes the ready marker
+# /run/turnstile/ready at its very end (/run is cleared at every reboot). A
+# deploy that arrives during a boot waits here; turnstile-up's lock covers the
+# rest. (Expanded on the VM, hence the single quotes.)
 # shellcheck disable=SC2016
-readonly wait_for_startup='for _ in $(seq 60); do
-  [ -x /opt/turnstile/bin/turnstile-up ] && break
-  echo "waiting for the startup script to finish"; sleep 10
+readonly wait_for_startup='for _ in $(seq 90); do
+  [ -f /run/turnstile/ready ] && break
+  echo "waiting for the startup script to finish (the VM may be booting)"; sleep 10
 done
-[ -x /opt/turnstile/bin/turnstile-up ] || { echo "turnstile-up is missing: see the serial console"; exit 1; }'
+[ -f /run/turnstile/ready ] || { echo "the startup script has not finished after 15 min: see the serial console"; exit 1; }'
 
 deploy() {
   local vm=$1 compose=$2 images=${3:-}
-  local name
-  name="$(basename "$compose")"
-  local files=("$compose")
-  local install_images=""
+  local files=("$compose") remote_images=""
   if [[ -n "$images" ]]; then
     files+=("$images")
-    install_images="if [ -f /opt/turnstile/images.env ]; then sudo cp /opt/turnstile/images.env /opt/turnstile/images.env.previous; fi
-sudo install -m 0644 /tmp/$(basename "$images") /opt/turnstile/images.env"
+    remote_images="/tmp/$(basename "$images")"
   fi
   echo "deploy: copying ${files[*]} to $vm"
   gcloud_flags
   gcloud compute scp "${gc[@]}" "${files[@]}" "$vm:/tmp/"
   remote "$vm" "set -eu
 $wait_for_startup
-sudo install -D -m 0644 /tmp/$name /opt/turnstile/current/$name
-$install_images
-sudo /opt/turnstile/bin/turnstile-up up"
+sudo /opt/turnstile/bin/turnstile-up deploy /tmp/$(basename "$compose") $remote_images"
 }
 
 health() {
   local vm=$1 timeout=${2:-300}
   echo "health: waiting up to ${timeout}s for $vm"
-  remote "$vm" "sudo /opt/turnstile/bin/turnstile-up health $timeout"
+  remote "$vm" "set -eu
+$wait_for_startup
+sudo /opt/turnstile/bin/turnstile-up health $timeout"
 }
 
 rollback() {
   local vm=$1
   remote "$vm" "set -eu
-test -f /opt/turnstile/images.env.previous || { echo 'no previous deployment on this VM'; exit 1; }
-sudo cp /opt/turnstile/images.env /opt/turnstile/images.env.failed
-sudo cp /opt/turnstile/images.env.previous /opt/turnstile/images.env
-cat /opt/turnstile/images.env
-sudo /opt/turnstile/bin/turnstile-up up"
+$wait_for_startup
+sudo /opt/turnstile/bin/turnstile-up rollback"
 }
 
 usage() {
-  sed -n '2,14p' "$0" >&2
+  sed -n '2,15p' "$0" >&2
   exit 2
 }
 

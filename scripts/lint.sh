@@ -5,7 +5,8 @@
 #   gofmt -l over every git-tracked .go file
 #   go vet ./...   (and the build-tagged Terraform tests)
 #   actionlint, with shellcheck, over every workflow in .github/workflows
-#   ShellCheck over scripts/*.sh and the VM helper terraform/templates/turnstile-up.sh
+#   ShellCheck over scripts/*.sh, .github/scripts/*.sh and the VM helper
+#   terraform/templates/turnstile-up.sh
 #   tofu fmt -check -recursive terraform
 #   docker/compose*.yaml loaded by compose-go (tools/composecheck, no engine needed)
 set -euo pipefail
@@ -53,7 +54,7 @@ else
 fi
 
 step "shellcheck scripts"
-shellcheck scripts/*.sh terraform/templates/turnstile-up.sh && echo "clean" || fail=1
+shellcheck scripts/*.sh .github/scripts/*.sh terraform/templates/turnstile-up.sh && echo "clean" || fail=1
 
 step "tofu fmt -check -recursive terraform"
 TF_CLI_CONFIG_FILE="$TOOLS/tofurc" "$TOOLS/bin/tofu" fmt -check -recursive -diff terraform && echo "clean" || fail=1

@@ -1,19 +1,34 @@
 locals {
-  # Settings each VM's compose project reads from /opt/turnstile/vm.env.
-  # Terraform owns this file: the startup script rewrites it at every boot.
-  vm_env = {
+  # Kafka's log lives on this disk, attached under a fixed device name so that
+  # the VM finds it at /dev/disk/by-id/google-<device name>.
+  kafka_data_device = "kafka-data"
+  kafka_data_mount  = "/mnt/disks/kafka-data"
+  kafka_data_dir    = "${local.kafka_data_mount}/kafka"
+
+  # The port the apps' /metrics and /readyz listen on, on the host's loopback
+  # (compose.apps.yaml publishes 127.0.0.1:9090). The Ops Agent scrapes it.
+  app_metrics_port = 9090
+
+  # Settings each VM's compose project reads from /opt/turnstile/vm.env, by
+  # role. Terraform owns this file: the startup script rewrites it at every
+  # boot. Per-VM settings are merged in below.
+  role_env = {
     kafka = {
       KAFKA_ADVERTISED_HOST = google_compute_address.kafka.address
       KAFKA_TOPIC           = var.kafka_topic
       KAFKA_PARTITIONS      = tostring(var.kafka_partitions)
+      EMIT_TOPIC            = var.emit_topic
+      KAFKA_DATA_DIR        = local.kafka_data_dir
     }
     consumer = {
       KAFKA_BOOTSTRAP = local.kafka_bootstrap
       KAFKA_TOPIC     = var.kafka_topic
+      EMIT_TOPIC      = var.emit_topic
       LAKE_SINK       = local.lake_sink
       CONSUMER_GROUP  = "${var.name_prefix}-consumer"
       WINDOW_DURATION = tostring(var.window_minutes.duration)
       WINDOW_SLIDE    = tostring(var.window_minutes.slide)
+      DASHBOARD_PORT  = tostring(var.dashboard_port)
     }
     producer = {
       KAFKA_BOOTSTRAP     = local.kafka_bootstrap
@@ -23,36 +38,84 @@ locals {
     }
   }
 
+  # A consumer VM's instance ID is its host name, which on GCE is the VM name:
+  # static group membership (group.instance.id) and, from it, its own
+  # transactional.id. DASHBOARD_BIND (the VM's internal address) is added by
+  # the startup script, which reads it from the metadata server.
+  vm_env = {
+    for k, vm in local.vms : k => merge(
+      local.role_env[vm.role],
+      vm.role == "consumer" ? { CONSUMER_INSTANCE_ID = vm.name } : {},
+    )
+  }
+
   startup_scripts = {
-    for r in local.roles : r => templatefile("${path.module}/templates/startup.sh.tftpl", {
-      role            = r
-      compose_file    = local.compose[r].file
-      compose_profile = local.compose[r].profile
-      compose_yaml    = file("${path.module}/../docker/${local.compose[r].file}")
-      turnstile_up    = file("${path.module}/templates/turnstile-up.sh")
-      registry_host   = r == "kafka" ? "" : local.registry_host
-      env             = local.vm_env[r]
+    for k, vm in local.vms : k => templatefile("${path.module}/templates/startup.sh.tftpl", {
+      role              = vm.role
+      vm_name           = vm.name
+      compose_file      = local.compose[vm.role].file
+      compose_profile   = local.compose[vm.role].profile
+      compose_yaml      = file("${path.module}/../docker/${local.compose[vm.role].file}")
+      turnstile_up      = file("${path.module}/templates/turnstile-up.sh")
+      registry_host     = vm.role == "kafka" ? "" : local.registry_host
+      env               = local.vm_env[k]
+      data_device       = vm.role == "kafka" ? local.kafka_data_device : ""
+      data_mount        = vm.role == "kafka" ? local.kafka_data_mount : ""
+      data_dir          = vm.role == "kafka" ? local.kafka_data_dir : ""
+      metrics_port      = vm.role == "kafka" ? "" : tostring(local.app_metrics_port)
+      bind_internal_ip  = vm.role == "consumer"
+      ops_agent_version = var.ops_agent_version
     })
   }
 }
 
-resource "google_compute_instance" "vm" {
-  for_each = toset(local.roles)
+# Kafka's log and the consumer group offsets. A disk of its own survives the
+# replacement of the Kafka VM (a zone or name change, a taint, a new image);
+# prevent_destroy makes `terraform destroy` and any plan that would delete it
+# fail. docs/deploy.md explains resizing it and replacing the VM around it.
+resource "google_compute_disk" "kafka_data" {
+  name        = "${var.name_prefix}-kafka-data"
+  description = "Kafka log and consumer offsets of ${local.vms.kafka.name} (mounted at ${local.kafka_data_mount})."
+  zone        = var.zone
+  type        = var.kafka_data_disk_type
+  size        = var.kafka_data_disk_gb
+  labels      = { role = "kafka" }
 
-  name         = local.vm_names[each.key]
-  description  = "turnstile-stream ${each.key} (Docker Compose: ${local.compose[each.key].file})."
-  machine_type = var.machine_types[each.key]
+  lifecycle {
+    prevent_destroy = true
+  }
+
+  depends_on = [google_project_service.this]
+}
+
+resource "google_compute_instance" "vm" {
+  for_each = local.vms
+
+  name         = each.value.name
+  description  = "turnstile-stream ${each.value.role} (Docker Compose: ${local.compose[each.value.role].file})."
+  machine_type = var.machine_types[each.value.role]
   zone         = var.zone
-  tags         = [local.vm_tags[each.key]]
-  labels       = { role = each.key }
+  tags         = [local.vm_tags[each.value.role]]
+  labels       = { role = each.value.role }
 
   allow_stopping_for_update = true
+  # GCP refuses to delete the Kafka VM while this is true (var.kafka_deletion_protection).
+  deletion_protection = each.value.role == "kafka" ? var.kafka_deletion_protection : false
 
   boot_disk {
     initialize_params {
       image = "debian-cloud/debian-12"
-      size  = var.boot_disk_gb[each.key]
+      size  = var.boot_disk_gb[each.value.role]
       type  = "pd-balanced"
+    }
+  }
+
+  dynamic "attached_disk" {
+    for_each = each.value.role == "kafka" ? [google_compute_disk.kafka_data.self_link] : []
+    content {
+      source      = attached_disk.value
+      device_name = local.kafka_data_device
+      mode        = "READ_WRITE"
     }
   }
 
@@ -60,12 +123,12 @@ resource "google_compute_instance" "vm" {
   # traffic leaves through Cloud NAT.
   network_interface {
     subnetwork = local.subnetwork
-    network_ip = each.key == "kafka" ? google_compute_address.kafka.address : null
+    network_ip = each.value.role == "kafka" ? google_compute_address.kafka.address : null
   }
 
   service_account {
     # The role's own account (same e-mail as google_service_account.vm[role].email).
-    email  = trimprefix(local.sa_member[each.key], "serviceAccount:")
+    email  = trimprefix(local.sa_member[each.value.role], "serviceAccount:")
     scopes = ["cloud-platform"]
   }
 
@@ -76,8 +139,8 @@ resource "google_compute_instance" "vm" {
   }
 
   # Passed as metadata rather than metadata_startup_script so that a change
-  # updates the VM in place (it runs again at the next boot) instead of
-  # recreating it.
+  # updates the VM in place (it runs again at the next boot, or at once with
+  # `sudo google_metadata_script_runner startup`) instead of recreating it.
   metadata = {
     startup-script         = local.startup_scripts[each.key]
     enable-oslogin         = "TRUE"

@@ -1,13 +1,27 @@
-# turnstile-stream on GCP: a Kafka VM, a consumer VM and a producer VM in one
-# zone, a private network reachable only through IAP, a data-lake bucket and
-# an Artifact Registry repository for the app images.
+# turnstile-stream on GCP: a Kafka VM (its log on its own persistent disk),
+# consumer_count consumer VMs (each also serving the dashboard on its internal
+# address) and a producer VM in one zone, a private network reachable only
+# through IAP, a data-lake bucket with BigQuery external tables over it, an
+# Artifact Registry repository for the app images, and alert policies.
 
 locals {
-  # The three VM roles. Everything per-VM (name, service account, network tag,
-  # startup script) is keyed by these.
+  # The three VM roles. Service accounts, network tags and compose files are
+  # per role; the consumer role may have several VMs.
   roles = ["kafka", "consumer", "producer"]
 
-  vm_names = { for r in local.roles : r => "${var.name_prefix}-${r}" }
+  # Every VM, by key: kafka, producer, consumer, consumer-1, consumer-2, ...
+  # The first consumer keeps the key and name it had before consumer_count
+  # existed, so raising the count never replaces it.
+  consumer_keys = [for i in range(var.consumer_count) : i == 0 ? "consumer" : "consumer-${i}"]
+  vms = merge(
+    {
+      kafka    = { role = "kafka", name = "${var.name_prefix}-kafka" }
+      producer = { role = "producer", name = "${var.name_prefix}-producer" }
+    },
+    { for k in local.consumer_keys : k => { role = "consumer", name = "${var.name_prefix}-${k}" } },
+  )
+  consumer_vm_names = [for k in local.consumer_keys : local.vms[k].name]
+
   vm_tags  = { for r in local.roles : r => "${var.name_prefix}-${r}" }
   app_tags = [local.vm_tags.consumer, local.vm_tags.producer]
 
@@ -20,7 +34,8 @@ locals {
 
   bucket_name     = coalesce(var.bucket_name, "${var.project_id}-turnstile-lake")
   bucket_location = upper(coalesce(var.bucket_location, var.region))
-  lake_sink       = "gs://${local.bucket_name}/turnstile"
+  lake_prefix     = "turnstile"
+  lake_sink       = "gs://${local.bucket_name}/${local.lake_prefix}${var.lake_layout == "hive" ? "?layout=hive" : ""}"
 
   registry_host = "${var.region}-docker.pkg.dev"
   registry      = "${local.registry_host}/${var.project_id}/${var.registry_id}"
@@ -31,15 +46,20 @@ locals {
   # Google's IAP TCP-forwarding range: the only source allowed to SSH.
   iap_source_range = "35.235.240.0/20"
 
-  services = [
+  services = concat([
     "artifactregistry.googleapis.com",
+    "bigquery.googleapis.com",
     "compute.googleapis.com",
     "iam.googleapis.com",
     "iap.googleapis.com",
     "logging.googleapis.com",
     "monitoring.googleapis.com",
     "storage.googleapis.com",
-  ]
+    ], var.github_repository == null ? [] : [
+    # GitHub's OIDC token exchange (deployer.tf).
+    "iamcredentials.googleapis.com",
+    "sts.googleapis.com",
+  ])
 }
 
 resource "google_project_service" "this" {

@@ -96,3 +96,20 @@ resource "google_compute_firewall" "kafka_from_apps" {
     ports    = [tostring(local.kafka_port)]
   }
 }
+
+# The dashboard on the consumer VMs, reachable only through an IAP TCP tunnel
+# (gcloud compute start-iap-tunnel, docs/deploy.md). It listens on each VM's
+# internal address, which nothing else in the VPC is allowed to reach.
+resource "google_compute_firewall" "dashboard_from_iap" {
+  name          = "${var.name_prefix}-allow-iap-dashboard"
+  description   = "The dashboard on the consumer VMs, only through Identity-Aware Proxy TCP forwarding."
+  network       = local.network
+  direction     = "INGRESS"
+  source_ranges = [local.iap_source_range]
+  target_tags   = [local.vm_tags.consumer]
+
+  allow {
+    protocol = "tcp"
+    ports    = [tostring(var.dashboard_port)]
+  }
+}

@@ -22,9 +22,9 @@ output "kafka_vm_name" {
   value       = google_compute_instance.vm["kafka"].name
 }
 
-output "consumer_vm_name" {
-  description = "Name of the consumer VM."
-  value       = google_compute_instance.vm["consumer"].name
+output "consumer_vm_names" {
+  description = "Names of the consumer VMs (consumer_count of them), space-separated: deploy-apps deploys to each."
+  value       = join(" ", [for k in local.consumer_keys : google_compute_instance.vm[k].name])
 }
 
 output "producer_vm_name" {
@@ -33,12 +33,12 @@ output "producer_vm_name" {
 }
 
 output "vm_names" {
-  description = "VM names by role."
+  description = "VM names by key: kafka, producer, consumer, consumer-1, ..."
   value       = { for r, vm in google_compute_instance.vm : r => vm.name }
 }
 
 output "internal_ips" {
-  description = "Internal IPv4 address of each VM, by role."
+  description = "Internal IPv4 address of each VM, by key (as vm_names)."
   value       = { for r, vm in google_compute_instance.vm : r => vm.network_interface[0].network_ip }
 }
 
@@ -62,6 +62,34 @@ output "registry" {
   value       = local.registry
 }
 
+output "kafka_data_disk" {
+  description = "Name of the Kafka data disk (prevent_destroy; docs/deploy.md explains resizing and teardown)."
+  value       = google_compute_disk.kafka_data.name
+}
+
+output "dashboard_urls" {
+  description = "The dashboard of each consumer VM, by VM name: open it through `gcloud compute start-iap-tunnel VM PORT --local-host-port=localhost:PORT` (docs/deploy.md)."
+  value       = { for k in local.consumer_keys : google_compute_instance.vm[k].name => "http://${google_compute_instance.vm[k].network_interface[0].network_ip}:${var.dashboard_port}" }
+}
+
+output "bigquery_tables" {
+  description = "Fully qualified BigQuery external tables over the lake."
+  value = concat(
+    ["${var.project_id}.${google_bigquery_dataset.lake.dataset_id}.${google_bigquery_table.windows.table_id}"],
+    [for t in google_bigquery_table.windows_by_day : "${var.project_id}.${google_bigquery_dataset.lake.dataset_id}.${t.table_id}"],
+  )
+}
+
+output "wif_provider" {
+  description = "Full name of the Workload Identity provider for google-github-actions/auth (null unless github_repository is set)."
+  value       = try(google_iam_workload_identity_pool_provider.github[0].name, null)
+}
+
+output "deploy_service_account" {
+  description = "E-mail of the deployer service account (null unless github_repository is set)."
+  value       = local.manage_deployer ? trimprefix(local.deployer_member, "serviceAccount:") : null
+}
+
 output "service_accounts" {
   description = "Service account e-mail of each VM, by role."
   value       = { for r, sa in google_service_account.vm : r => sa.email }
@@ -69,14 +97,19 @@ output "service_accounts" {
 
 output "github_variables" {
   description = "The repository variables the deploy workflows read, by name."
-  value = {
-    PROJECT_ID       = var.project_id
-    REGION           = var.region
-    ZONE             = var.zone
-    KAFKA_VM_NAME    = google_compute_instance.vm["kafka"].name
-    CONSUMER_VM_NAME = google_compute_instance.vm["consumer"].name
-    PRODUCER_VM_NAME = google_compute_instance.vm["producer"].name
-    REGISTRY         = local.registry
-    BUCKET_NAME      = google_storage_bucket.lake.name
-  }
+  value = merge({
+    PROJECT_ID        = var.project_id
+    REGION            = var.region
+    ZONE              = var.zone
+    KAFKA_VM_NAME     = google_compute_instance.vm["kafka"].name
+    CONSUMER_VM_NAMES = join(" ", [for k in local.consumer_keys : google_compute_instance.vm[k].name])
+    PRODUCER_VM_NAME  = google_compute_instance.vm["producer"].name
+    REGISTRY          = local.registry
+    BUCKET_NAME       = google_storage_bucket.lake.name
+    }, local.manage_deployer ? {
+    # Set only when Terraform manages the deployer (github_repository);
+    # otherwise they come from the one-time gcloud setup of docs/deploy.md.
+    WIF_PROVIDER           = google_iam_workload_identity_pool_provider.github[0].name
+    DEPLOY_SERVICE_ACCOUNT = trimprefix(local.deployer_member, "serviceAccount:")
+  } : {})
 }

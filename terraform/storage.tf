@@ -12,8 +12,25 @@ resource "google_storage_bucket" "lake" {
     enabled = true
   }
 
-  # Optional cost rule. There is deliberately no Delete rule: lake files are
-  # kept until someone removes them on purpose.
+  # Versioning keeps every overwritten or deleted object as a noncurrent
+  # version (the consumer replaces a window file when it retries or replays
+  # it). This rule deletes those noncurrent versions lake_noncurrent_days
+  # after they were replaced; it never touches a live object.
+  dynamic "lifecycle_rule" {
+    for_each = var.lake_noncurrent_days > 0 ? [var.lake_noncurrent_days] : []
+    content {
+      action {
+        type = "Delete"
+      }
+      condition {
+        days_since_noncurrent_time = lifecycle_rule.value
+        with_state                 = "ARCHIVED"
+      }
+    }
+  }
+
+  # Optional cost rule. No rule deletes a live lake file: they are kept until
+  # someone removes them on purpose.
   dynamic "lifecycle_rule" {
     for_each = var.lake_nearline_after_days > 0 ? [var.lake_nearline_after_days] : []
     content {
@@ -39,6 +56,29 @@ resource "google_artifact_registry_repository" "apps" {
 
   docker_config {
     immutable_tags = true
+  }
+
+  # Keep the newest registry_keep_images versions of each image (producer,
+  # consumer, dashboard: one package each) and anything younger than
+  # registry_min_age_days; delete the rest. A KEEP policy wins over a DELETE.
+  # Artifact Registry applies the policies about once a day.
+  cleanup_policy_dry_run = false
+
+  cleanup_policies {
+    id     = "delete-old-images"
+    action = "DELETE"
+    condition {
+      tag_state  = "ANY"
+      older_than = "${var.registry_min_age_days * 86400}s"
+    }
+  }
+
+  cleanup_policies {
+    id     = "keep-newest-per-app"
+    action = "KEEP"
+    most_recent_versions {
+      keep_count = var.registry_keep_images
+    }
   }
 
   depends_on = [google_project_service.this]

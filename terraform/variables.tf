@@ -61,7 +61,7 @@ variable "machine_types" {
 }
 
 variable "boot_disk_gb" {
-  description = "Boot disk size in GB of each VM. Kafka keeps its log on its boot disk (a Docker volume)."
+  description = "Boot disk size in GB of each VM (per consumer VM for the consumer). Kafka keeps its log on its own data disk (kafka_data_disk_gb), not here; 50 GB stays the Kafka default because shrinking an existing boot disk replaces the VM."
   type = object({
     kafka    = number
     consumer = number
@@ -154,6 +154,67 @@ variable "bucket_location" {
   default     = null
 }
 
+variable "lake_noncurrent_days" {
+  description = "Delete noncurrent (overwritten or deleted) versions of lake objects this many days after they became noncurrent; 0 keeps them forever. Live objects are never deleted by a rule."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.lake_noncurrent_days >= 0 && floor(var.lake_noncurrent_days) == var.lake_noncurrent_days
+    error_message = "lake_noncurrent_days must be a whole number, 0 or more."
+  }
+}
+
+variable "lake_layout" {
+  description = "Object layout of the lake: flat (turnstile/*.csv.gz) or hive (turnstile/dt=YYYY-MM-DD/*.csv.gz, plus a BigQuery table partitioned on dt)."
+  type        = string
+  default     = "flat"
+
+  validation {
+    condition     = contains(["flat", "hive"], var.lake_layout)
+    error_message = "lake_layout must be flat or hive."
+  }
+}
+
+variable "registry_keep_images" {
+  description = "Artifact Registry cleanup: keep at least the newest N images of each app (producer, consumer, dashboard). Older ones are deleted once they are also older than registry_min_age_days."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.registry_keep_images >= 1 && floor(var.registry_keep_images) == var.registry_keep_images
+    error_message = "registry_keep_images must be a whole number, 1 or more."
+  }
+}
+
+variable "registry_min_age_days" {
+  description = "Artifact Registry cleanup never deletes an image younger than this many days, even beyond registry_keep_images (room for rollbacks)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.registry_min_age_days >= 1 && floor(var.registry_min_age_days) == var.registry_min_age_days
+    error_message = "registry_min_age_days must be a whole number, 1 or more."
+  }
+}
+
+variable "bigquery_dataset_id" {
+  description = "BigQuery dataset that holds the external tables over the lake."
+  type        = string
+  default     = "turnstile"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_]+$", var.bigquery_dataset_id)) && length(var.bigquery_dataset_id) <= 1024
+    error_message = "bigquery_dataset_id may hold only letters, digits and underscores."
+  }
+}
+
+variable "bigquery_deletion_protection" {
+  description = "Deletion protection of the BigQuery external tables (they hold no data; the lake files stay in the bucket either way)."
+  type        = bool
+  default     = true
+}
+
 variable "lake_nearline_after_days" {
   description = "Move lake files to NEARLINE storage after this many days; 0 disables it. Lake files are never deleted by a lifecycle rule."
   type        = number
@@ -194,7 +255,7 @@ variable "kafka_topic" {
 }
 
 variable "kafka_partitions" {
-  description = "Partition count of the topic that the Kafka VM creates at start."
+  description = "Partition count of the topic that the Kafka VM creates at start (topic-init raises the count of an existing topic to this; Kafka cannot lower it). At least consumer_count, or some consumers sit idle."
   type        = number
   default     = 3
 
@@ -202,6 +263,72 @@ variable "kafka_partitions" {
     condition     = var.kafka_partitions >= 1 && var.kafka_partitions <= 64 && floor(var.kafka_partitions) == var.kafka_partitions
     error_message = "kafka_partitions must be a whole number from 1 to 64."
   }
+
+  validation {
+    condition     = var.kafka_partitions >= var.consumer_count
+    error_message = "kafka_partitions must be at least consumer_count: a consumer group member without a partition reads nothing. Raise kafka_partitions (docs/deploy.md, \"Scaling out\")."
+  }
+}
+
+variable "consumer_count" {
+  description = "Number of consumer VMs, all in one consumer group. Each runs the consumer (and the dashboard) with --instance-id set to its host name, which also gives it its own transactional.id."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.consumer_count >= 1 && var.consumer_count <= 16 && floor(var.consumer_count) == var.consumer_count
+    error_message = "consumer_count must be a whole number from 1 to 16."
+  }
+}
+
+variable "emit_topic" {
+  description = "Kafka topic of the closed windows: the consumer writes it (--emit-topic), the dashboard reads it; topic-init creates it."
+  type        = string
+  default     = "mta-turnstile-windows"
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9._-]{1,249}$", var.emit_topic))
+    error_message = "emit_topic must be a valid Kafka topic name."
+  }
+}
+
+variable "dashboard_port" {
+  description = "Port of the dashboard on each consumer VM's internal address (reach it through an IAP tunnel, docs/deploy.md)."
+  type        = number
+  default     = 8080
+
+  validation {
+    condition     = var.dashboard_port >= 1024 && var.dashboard_port <= 65535 && var.dashboard_port != 9092
+    error_message = "dashboard_port must be an unprivileged port (1024-65535) other than Kafka's 9092."
+  }
+}
+
+variable "kafka_data_disk_gb" {
+  description = "Size in GB of the Kafka VM's data disk (the topic log and consumer offsets). It can grow in place, never shrink (docs/deploy.md)."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.kafka_data_disk_gb >= 10 && var.kafka_data_disk_gb <= 65536 && floor(var.kafka_data_disk_gb) == var.kafka_data_disk_gb
+    error_message = "kafka_data_disk_gb must be a whole number of GB from 10 to 65536."
+  }
+}
+
+variable "kafka_data_disk_type" {
+  description = "Persistent disk type of the Kafka data disk."
+  type        = string
+  default     = "pd-balanced"
+
+  validation {
+    condition     = contains(["pd-standard", "pd-balanced", "pd-ssd"], var.kafka_data_disk_type)
+    error_message = "kafka_data_disk_type must be pd-standard, pd-balanced or pd-ssd."
+  }
+}
+
+variable "kafka_deletion_protection" {
+  description = "Deletion protection of the Kafka VM: GCP refuses to delete it (destroy, replacement) until this is false and applied."
+  type        = bool
+  default     = true
 }
 
 variable "producer_turnstiles" {
@@ -237,4 +364,114 @@ variable "labels" {
   description = "Extra labels for every labelled resource."
   type        = map(string)
   default     = {}
+}
+
+# --- Alerting (monitoring.tf). Every threshold below is documented in
+# docs/deploy.md, "Alerts".
+
+variable "alert_email" {
+  description = "E-mail address that receives the alerts. Empty: the alert policies exist (visible in Cloud Monitoring) but notify no one."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.alert_email == "" || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alert_email))
+    error_message = "alert_email must be empty or an e-mail address."
+  }
+}
+
+variable "alert_lag_records" {
+  description = "Consumer lag alert: fires when a consumer VM's total lag (records, all its partitions) is above this and has grown over the last alert_lag_minutes."
+  type        = number
+  default     = 10000
+
+  validation {
+    condition     = var.alert_lag_records >= 0
+    error_message = "alert_lag_records must be 0 or more."
+  }
+}
+
+variable "alert_lag_minutes" {
+  description = "Consumer lag alert: the window, in minutes, over which the lag must have grown, and how long the condition must hold."
+  type        = number
+  default     = 15
+
+  validation {
+    condition     = var.alert_lag_minutes >= 1 && floor(var.alert_lag_minutes) == var.alert_lag_minutes
+    error_message = "alert_lag_minutes must be a whole number of minutes, 1 or more."
+  }
+}
+
+variable "alert_stall_minutes" {
+  description = "Stalled-pipeline alert: fires when a consumer VM read records but no partition's watermark advanced for this many minutes. Keep it above the window slide (window_minutes.slide)."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.alert_stall_minutes >= 2 && floor(var.alert_stall_minutes) == var.alert_stall_minutes
+    error_message = "alert_stall_minutes must be a whole number of minutes, 2 or more."
+  }
+}
+
+variable "alert_rejected_per_second" {
+  description = "Rejected-record alert: fires when the consumers reject more than this many records per second (averaged over 10 minutes, summed over VMs and reasons)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.alert_rejected_per_second >= 0
+    error_message = "alert_rejected_per_second must be 0 or more."
+  }
+}
+
+variable "alert_write_errors" {
+  description = "Write/commit error alert: fires when lake-write retries plus failed offset commits over 10 minutes exceed this count."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.alert_write_errors >= 0
+    error_message = "alert_write_errors must be 0 or more."
+  }
+}
+
+variable "alert_absent_minutes" {
+  description = "Down alert: fires when a VM's Ops Agent, or an app's /metrics, has reported nothing for this many minutes."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.alert_absent_minutes >= 2 && floor(var.alert_absent_minutes) == var.alert_absent_minutes
+    error_message = "alert_absent_minutes must be a whole number of minutes, 2 or more."
+  }
+}
+
+# --- The GitHub deployer identity (deployer.tf).
+
+variable "github_repository" {
+  description = "OWNER/REPO of the GitHub repository whose deploy workflows may act as the deployer. Set it to manage the Workload Identity pool, its provider, the deployer service account and its grants in Terraform; null leaves them to the gcloud steps of docs/deploy.md."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.github_repository == null || can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", coalesce(var.github_repository, "x/y")))
+    error_message = "github_repository must look like OWNER/REPO."
+  }
+}
+
+variable "github_environment" {
+  description = "GitHub environment whose jobs may impersonate the deployer (both deploy workflows use production)."
+  type        = string
+  default     = "production"
+}
+
+variable "ops_agent_version" {
+  description = "Ops Agent version the startup script installs (add-google-cloud-ops-agent-repo.sh --version): latest, a major version such as 2.*.*, or an exact one."
+  type        = string
+  default     = "2.*.*"
+
+  validation {
+    condition     = can(regex("^(latest|[0-9]+\\.(\\*|[0-9]+)\\.(\\*|[0-9]+))$", var.ops_agent_version))
+    error_message = "ops_agent_version must be latest, MAJOR.*.* or MAJOR.MINOR.PATCH."
+  }
 }

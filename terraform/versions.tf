@@ -5,8 +5,13 @@ terraform {
 
   required_providers {
     google = {
-      source  = "hashicorp/google"
-      version = "~> 7.0"
+      source = "hashicorp/google"
+      # Exactly one release, so that every plan runs the same provider code.
+      # 7.15.0 is listed at https://releases.hashicorp.com/terraform-provider-google/
+      # (the provider's CHANGELOG.md has its notes). To upgrade, change it
+      # here and regenerate .terraform.lock.hcl (docs/deploy.md); the offline
+      # tests swap it for the test double's version in their staged copy.
+      version = "7.15.0"
     }
   }
 

@@ -5,6 +5,7 @@ package test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -52,10 +53,24 @@ func TestApplyOnRealGCP(t *testing.T) {
 			"bucket_name":          prefix + "-" + project + "-lake",
 			"registry_id":          prefix + "-apps",
 			"bucket_force_destroy": true,
+			// Throw-away stack: let destroy remove what is protected.
+			"kafka_deletion_protection":    false,
+			"bigquery_deletion_protection": false,
+			"bigquery_dataset_id":          prefix + "_turnstile",
 		},
 		EnvVars: map[string]string{"TF_CLI_CONFIG_FILE": ""},
 	}
-	defer terraform.Destroy(t, opts)
+	defer func() {
+		// The data disk has prevent_destroy (no variable lifts it): forget it,
+		// destroy the rest, delete it with gcloud, as docs/deploy.md says.
+		terraform.RunTerraformCommand(t, opts, "state", "rm", "google_compute_disk.kafka_data")
+		terraform.Destroy(t, opts)
+		out, err := exec.Command("gcloud", "compute", "disks", "delete", prefix+"-kafka-data",
+			"--project", project, "--zone", zone, "--quiet").CombinedOutput()
+		if err != nil {
+			t.Errorf("delete the data disk %s-kafka-data by hand: %v\n%s", prefix, err, out)
+		}
+	}()
 	terraform.InitAndApply(t, opts)
 
 	names := terraform.OutputMap(t, opts, "vm_names")

@@ -11,6 +11,7 @@ package test
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -38,6 +39,46 @@ func stageConfig(t *testing.T) string {
 		copyTree(t, filepath.Join(root, dir), filepath.Join(dst, dir))
 	}
 	return filepath.Join(dst, "terraform")
+}
+
+// stageForDouble stages the configuration (stageConfig) and swaps the exact
+// hashicorp/google pin of versions.tf for the version the provider TEST
+// DOUBLE announces, as scripts/tf-test.sh does: the offline mirror holds only
+// the double.
+func stageForDouble(t *testing.T) string {
+	t.Helper()
+	dir := stageConfig(t)
+	versions := filepath.Join(dir, "versions.tf")
+	data, err := os.ReadFile(versions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !providerPin.Match(data) {
+		t.Fatalf("terraform/versions.tf does not pin hashicorp/google exactly (version = \"7.x.y\")")
+	}
+	swapped := providerPin.ReplaceAll(data, []byte(`${1}"`+doubleVersion(t)+`"`))
+	if err := os.WriteFile(versions, swapped, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// providerPin matches the exact version constraint of hashicorp/google in
+// terraform/versions.tf, e.g. `version = "7.15.0"`.
+var providerPin = regexp.MustCompile(`(?m)^(\s*version\s*=\s*)"7\.\d+\.\d+"`)
+
+// doubleVersion is the version the google provider TEST DOUBLE announces.
+func doubleVersion(t *testing.T) string {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(repoRoot(t), "tools", "google-provider-double", "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^const Version = "([^"]+)"$`).FindSubmatch(src)
+	if m == nil {
+		t.Fatal("cannot read Version from tools/google-provider-double/main.go")
+	}
+	return string(m[1])
 }
 
 func copyTree(t *testing.T, src, dst string) {

@@ -54,7 +54,7 @@ func offlineOptions(t *testing.T, dir string, vars map[string]any) *terraform.Op
 }
 
 func TestInitAndValidate(t *testing.T) {
-	opts := offlineOptions(t, stageConfig(t), nil)
+	opts := offlineOptions(t, stageForDouble(t), nil)
 	out := terraform.InitAndValidate(t, opts)
 	if !strings.Contains(out, "The configuration is valid") {
 		t.Fatalf("validate did not report a valid configuration:\n%s", out)
@@ -98,7 +98,7 @@ func blocks(v any) []map[string]any {
 }
 
 func TestPlannedValues(t *testing.T) {
-	dir := stageConfig(t)
+	dir := stageForDouble(t)
 	opts := offlineOptions(t, dir, map[string]any{"project_id": testProject, "zone": testZone})
 	opts.PlanFilePath = filepath.Join(t.TempDir(), "plan.out")
 	plan := terraform.InitAndPlanAndShowWithStruct(t, opts)
@@ -152,6 +152,13 @@ func TestPlannedValues(t *testing.T) {
 						sawSSH = true
 						if strings.Join(ranges, ",") != iapRange || len(strs(fw["source_tags"])) != 0 {
 							t.Errorf("%s opens SSH to %v (tags %v), want only IAP's %s", addr, ranges, strs(fw["source_tags"]), iapRange)
+						}
+					case "8080":
+						if strings.Join(ranges, ",") != iapRange || len(strs(fw["source_tags"])) != 0 {
+							t.Errorf("%s opens the dashboard to %v (tags %v), want only IAP's %s", addr, ranges, strs(fw["source_tags"]), iapRange)
+						}
+						if got := strings.Join(strs(fw["target_tags"]), ","); got != "turnstile-consumer" {
+							t.Errorf("%s opens the dashboard port on %q, want only the consumer VMs", addr, got)
 						}
 					case "9092":
 						sawKafka = true
@@ -214,16 +221,158 @@ func TestPlannedValues(t *testing.T) {
 		if vers := blocks(v["versioning"]); len(vers) != 1 || vers[0]["enabled"] != true {
 			t.Errorf("versioning = %v, want enabled", v["versioning"])
 		}
+		noncurrentRules := 0
 		for _, rule := range blocks(v["lifecycle_rule"]) {
 			for _, a := range blocks(rule["action"]) {
-				if a["type"] == "Delete" {
-					t.Errorf("a lifecycle rule deletes lake files: %v", rule)
+				if a["type"] != "Delete" {
+					continue
+				}
+				conds := blocks(rule["condition"])
+				if len(conds) != 1 || conds[0]["with_state"] != "ARCHIVED" || conds[0]["days_since_noncurrent_time"] != float64(30) {
+					t.Errorf("a Delete rule may touch only noncurrent versions, after lake_noncurrent_days (30): %v", rule)
+					continue
+				}
+				noncurrentRules++
+			}
+		}
+		if noncurrentRules != 1 {
+			t.Errorf("want one rule that expires noncurrent versions, found %d", noncurrentRules)
+		}
+	})
+
+	t.Run("Kafka data disk, attached by device name, mounted by the startup script", func(t *testing.T) {
+		disk := plan.ResourcePlannedValuesMap["google_compute_disk.kafka_data"]
+		if disk == nil {
+			t.Fatal("google_compute_disk.kafka_data is not planned")
+		}
+		d := disk.AttributeValues
+		if d["name"] != "turnstile-kafka-data" || d["zone"] != testZone || d["size"] != float64(50) || d["type"] != "pd-balanced" {
+			t.Errorf("data disk name=%v zone=%v size=%v type=%v", d["name"], d["zone"], d["size"], d["type"])
+		}
+		for addr, vm := range resourcesOfType(plan, "google_compute_instance") {
+			disks := blocks(vm["attached_disk"])
+			isKafka := addr == `google_compute_instance.vm["kafka"]`
+			switch {
+			case isKafka && (len(disks) != 1 || disks[0]["device_name"] != "kafka-data" || disks[0]["mode"] != "READ_WRITE"):
+				t.Errorf("%s attached_disk = %v, want the data disk as device kafka-data, read-write", addr, disks)
+			case !isKafka && len(disks) != 0:
+				t.Errorf("%s attaches %v; only Kafka has a data disk", addr, disks)
+			}
+			if vm["deletion_protection"] != isKafka {
+				t.Errorf("%s deletion_protection = %v, want %v", addr, vm["deletion_protection"], isKafka)
+			}
+		}
+		script := startupScript(t, plan, "kafka")
+		for _, n := range []string{
+			`/dev/disk/by-id/google-$DATA_DEVICE}" waited=0`,
+			"readonly DATA_DEVICE='kafka-data'",
+			`if ! blkid "$dev" >/dev/null 2>&1; then`,
+			"RequiresMountsFor=$DATA_MOUNT",
+			"KAFKA_DATA_DIR=/mnt/disks/kafka-data/kafka\n",
+		} {
+			if !strings.Contains(script, n) {
+				t.Errorf("Kafka startup script lacks %q", n)
+			}
+		}
+		// mkfs only inside the "no filesystem signature" branch.
+		blank := strings.Index(script, `if ! blkid "$dev"`)
+		mkfs := strings.Index(script, "mkfs.ext4")
+		if blank < 0 || mkfs < blank || strings.Count(script, "mkfs.") != 1 {
+			t.Errorf("mkfs must run once, and only when blkid finds no filesystem (blkid at %d, mkfs at %d)", blank, mkfs)
+		}
+	})
+
+	t.Run("the data disk mount runs: formats only a blank disk, idempotent", func(t *testing.T) {
+		testMountDataDisk(t, startupScript(t, plan, "kafka"))
+	})
+
+	t.Run("BigQuery external table over the lake", func(t *testing.T) {
+		tbl := plan.ResourcePlannedValuesMap["google_bigquery_table.windows"]
+		if tbl == nil {
+			t.Fatal("google_bigquery_table.windows is not planned")
+		}
+		edc := blocks(tbl.AttributeValues["external_data_configuration"])
+		if len(edc) != 1 {
+			t.Fatalf("external_data_configuration = %v", tbl.AttributeValues["external_data_configuration"])
+		}
+		e := edc[0]
+		if got := strs(e["source_uris"]); strings.Join(got, ",") != "gs://"+testProject+"-turnstile-lake/turnstile/*.csv.gz" {
+			t.Errorf("source_uris = %v", got)
+		}
+		if e["source_format"] != "CSV" || e["compression"] != "GZIP" || e["autodetect"] != false {
+			t.Errorf("source_format=%v compression=%v autodetect=%v, want CSV, GZIP, false", e["source_format"], e["compression"], e["autodetect"])
+		}
+		csv := blocks(e["csv_options"])
+		if len(csv) != 1 || csv[0]["skip_leading_rows"] != float64(1) {
+			t.Errorf("csv_options = %v, want skip_leading_rows 1", e["csv_options"])
+		}
+		var cols []struct{ Name, Type string }
+		schema, _ := e["schema"].(string)
+		if err := json.Unmarshal([]byte(schema), &cols); err != nil {
+			t.Fatalf("schema %q: %v", schema, err)
+		}
+		if len(cols) != 12 || cols[0].Name != "idx" || cols[0].Type != "INTEGER" || cols[11].Name != "EXITS" {
+			t.Errorf("schema columns %v: want idx (the index column) first, then the 11 file columns", cols)
+		}
+	})
+
+	t.Run("alert policies and their thresholds", func(t *testing.T) {
+		queries := map[string]string{}
+		for addr, p := range resourcesOfType(plan, "google_monitoring_alert_policy") {
+			for _, c := range blocks(p["conditions"]) {
+				for _, q := range blocks(c["condition_prometheus_query_language"]) {
+					queries[addr], _ = q["query"].(string)
+				}
+				for _, a := range blocks(c["condition_absent"]) {
+					queries[addr], _ = a["filter"].(string)
 				}
 			}
+			if chans := strs(p["notification_channels"]); len(chans) != 0 {
+				t.Errorf("%s notifies %v although alert_email is empty", addr, chans)
+			}
+		}
+		want := map[string][]string{
+			`google_monitoring_alert_policy.promql["consumer_lag"]`: {"turnstile_consumer_lag) > 10000", "delta(turnstile_consumer_lag[15m])"},
+			`google_monitoring_alert_policy.promql["stalled"]`:      {"changes(turnstile_consumer_watermark_seconds[20m])) == 0", "rate(turnstile_consumer_records_in_total[20m])) > 0"},
+			`google_monitoring_alert_policy.promql["rejected"]`:     {"rate(turnstile_consumer_records_rejected_total[10m])) > 1"},
+			`google_monitoring_alert_policy.promql["write_errors"]`: {"turnstile_consumer_sink_retries_total", "turnstile_consumer_commit_errors_total[10m])) > 5"},
+			`google_monitoring_alert_policy.promql["app_down"]`:     {"absent_over_time(turnstile_consumer_records_in_total[10m])", "absent_over_time(turnstile_producer_sent_total[10m])"},
+			`google_monitoring_alert_policy.vm_down`:                {"agent.googleapis.com/agent/uptime"},
+		}
+		if len(queries) != len(want) {
+			t.Errorf("planned alert policies %v, want %d", keys(queries), len(want))
+		}
+		for addr, needles := range want {
+			q, ok := queries[addr]
+			if !ok {
+				t.Errorf("%s is not planned", addr)
+				continue
+			}
+			for _, n := range needles {
+				if !strings.Contains(q, n) {
+					t.Errorf("%s condition %q lacks %q", addr, q, n)
+				}
+			}
+		}
+		if n := len(resourcesOfType(plan, "google_monitoring_notification_channel")); n != 0 {
+			t.Errorf("%d notification channels planned with alert_email empty", n)
 		}
 	})
 
 	t.Run("startup scripts name the right compose file and pass shellcheck", func(t *testing.T) {
+		// Every script: dpkg lock wait with bounded retries, a flock in
+		// turnstile-up, the ready marker written last.
+		for _, role := range []string{"kafka", "consumer", "producer"} {
+			script := startupScript(t, plan, role)
+			for _, n := range []string{"apt-get -o DPkg::Lock::Timeout=600", "for attempt in 1 2 3 4 5; do", `flock -w "$LOCK_TIMEOUT" 9`} {
+				if !strings.Contains(script, n) {
+					t.Errorf("%s startup script lacks %q", role, n)
+				}
+			}
+			if !strings.HasSuffix(strings.TrimSpace(script), `cat /proc/sys/kernel/random/boot_id >"$READY_MARKER"`+"\n"+`log "done: wrote $READY_MARKER"`) {
+				t.Errorf("%s startup script does not end by writing the ready marker", role)
+			}
+		}
 		want := map[string][]string{
 			"kafka":    {"readonly COMPOSE_FILE='compose.kafka.yaml'", "KAFKA_ADVERTISED_HOST=10.10.0.10"},
 			"consumer": {"readonly COMPOSE_FILE='compose.apps.yaml'", "readonly COMPOSE_PROFILE='consumer'", "KAFKA_BOOTSTRAP=10.10.0.10:9092"},
@@ -257,6 +406,64 @@ func TestPlannedValues(t *testing.T) {
 	})
 }
 
+// startupScript is the planned startup-script metadata of the VM with key vm.
+func startupScript(t *testing.T, plan *terraform.PlanStruct, vm string) string {
+	t.Helper()
+	r := plan.ResourcePlannedValuesMap[`google_compute_instance.vm["`+vm+`"]`]
+	if r == nil {
+		t.Fatalf("no %s VM planned", vm)
+	}
+	md, _ := r.AttributeValues["metadata"].(map[string]any)
+	script, _ := md["startup-script"].(string)
+	return script
+}
+
+// TestConsumerCount plans three consumers: three VMs in one group, each with
+// its own instance ID, and a validation that fails the plan when the topic
+// has fewer partitions than consumers.
+func TestConsumerCount(t *testing.T) {
+	dir := stageForDouble(t)
+	opts := offlineOptions(t, dir, map[string]any{"project_id": testProject, "consumer_count": 3, "kafka_partitions": 3})
+	opts.PlanFilePath = filepath.Join(t.TempDir(), "plan.out")
+	plan := terraform.InitAndPlanAndShowWithStruct(t, opts)
+	for _, name := range []string{"consumer", "consumer-1", "consumer-2"} {
+		script := startupScript(t, plan, name)
+		vmName := "turnstile-" + name
+		for _, n := range []string{"CONSUMER_INSTANCE_ID=" + vmName + "\n", "CONSUMER_GROUP=turnstile-consumer\n"} {
+			if !strings.Contains(script, n) {
+				t.Errorf("%s startup script lacks %q", vmName, n)
+			}
+		}
+	}
+	if n := len(resourcesOfType(plan, "google_compute_instance")); n != 5 {
+		t.Errorf("planned %d VMs, want 5 (kafka, producer, three consumers)", n)
+	}
+
+	bad := offlineOptions(t, dir, map[string]any{"project_id": testProject, "consumer_count": 4, "kafka_partitions": 3})
+	out, err := terraform.PlanE(t, bad)
+	if err == nil {
+		t.Fatal("plan with consumer_count 4 and kafka_partitions 3 succeeded; want the kafka_partitions validation to fail it")
+	}
+	if !strings.Contains(out+err.Error(), "kafka_partitions must be at least consumer_count") {
+		t.Errorf("plan failed, but not on the partitions validation:\n%s", out)
+	}
+}
+
+// TestProviderPinnedExactly reads the real terraform/versions.tf: one exact
+// 7.x.y release of hashicorp/google, no range.
+func TestProviderPinnedExactly(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "terraform", "versions.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !providerPin.Match(data) {
+		t.Errorf("terraform/versions.tf must pin hashicorp/google with version = \"7.x.y\"")
+	}
+	if regexp.MustCompile(`(?m)^\s*version\s*=\s*"[~><!=]`).Match(data) {
+		t.Errorf("terraform/versions.tf has a version range; pin one release")
+	}
+}
+
 func keys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
@@ -270,9 +477,9 @@ func keys[V any](m map[string]V) []string {
 // provider TEST DOUBLE (which fakes create in memory) and reads the outputs
 // the deploy workflows depend on.
 func TestOutputsAfterFakeApply(t *testing.T) {
-	dir := stageConfig(t)
+	dir := stageForDouble(t)
 	opts := offlineOptions(t, dir, map[string]any{"project_id": testProject, "zone": testZone})
-	defer terraform.Destroy(t, opts)
+	defer destroyKeepingDataDisk(t, opts)
 	terraform.InitAndApply(t, opts)
 
 	names := terraform.OutputMap(t, opts, "vm_names")
@@ -324,4 +531,19 @@ func TestOutputsAfterFakeApply(t *testing.T) {
 
 	raw, _ := json.Marshal(ghVars)
 	t.Logf("github_variables: %s", raw)
+}
+
+// destroyKeepingDataDisk checks that `destroy` refuses to delete the Kafka
+// data disk (lifecycle.prevent_destroy), then does what docs/deploy.md tells
+// an operator to do: forget the disk (state rm) and destroy the rest.
+func destroyKeepingDataDisk(t *testing.T, opts *terraform.Options) {
+	t.Helper()
+	out, err := terraform.DestroyE(t, opts)
+	if err == nil {
+		t.Errorf("destroy succeeded; the Kafka data disk must be protected by prevent_destroy")
+	} else if !strings.Contains(out+err.Error(), "google_compute_disk.kafka_data") || !strings.Contains(out+err.Error(), "prevent_destroy") {
+		t.Errorf("destroy failed, but not on the data disk's prevent_destroy:\n%s", out)
+	}
+	terraform.RunTerraformCommand(t, opts, "state", "rm", "google_compute_disk.kafka_data")
+	terraform.Destroy(t, opts)
 }

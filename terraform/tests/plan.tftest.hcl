@@ -181,9 +181,22 @@ run "lake_bucket" {
     error_message = "Destroying the stack must not delete lake files by default."
   }
 
+  # A Delete rule may only remove noncurrent (replaced or deleted) versions.
   assert {
-    condition     = alltrue([for r in google_storage_bucket.lake.lifecycle_rule : alltrue([for a in r.action : a.type != "Delete"])])
-    error_message = "No lifecycle rule may delete lake files."
+    condition = alltrue([
+      for r in google_storage_bucket.lake.lifecycle_rule :
+      alltrue([for a in r.action : a.type != "Delete"]) ||
+      alltrue([for c in r.condition : c.with_state == "ARCHIVED" && coalesce(c.days_since_noncurrent_time, 0) > 0])
+    ])
+    error_message = "No lifecycle rule may delete live lake files: a Delete rule must be limited to noncurrent versions."
+  }
+
+  assert {
+    condition = length([
+      for r in google_storage_bucket.lake.lifecycle_rule : r
+      if anytrue([for a in r.action : a.type == "Delete"]) && anytrue([for c in r.condition : c.days_since_noncurrent_time == 30 && c.with_state == "ARCHIVED"])
+    ]) == 1
+    error_message = "Noncurrent versions must expire lake_noncurrent_days (30) days after they became noncurrent."
   }
 
   assert {
@@ -254,11 +267,12 @@ run "nearline_rule_never_deletes" {
 
   variables {
     lake_nearline_after_days = 30
+    lake_noncurrent_days     = 0
   }
 
   assert {
     condition     = length(google_storage_bucket.lake.lifecycle_rule) == 1
-    error_message = "lake_nearline_after_days > 0 must add one lifecycle rule."
+    error_message = "lake_nearline_after_days > 0 (and lake_noncurrent_days = 0) must leave exactly one lifecycle rule."
   }
 
   assert {
@@ -339,4 +353,487 @@ run "rejects_a_broad_bucket_role" {
   }
 
   expect_failures = [var.consumer_bucket_role]
+}
+
+# --- Data safety: Kafka's own disk, deletion protection, registry cleanup.
+
+run "kafka_data_disk" {
+  command = plan
+
+  assert {
+    condition     = google_compute_disk.kafka_data.name == "turnstile-kafka-data" && google_compute_disk.kafka_data.zone == "us-central1-a"
+    error_message = "The Kafka data disk must be PREFIX-kafka-data in the VMs' zone."
+  }
+
+  assert {
+    condition     = google_compute_disk.kafka_data.size == 50 && google_compute_disk.kafka_data.type == "pd-balanced"
+    error_message = "The data disk's size and type must come from kafka_data_disk_gb (50) and kafka_data_disk_type (pd-balanced)."
+  }
+
+  assert {
+    condition = (
+      length(google_compute_instance.vm["kafka"].attached_disk) == 1 &&
+      google_compute_instance.vm["kafka"].attached_disk[0].device_name == "kafka-data" &&
+      google_compute_instance.vm["kafka"].attached_disk[0].mode == "READ_WRITE"
+    )
+    error_message = "The Kafka VM must attach the data disk read-write under the fixed device name kafka-data."
+  }
+
+  assert {
+    condition     = alltrue([for k, vm in google_compute_instance.vm : length(vm.attached_disk) == 0 if k != "kafka"])
+    error_message = "Only the Kafka VM attaches the data disk."
+  }
+
+  assert {
+    condition     = google_compute_instance.vm["kafka"].deletion_protection == true && alltrue([for k, vm in google_compute_instance.vm : vm.deletion_protection == false if k != "kafka"])
+    error_message = "Deletion protection must be on for the Kafka VM (kafka_deletion_protection defaults to true) and off for the stateless app VMs."
+  }
+
+  # The mount: by device name, formatted only when blank, through fstab by
+  # UUID, Docker held until it is mounted, Kafka's data directory on it.
+  assert {
+    condition = alltrue([for needle in [
+      "readonly DATA_DEVICE='kafka-data'",
+      "readonly DATA_MOUNT='/mnt/disks/kafka-data'",
+      "/dev/disk/by-id/google-$DATA_DEVICE}\" waited=0",
+      "if ! blkid \"$dev\" >/dev/null 2>&1; then",
+      "mkfs.ext4",
+      "$DATA_MOUNT ext4 discard,defaults,nofail 0 2",
+      "RequiresMountsFor=$DATA_MOUNT",
+      "KAFKA_DATA_DIR=/mnt/disks/kafka-data/kafka",
+      ] : strcontains(google_compute_instance.vm["kafka"].metadata["startup-script"], needle)
+    ])
+    error_message = "The Kafka startup script must mount the data disk by /dev/disk/by-id/google-kafka-data, format it only when blank, and point KAFKA_DATA_DIR at it."
+  }
+
+  assert {
+    condition     = !strcontains(google_compute_instance.vm["consumer"].metadata["startup-script"], "KAFKA_DATA_DIR=/") && strcontains(google_compute_instance.vm["consumer"].metadata["startup-script"], "readonly DATA_DEVICE=''")
+    error_message = "App VMs have no data disk."
+  }
+}
+
+run "kafka_deletion_protection_can_be_turned_off" {
+  command = plan
+
+  variables {
+    kafka_deletion_protection = false
+    kafka_data_disk_gb        = 200
+    kafka_data_disk_type      = "pd-ssd"
+  }
+
+  assert {
+    condition     = google_compute_instance.vm["kafka"].deletion_protection == false
+    error_message = "kafka_deletion_protection = false must turn the Kafka VM's deletion protection off."
+  }
+
+  assert {
+    condition     = google_compute_disk.kafka_data.size == 200 && google_compute_disk.kafka_data.type == "pd-ssd"
+    error_message = "kafka_data_disk_gb and kafka_data_disk_type must size the data disk."
+  }
+}
+
+run "rejects_a_bad_disk_type" {
+  command = plan
+
+  variables {
+    kafka_data_disk_type = "local-ssd"
+  }
+
+  expect_failures = [var.kafka_data_disk_type]
+}
+
+run "registry_cleanup_keeps_the_newest_images" {
+  command = plan
+
+  variables {
+    registry_keep_images = 7
+  }
+
+  assert {
+    condition = length([
+      for p in google_artifact_registry_repository.apps.cleanup_policies : p
+      if p.action == "KEEP" && length(p.most_recent_versions) == 1 && p.most_recent_versions[0].keep_count == 7
+    ]) == 1
+    error_message = "A KEEP policy must keep the newest registry_keep_images (7) versions of each image."
+  }
+
+  assert {
+    condition = length([
+      for p in google_artifact_registry_repository.apps.cleanup_policies : p
+      if p.action == "DELETE" && length(p.condition) == 1 && p.condition[0].older_than == "2592000s" && p.condition[0].tag_state == "ANY"
+    ]) == 1
+    error_message = "The DELETE policy must only take images older than registry_min_age_days (30 days = 2592000s)."
+  }
+
+  assert {
+    condition     = google_artifact_registry_repository.apps.cleanup_policy_dry_run == false
+    error_message = "The cleanup policies must really run (cleanup_policy_dry_run = false)."
+  }
+}
+
+# --- First boot and deploys.
+
+run "startup_scripts_wait_lock_and_mark_ready" {
+  command = plan
+
+  assert {
+    condition = alltrue([for vm in google_compute_instance.vm : alltrue([for needle in [
+      "apt-get -o DPkg::Lock::Timeout=600",
+      "for attempt in 1 2 3 4 5; do",
+      "readonly READY_MARKER=/run/turnstile/ready",
+      "rm -f \"$READY_MARKER\"",
+      "flock -w \"$LOCK_TIMEOUT\" 9",
+      "turnstile-up deploy COMPOSE [IMAGES_ENV]",
+      ] : strcontains(vm.metadata["startup-script"], needle)])
+    ])
+    error_message = "Every startup script must wait for the dpkg lock with bounded retries, clear and write the ready marker, and install a turnstile-up that takes a flock."
+  }
+
+  # The marker is the very last thing the script does.
+  assert {
+    condition     = alltrue([for vm in google_compute_instance.vm : endswith(trimspace(vm.metadata["startup-script"]), "log \"done: wrote $READY_MARKER\"") && strcontains(vm.metadata["startup-script"], "cat /proc/sys/kernel/random/boot_id >\"$READY_MARKER\"\nlog \"done: wrote $READY_MARKER\"")])
+    error_message = "The ready marker must be written at the very end of the startup script."
+  }
+
+  # Kafka's health check requires topic-init to have exited 0 and the topics
+  # to be describable.
+  assert {
+    condition     = strcontains(google_compute_instance.vm["kafka"].metadata["startup-script"], "\"exited 0\") ;;") && strcontains(google_compute_instance.vm["kafka"].metadata["startup-script"], "--describe --topic \"$topic\"")
+    error_message = "turnstile-up health must require topic-init to have exited 0 and describe the topics."
+  }
+}
+
+# --- The dashboard: consumer VMs, internal address, IAP only.
+
+run "dashboard_on_the_consumer_vm" {
+  command = plan
+
+  assert {
+    condition = alltrue([for needle in [
+      "CONSUMER_INSTANCE_ID=turnstile-consumer\n",
+      "EMIT_TOPIC=mta-turnstile-windows\n",
+      "DASHBOARD_PORT=8080\n",
+      "echo \"DASHBOARD_BIND=$ip\" >>\"$APP_DIR/vm.env.new\"",
+      "/instance/network-interfaces/0/ip",
+      ] : strcontains(google_compute_instance.vm["consumer"].metadata["startup-script"], needle)
+    ])
+    error_message = "The consumer VM's vm.env must carry CONSUMER_INSTANCE_ID (its host name), EMIT_TOPIC, DASHBOARD_PORT and DASHBOARD_BIND = its internal address."
+  }
+
+  assert {
+    condition     = !strcontains(google_compute_instance.vm["producer"].metadata["startup-script"], "echo \"DASHBOARD_BIND=") && !strcontains(google_compute_instance.vm["kafka"].metadata["startup-script"], "echo \"DASHBOARD_BIND=")
+    error_message = "Only consumer VMs run the dashboard."
+  }
+
+  assert {
+    condition     = strcontains(google_compute_instance.vm["kafka"].metadata["startup-script"], "EMIT_TOPIC=mta-turnstile-windows\n")
+    error_message = "topic-init on the Kafka VM must create the emit topic."
+  }
+
+  assert {
+    condition = (
+      google_compute_firewall.dashboard_from_iap.source_ranges == toset(["35.235.240.0/20"]) &&
+      google_compute_firewall.dashboard_from_iap.target_tags == toset(["turnstile-consumer"]) &&
+      alltrue([for a in google_compute_firewall.dashboard_from_iap.allow : a.protocol == "tcp" && a.ports == tolist(["8080"])]) &&
+      length(coalesce(google_compute_firewall.dashboard_from_iap.source_tags, [])) == 0
+    )
+    error_message = "The dashboard port may be opened only to IAP's range, only on the consumer VMs."
+  }
+}
+
+# --- Observability.
+
+run "ops_agent_scrapes_the_apps" {
+  command = plan
+
+  assert {
+    condition = alltrue([for k in ["consumer", "producer"] : alltrue([for needle in [
+      "add-google-cloud-ops-agent-repo.sh --also-install",
+      "type: prometheus",
+      "metrics_path: /metrics",
+      "readonly METRICS_PORT='9090'",
+      "targets: [\"localhost:$METRICS_PORT\"]",
+      "vm: $VM_NAME",
+      "readonly VM_NAME='turnstile-${k}'",
+      ] : strcontains(google_compute_instance.vm[k].metadata["startup-script"], needle)])
+    ])
+    error_message = "The app VMs must install the Ops Agent and scrape their app's /metrics on localhost:9090, labelled with the VM name."
+  }
+
+  assert {
+    condition     = strcontains(google_compute_instance.vm["kafka"].metadata["startup-script"], "readonly METRICS_PORT=''")
+    error_message = "The Kafka VM has no app /metrics to scrape (host metrics only)."
+  }
+
+  assert {
+    condition     = toset([for m in google_project_iam_member.vm : m.role]) == toset(["roles/logging.logWriter", "roles/monitoring.metricWriter"])
+    error_message = "The Ops Agent needs only monitoring.metricWriter (and logging.logWriter), which the VMs already hold."
+  }
+}
+
+run "alert_policies" {
+  command = plan
+
+  assert {
+    condition     = toset(keys(google_monitoring_alert_policy.promql)) == toset(["consumer_lag", "stalled", "rejected", "write_errors", "app_down"])
+    error_message = "Expected PromQL alert policies for lag, stall, rejected rate, write/commit errors and app absence."
+  }
+
+  assert {
+    condition = (
+      strcontains(google_monitoring_alert_policy.promql["consumer_lag"].conditions[0].condition_prometheus_query_language[0].query, "sum by (vm) (turnstile_consumer_lag) > 10000") &&
+      strcontains(google_monitoring_alert_policy.promql["consumer_lag"].conditions[0].condition_prometheus_query_language[0].query, "delta(turnstile_consumer_lag[15m])) > 0") &&
+      google_monitoring_alert_policy.promql["consumer_lag"].conditions[0].condition_prometheus_query_language[0].duration == "900s"
+    )
+    error_message = "The lag alert must fire when the lag is above alert_lag_records (10000) and grew over alert_lag_minutes (15)."
+  }
+
+  assert {
+    condition = (
+      strcontains(google_monitoring_alert_policy.promql["stalled"].conditions[0].condition_prometheus_query_language[0].query, "changes(turnstile_consumer_watermark_seconds[20m])) == 0") &&
+      strcontains(google_monitoring_alert_policy.promql["stalled"].conditions[0].condition_prometheus_query_language[0].query, "rate(turnstile_consumer_records_in_total[20m])) > 0")
+    )
+    error_message = "The stall alert must fire when records arrive but no watermark advanced for alert_stall_minutes (20)."
+  }
+
+  assert {
+    condition     = strcontains(google_monitoring_alert_policy.promql["rejected"].conditions[0].condition_prometheus_query_language[0].query, "sum(rate(turnstile_consumer_records_rejected_total[10m])) > 1")
+    error_message = "The rejected-record alert must compare the rejection rate with alert_rejected_per_second (1)."
+  }
+
+  assert {
+    condition = (
+      strcontains(google_monitoring_alert_policy.promql["write_errors"].conditions[0].condition_prometheus_query_language[0].query, "increase(turnstile_consumer_sink_retries_total[10m])") &&
+      strcontains(google_monitoring_alert_policy.promql["write_errors"].conditions[0].condition_prometheus_query_language[0].query, "increase(turnstile_consumer_commit_errors_total[10m])) > 5")
+    )
+    error_message = "The write/commit error alert must count lake-write retries and failed commits against alert_write_errors (5)."
+  }
+
+  assert {
+    condition = alltrue([for m in ["turnstile_consumer_records_in_total", "turnstile_producer_sent_total"] :
+      strcontains(google_monitoring_alert_policy.promql["app_down"].conditions[0].condition_prometheus_query_language[0].query, "absent_over_time(${m}[10m])")
+    ])
+    error_message = "The app-down alert must fire when an app's metrics are absent for alert_absent_minutes (10)."
+  }
+
+  assert {
+    condition = (
+      google_monitoring_alert_policy.vm_down.conditions[0].condition_absent[0].duration == "600s" &&
+      strcontains(google_monitoring_alert_policy.vm_down.conditions[0].condition_absent[0].filter, "agent.googleapis.com/agent/uptime")
+    )
+    error_message = "The VM-down alert must fire when a VM's Ops Agent heartbeat is absent for alert_absent_minutes."
+  }
+
+  assert {
+    condition     = length(google_monitoring_notification_channel.email) == 0 && alltrue([for p in concat(values(google_monitoring_alert_policy.promql), [google_monitoring_alert_policy.vm_down]) : length(coalesce(p.notification_channels, [])) == 0])
+    error_message = "With alert_email empty there is no notification channel."
+  }
+}
+
+run "alerts_go_to_the_email_channel" {
+  command = plan
+
+  variables {
+    alert_email       = "oncall@example.com"
+    alert_lag_records = 500
+  }
+
+  assert {
+    condition     = length(google_monitoring_notification_channel.email) == 1 && google_monitoring_notification_channel.email[0].type == "email" && google_monitoring_notification_channel.email[0].labels["email_address"] == "oncall@example.com"
+    error_message = "alert_email must create one e-mail notification channel to that address."
+  }
+
+  assert {
+    condition     = alltrue([for p in concat(values(google_monitoring_alert_policy.promql), [google_monitoring_alert_policy.vm_down]) : length(p.notification_channels) == 1])
+    error_message = "Every alert policy must notify the e-mail channel."
+  }
+
+  assert {
+    condition     = strcontains(google_monitoring_alert_policy.promql["consumer_lag"].conditions[0].condition_prometheus_query_language[0].query, "> 500")
+    error_message = "alert_lag_records must set the lag threshold."
+  }
+}
+
+# --- The lake, queryable.
+
+run "bigquery_external_table" {
+  command = plan
+
+  assert {
+    condition     = google_bigquery_dataset.lake.dataset_id == "turnstile" && google_bigquery_dataset.lake.location == "us-central1"
+    error_message = "The dataset must be `turnstile`, in the bucket's location."
+  }
+
+  assert {
+    condition     = google_bigquery_table.windows.external_data_configuration[0].source_uris == tolist(["gs://demo-project-123-turnstile-lake/turnstile/*.csv.gz"])
+    error_message = "The external table must read gs://BUCKET/turnstile/*.csv.gz."
+  }
+
+  assert {
+    condition = (
+      google_bigquery_table.windows.external_data_configuration[0].source_format == "CSV" &&
+      google_bigquery_table.windows.external_data_configuration[0].compression == "GZIP" &&
+      google_bigquery_table.windows.external_data_configuration[0].csv_options[0].skip_leading_rows == 1 &&
+      google_bigquery_table.windows.external_data_configuration[0].autodetect == false
+    )
+    error_message = "The external table must be CSV, GZIP, with one header row skipped and an explicit schema (no autodetect)."
+  }
+
+  assert {
+    condition = (
+      [for c in jsondecode(google_bigquery_table.windows.external_data_configuration[0].schema) : c.name] ==
+      ["idx", "CA", "UNIT", "SCP", "STATION", "LINENAME", "DIVISION", "DATE", "TIME", "DESC", "ENTRIES", "EXITS"] &&
+      jsondecode(google_bigquery_table.windows.external_data_configuration[0].schema)[0].type == "INTEGER"
+    )
+    error_message = "The schema must list the leading index column and then the file's columns in order."
+  }
+
+  assert {
+    condition     = length(google_bigquery_table.windows_by_day) == 0
+    error_message = "The hive table exists only with lake_layout = hive."
+  }
+
+  assert {
+    condition     = contains(keys(google_project_service.this), "bigquery.googleapis.com") && google_bigquery_table.windows.deletion_protection == true
+    error_message = "The BigQuery API must be enabled, and the table protected by default (bigquery_deletion_protection)."
+  }
+}
+
+run "bigquery_hive_table" {
+  command = plan
+
+  variables {
+    lake_layout = "hive"
+  }
+
+  assert {
+    condition = (
+      length(google_bigquery_table.windows_by_day) == 1 &&
+      google_bigquery_table.windows_by_day[0].external_data_configuration[0].hive_partitioning_options[0].source_uri_prefix == "gs://demo-project-123-turnstile-lake/turnstile/{dt:DATE}" &&
+      google_bigquery_table.windows_by_day[0].external_data_configuration[0].source_uris == tolist(["gs://demo-project-123-turnstile-lake/turnstile/dt=*"]) &&
+      google_bigquery_table.windows_by_day[0].external_data_configuration[0].csv_options[0].skip_leading_rows == 1 &&
+      google_bigquery_table.windows_by_day[0].external_data_configuration[0].compression == "GZIP"
+    )
+    error_message = "lake_layout = hive must add a table partitioned on dt (DATE) over gs://BUCKET/turnstile/dt=*."
+  }
+
+  assert {
+    condition     = strcontains(google_compute_instance.vm["consumer"].metadata["startup-script"], "LAKE_SINK=gs://demo-project-123-turnstile-lake/turnstile?layout=hive\n")
+    error_message = "lake_layout = hive must make the consumer write the hive layout."
+  }
+}
+
+# --- Scale out.
+
+run "three_consumers_in_one_group" {
+  command = plan
+
+  variables {
+    consumer_count   = 3
+    kafka_partitions = 6
+  }
+
+  assert {
+    condition     = toset([for k, vm in google_compute_instance.vm : vm.name if startswith(k, "consumer")]) == toset(["turnstile-consumer", "turnstile-consumer-1", "turnstile-consumer-2"])
+    error_message = "consumer_count = 3 must give three consumer VMs; the first keeps the name turnstile-consumer."
+  }
+
+  assert {
+    condition = alltrue([for k, vm in google_compute_instance.vm :
+      strcontains(vm.metadata["startup-script"], "CONSUMER_INSTANCE_ID=${vm.name}\n") &&
+      strcontains(vm.metadata["startup-script"], "CONSUMER_GROUP=turnstile-consumer\n")
+      if startswith(k, "consumer")
+    ])
+    error_message = "Every consumer VM must join the one group with its own instance ID (its host name)."
+  }
+
+  assert {
+    condition     = strcontains(google_compute_instance.vm["kafka"].metadata["startup-script"], "KAFKA_PARTITIONS=6\n")
+    error_message = "kafka_partitions must reach topic-init."
+  }
+
+  assert {
+    condition     = output.consumer_vm_names == "turnstile-consumer turnstile-consumer-1 turnstile-consumer-2" && output.github_variables.CONSUMER_VM_NAMES == output.consumer_vm_names
+    error_message = "consumer_vm_names (and CONSUMER_VM_NAMES) must list every consumer VM."
+  }
+}
+
+run "rejects_fewer_partitions_than_consumers" {
+  command = plan
+
+  variables {
+    consumer_count   = 4
+    kafka_partitions = 3
+  }
+
+  expect_failures = [var.kafka_partitions]
+}
+
+# --- The deployer identity, when Terraform manages it.
+
+run "deployer_identity" {
+  command = plan
+
+  variables {
+    github_repository = "acme/turnstile-stream"
+  }
+
+  assert {
+    condition = (
+      google_iam_workload_identity_pool_provider.github[0].attribute_condition == "assertion.repository == 'acme/turnstile-stream'" &&
+      google_iam_workload_identity_pool_provider.github[0].oidc[0].issuer_uri == "https://token.actions.githubusercontent.com"
+    )
+    error_message = "The provider must accept only GitHub Actions tokens of the repository."
+  }
+
+  assert {
+    condition     = endswith(google_service_account_iam_member.deployer_wif[0].member, "/subject/repo:acme/turnstile-stream:environment:production") && google_service_account_iam_member.deployer_wif[0].role == "roles/iam.workloadIdentityUser"
+    error_message = "Only the repository's jobs in the production environment may impersonate the deployer."
+  }
+
+  assert {
+    condition = (
+      length(google_compute_instance_iam_member.deployer_os_admin) == 3 &&
+      alltrue([for m in google_compute_instance_iam_member.deployer_os_admin : m.role == "roles/compute.osAdminLogin" && m.member == "serviceAccount:turnstile-deployer@demo-project-123.iam.gserviceaccount.com"])
+    )
+    error_message = "compute.osAdminLogin must be granted on each turnstile instance."
+  }
+
+  assert {
+    condition     = !contains([for m in google_project_iam_member.deployer_viewer : m.role], "roles/compute.osAdminLogin") && !anytrue([for m in google_project_iam_member.vm : m.role == "roles/compute.osAdminLogin"])
+    error_message = "No project-wide compute.osAdminLogin."
+  }
+
+  assert {
+    condition     = length(google_iap_tunnel_instance_iam_member.deployer_tunnel) == 3 && google_artifact_registry_repository_iam_member.deployer_writer[0].role == "roles/artifactregistry.writer"
+    error_message = "The deployer needs IAP tunnelling on each instance and write access to the registry."
+  }
+
+  assert {
+    condition = (
+      length(google_service_account_iam_member.deployer_act_as_vm) == 3 &&
+      alltrue([for m in google_service_account_iam_member.deployer_act_as_vm : m.role == "roles/iam.serviceAccountUser"]) &&
+      google_project_iam_member.deployer_viewer[0].role == "roles/compute.viewer"
+    )
+    error_message = "The deployer must act as each VM service account (SSH to a VM that runs as one) and read compute resources, nothing broader."
+  }
+
+  assert {
+    condition     = contains(keys(google_project_service.this), "sts.googleapis.com") && contains(keys(google_project_service.this), "iamcredentials.googleapis.com")
+    error_message = "Managing the deployer must enable the token exchange APIs (sts, iamcredentials)."
+  }
+
+  assert {
+    condition     = contains(keys(output.github_variables), "WIF_PROVIDER") && output.github_variables.DEPLOY_SERVICE_ACCOUNT == "turnstile-deployer@demo-project-123.iam.gserviceaccount.com"
+    error_message = "github_variables must include WIF_PROVIDER and DEPLOY_SERVICE_ACCOUNT when Terraform manages them."
+  }
+}
+
+run "no_deployer_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(google_iam_workload_identity_pool.github) == 0 && length(google_service_account.deployer) == 0 && length(google_compute_instance_iam_member.deployer_os_admin) == 0
+    error_message = "Without github_repository, the deployer identity is left to the gcloud setup."
+  }
 }

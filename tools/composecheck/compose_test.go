@@ -106,13 +106,33 @@ func TestKafkaCompose(t *testing.T) {
 	}
 
 	ti := service(t, p, "topic-init")
-	for _, arg := range []string{"--create", "--if-not-exists", "--topic=mta-turnstile", "--partitions=6"} {
-		if !hasArg(ti, arg) {
-			t.Errorf("topic-init command %v lacks %s", ti.Command, arg)
+	for k, want := range map[string]string{"TOPIC": "mta-turnstile", "PARTITIONS": "6", "EMIT_TOPIC": "mta-turnstile-windows"} {
+		if got := ti.Environment[k]; got == nil || *got != want {
+			t.Errorf("topic-init %s = %v, want %s", k, got, want)
 		}
+	}
+	// The script itself is run against a stub kafka-topics.sh in topic_init_test.go.
+	if script := strings.Join(ti.Command, " "); !strings.Contains(script, "--create --if-not-exists") || !strings.Contains(script, "--alter") {
+		t.Errorf("topic-init command %q: want --create --if-not-exists and --alter", script)
 	}
 	if dep, ok := ti.DependsOn["kafka"]; !ok || dep.Condition != types.ServiceConditionHealthy {
 		t.Errorf("topic-init must wait for a healthy kafka: %+v", ti.DependsOn)
+	}
+}
+
+// On the Kafka VM, KAFKA_DATA_DIR (a folder of the data disk) replaces the
+// named volume with a bind mount.
+func TestKafkaComposeDataDir(t *testing.T) {
+	p := mustLoad(t, map[string]string{"KAFKA_ADVERTISED_HOST": "10.10.0.10", "KAFKA_DATA_DIR": "/mnt/disks/kafka-data/kafka"}, nil, "compose.kafka.yaml")
+	k := service(t, p, "kafka")
+	var bind bool
+	for _, v := range k.Volumes {
+		if v.Type == types.VolumeTypeBind && v.Source == "/mnt/disks/kafka-data/kafka" && v.Target == "/var/lib/kafka/data" {
+			bind = true
+		}
+	}
+	if !bind {
+		t.Errorf("volumes %+v: want a bind mount of /mnt/disks/kafka-data/kafka at /var/lib/kafka/data", k.Volumes)
 	}
 }
 

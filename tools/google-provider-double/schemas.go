@@ -247,6 +247,23 @@ var resourceSchemas = map[string]func() schema.Schema{
 			"update_time":            str(comp),
 		}, blocks{
 			"docker_config": listBlock(0, 1, attrs{"immutable_tags": boolean(opt)}, nil),
+			"cleanup_policies": setBlock(0, many, attrs{
+				"id":     str(req),
+				"action": str(opt),
+			}, blocks{
+				"condition": listBlock(0, 1, attrs{
+					"tag_state":             str(opt),
+					"tag_prefixes":          strList(opt),
+					"version_name_prefixes": strList(opt),
+					"package_name_prefixes": strList(opt),
+					"older_than":            str(opt),
+					"newer_than":            str(opt),
+				}, nil),
+				"most_recent_versions": listBlock(0, 1, attrs{
+					"package_name_prefixes": strList(opt),
+					"keep_count":            num(opt),
+				}, nil),
+			}),
 		})
 	},
 
@@ -325,6 +342,13 @@ var resourceSchemas = map[string]func() schema.Schema{
 					"subnetwork_range_name": str(opt),
 				}, nil),
 			}),
+			"attached_disk": listBlock(0, many, attrs{
+				"source":                  str(req),
+				"device_name":             str(optc),
+				"mode":                    str(opt),
+				"disk_encryption_key_raw": sensitiveStr(opt),
+				"kms_key_self_link":       str(optc),
+			}, nil),
 			"service_account": listBlock(0, 1, attrs{
 				"email":  str(optc),
 				"scopes": strSet(req),

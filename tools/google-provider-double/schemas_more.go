@@ -1,0 +1,268 @@
+package main
+
+import "github.com/hashicorp/terraform-plugin-framework/resource/schema"
+
+// More resources of terraform/: the Kafka data disk, BigQuery, Cloud
+// Monitoring alerting and the optional GitHub deployer identity. As in
+// schemas.go, names, modes and block nesting follow the provider's
+// documentation (hashicorp/google v7); defaults, ForceNew and value validation
+// are left to the real provider.
+func init() {
+	for name, s := range moreSchemas {
+		resourceSchemas[name] = s
+	}
+}
+
+var moreSchemas = map[string]func() schema.Schema{
+	"google_compute_disk": func() schema.Schema {
+		return resourceWith(attrs{
+			"name":                      str(req),
+			"zone":                      str(optc),
+			"project":                   str(optc),
+			"description":               str(opt),
+			"type":                      str(opt),
+			"size":                      num(optc),
+			"image":                     str(opt),
+			"snapshot":                  str(opt),
+			"labels":                    strMap(opt),
+			"physical_block_size_bytes": num(optc),
+			"provisioned_iops":          num(optc),
+			"provisioned_throughput":    num(optc),
+			"effective_labels":          strMap(comp),
+			"terraform_labels":          strMap(comp),
+			"label_fingerprint":         str(comp),
+			"creation_timestamp":        str(comp),
+			"last_attach_timestamp":     str(comp),
+			"last_detach_timestamp":     str(comp),
+			"disk_id":                   str(comp),
+			"users":                     strList(comp),
+			"self_link":                 str(comp),
+		}, nil)
+	},
+
+	"google_compute_instance_iam_member": func() schema.Schema {
+		return resourceWith(attrs{
+			"instance_name": str(req),
+			"role":          str(req),
+			"member":        str(req),
+			"zone":          str(optc),
+			"project":       str(optc),
+			"etag":          str(comp),
+		}, blocks{"condition": iamCondition()})
+	},
+
+	"google_iap_tunnel_instance_iam_member": func() schema.Schema {
+		return resourceWith(attrs{
+			"instance": str(req),
+			"role":     str(req),
+			"member":   str(req),
+			"zone":     str(optc),
+			"project":  str(optc),
+			"etag":     str(comp),
+		}, blocks{"condition": iamCondition()})
+	},
+
+	"google_service_account_iam_member": func() schema.Schema {
+		return resourceWith(attrs{
+			"service_account_id": str(req),
+			"role":               str(req),
+			"member":             str(req),
+			"etag":               str(comp),
+		}, blocks{"condition": iamCondition()})
+	},
+
+	"google_iam_workload_identity_pool": func() schema.Schema {
+		return resourceWith(attrs{
+			"workload_identity_pool_id": str(req),
+			"display_name":              str(opt),
+			"description":               str(opt),
+			"disabled":                  boolean(opt),
+			"project":                   str(optc),
+			"name":                      str(comp),
+			"state":                     str(comp),
+		}, nil)
+	},
+
+	"google_iam_workload_identity_pool_provider": func() schema.Schema {
+		return resourceWith(attrs{
+			"workload_identity_pool_id":          str(req),
+			"workload_identity_pool_provider_id": str(req),
+			"display_name":                       str(opt),
+			"description":                        str(opt),
+			"disabled":                           boolean(opt),
+			"attribute_mapping":                  strMap(opt),
+			"attribute_condition":                str(opt),
+			"project":                            str(optc),
+			"name":                               str(comp),
+			"state":                              str(comp),
+		}, blocks{
+			"oidc": listBlock(0, 1, attrs{
+				"issuer_uri":        str(req),
+				"allowed_audiences": strList(opt),
+				"jwks_json":         str(opt),
+			}, nil),
+		})
+	},
+
+	"google_bigquery_dataset": func() schema.Schema {
+		return resourceWith(attrs{
+			"dataset_id":                      str(req),
+			"location":                        str(opt),
+			"project":                         str(optc),
+			"friendly_name":                   str(opt),
+			"description":                     str(opt),
+			"labels":                          strMap(opt),
+			"default_table_expiration_ms":     num(opt),
+			"default_partition_expiration_ms": num(opt),
+			"delete_contents_on_destroy":      boolean(opt),
+			"max_time_travel_hours":           str(optc),
+			"effective_labels":                strMap(comp),
+			"terraform_labels":                strMap(comp),
+			"creation_time":                   num(comp),
+			"last_modified_time":              num(comp),
+			"etag":                            str(comp),
+			"self_link":                       str(comp),
+		}, nil)
+	},
+
+	"google_bigquery_table": func() schema.Schema {
+		return resourceWith(attrs{
+			"dataset_id":          str(req),
+			"table_id":            str(req),
+			"project":             str(optc),
+			"description":         str(opt),
+			"friendly_name":       str(opt),
+			"labels":              strMap(opt),
+			"deletion_protection": boolean(opt),
+			"expiration_time":     num(optc),
+			"schema":              str(optc),
+			"clustering":          strList(opt),
+			"effective_labels":    strMap(comp),
+			"terraform_labels":    strMap(comp),
+			"creation_time":       num(comp),
+			"last_modified_time":  num(comp),
+			"etag":                str(comp),
+			"location":            str(comp),
+			"num_bytes":           num(comp),
+			"num_long_term_bytes": num(comp),
+			"num_rows":            num(comp),
+			"self_link":           str(comp),
+			"type":                str(comp),
+		}, blocks{
+			"external_data_configuration": listBlock(0, 1, attrs{
+				"autodetect":                boolean(req),
+				"source_uris":               strList(req),
+				"source_format":             str(opt),
+				"compression":               str(opt),
+				"connection_id":             str(opt),
+				"ignore_unknown_values":     boolean(opt),
+				"max_bad_records":           num(opt),
+				"schema":                    str(optc),
+				"reference_file_schema_uri": str(opt),
+				"metadata_cache_mode":       str(opt),
+				"object_metadata":           str(opt),
+			}, blocks{
+				"csv_options": listBlock(0, 1, attrs{
+					"quote":                 str(req),
+					"allow_jagged_rows":     boolean(opt),
+					"allow_quoted_newlines": boolean(opt),
+					"encoding":              str(opt),
+					"field_delimiter":       str(opt),
+					"skip_leading_rows":     num(opt),
+				}, nil),
+				"hive_partitioning_options": listBlock(0, 1, attrs{
+					"mode":                     str(opt),
+					"require_partition_filter": boolean(opt),
+					"source_uri_prefix":        str(opt),
+				}, nil),
+			}),
+		})
+	},
+
+	"google_monitoring_notification_channel": func() schema.Schema {
+		return resourceWith(attrs{
+			"type":                str(req),
+			"display_name":        str(opt),
+			"description":         str(opt),
+			"labels":              strMap(opt),
+			"user_labels":         strMap(opt),
+			"enabled":             boolean(opt),
+			"force_delete":        boolean(opt),
+			"project":             str(optc),
+			"name":                str(comp),
+			"verification_status": str(comp),
+		}, blocks{
+			"sensitive_labels": listBlock(0, 1, attrs{
+				"auth_token":  sensitiveStr(opt),
+				"password":    sensitiveStr(opt),
+				"service_key": sensitiveStr(opt),
+			}, nil),
+		})
+	},
+
+	"google_monitoring_alert_policy": func() schema.Schema {
+		aggregations := listBlock(0, many, attrs{
+			"alignment_period":     str(opt),
+			"per_series_aligner":   str(opt),
+			"cross_series_reducer": str(opt),
+			"group_by_fields":      strList(opt),
+		}, nil)
+		trigger := listBlock(0, 1, attrs{
+			"count":   num(opt),
+			"percent": float(opt),
+		}, nil)
+		return resourceWith(attrs{
+			"display_name":          str(req),
+			"combiner":              str(req),
+			"enabled":               boolean(opt),
+			"notification_channels": strList(opt),
+			"severity":              str(opt),
+			"user_labels":           strMap(opt),
+			"project":               str(optc),
+			"name":                  str(comp),
+		}, blocks{
+			"conditions": listBlock(1, many, attrs{
+				"display_name": str(req),
+				"name":         str(comp),
+			}, blocks{
+				"condition_threshold": listBlock(0, 1, attrs{
+					"filter":                  str(opt),
+					"comparison":              str(req),
+					"threshold_value":         float(opt),
+					"duration":                str(req),
+					"denominator_filter":      str(opt),
+					"evaluation_missing_data": str(opt),
+				}, blocks{"aggregations": aggregations, "trigger": trigger}),
+				"condition_absent": listBlock(0, 1, attrs{
+					"filter":   str(opt),
+					"duration": str(req),
+				}, blocks{"aggregations": aggregations, "trigger": trigger}),
+				"condition_prometheus_query_language": listBlock(0, 1, attrs{
+					"query":                     str(req),
+					"duration":                  str(opt),
+					"evaluation_interval":       str(opt),
+					"labels":                    strMap(opt),
+					"rule_group":                str(opt),
+					"alert_rule":                str(opt),
+					"disable_metric_validation": boolean(opt),
+				}, nil),
+			}),
+			"documentation": listBlock(0, 1, attrs{
+				"content":   str(opt),
+				"mime_type": str(opt),
+				"subject":   str(opt),
+			}, blocks{
+				"links": listBlock(0, many, attrs{
+					"display_name": str(opt),
+					"url":          str(opt),
+				}, nil),
+			}),
+			"alert_strategy": listBlock(0, 1, attrs{
+				"auto_close":           str(opt),
+				"notification_prompts": strList(opt),
+			}, blocks{
+				"notification_rate_limit": listBlock(0, 1, attrs{"period": str(opt)}, nil),
+			}),
+		})
+	},
+}
