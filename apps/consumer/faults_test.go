@@ -529,3 +529,72 @@ func TestStaticMembership(t *testing.T) {
 		t.Fatalf("lake after a kill -9 and a static rejoin differs from file mode:\n%s\nlog:\n%s", d, second.logs.String())
 	}
 }
+
+// TestOffsetResetKeepsWindowFiles resets the group's committed offset into
+// the middle of closed windows, without metadata, as Kafka's tools do. The
+// restarted consumer rebuilds the first window from part of its records: it
+// must keep the complete file rather than replace it, and leave every other
+// file as it was.
+func TestOffsetResetKeepsWindowFiles(t *testing.T) {
+	broker, err := kafkatest.Start(kafkatest.Topics(1, "mta-turnstile"), kafkatest.MinSessionTimeout(500*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+	parts := secondsInput(1, 3, 20) // offsets 0-2 at 10:00:00, 3-5 at 10:00:01, ...
+	produceParts(t, broker.Addr(), "mta-turnstile", parts)
+	spec, _ := window.NewSpec(4*time.Second, 4*time.Second, 0)
+	want := expectedRows(t, spec, parts)
+	props := writeProps(t, broker.Addr())
+	lakeDir := t.TempDir()
+	bucket, err := lake.NewFileBucket(lakeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--config", props, "--group", "reset", "--duration", "4s", "--watermark", "0s", "--idle-close", "1s",
+		"--commit-interval", "200ms", "--max-future", "0", "--sink", "file://" + lakeDir + "/turnstile"}
+	first := startConsumer(t, nil, args...)
+	if !waitFor(30*time.Second, func() bool { rows, _ := windowRows(bucket); return len(rows) >= len(want) }) {
+		t.Fatalf("first run did not write every window:\n%s", first.logs.String())
+	}
+	time.Sleep(time.Second)
+	first.stop(t)
+	before := lakeFiles(t, lakeDir+"/turnstile")
+
+	// Reset the group to offset 7, in the window [10:00:00, 10:00:04), with no
+	// metadata, the way kafka-consumer-groups --reset-offsets does.
+	cm := kafka.ConfigMap{"bootstrap.servers": broker.Addr(), "group.id": "reset", "enable.auto.commit": false}
+	for k, v := range kafkatest.ClientDefaults {
+		cm[k] = v
+	}
+	c, err := kafka.NewConsumer(&cm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic := "mta-turnstile"
+	if _, err := c.CommitOffsets([]kafka.TopicPartition{{Topic: &topic, Partition: 0, Offset: 7}}); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+
+	second := startConsumer(t, nil, args...)
+	if !waitFor(30*time.Second, func() bool { return strings.Contains(second.logs.String(), "partitions assigned") }) {
+		t.Fatalf("the restarted consumer got no partition:\n%s", second.logs.String())
+	}
+	time.Sleep(5 * time.Second) // the replay, then the idle rule closes every window
+	second.stop(t)
+	if !strings.Contains(second.logs.String(), "is kept") {
+		t.Errorf("the restarted consumer did not report the first window's file as kept:\n%s", second.logs.String())
+	}
+	after := lakeFiles(t, lakeDir+"/turnstile")
+	for name, st := range before {
+		if a, ok := after[name]; !ok || a.data != st.data {
+			t.Errorf("window file %s was replaced after an offset reset without metadata", name)
+		}
+	}
+	rows, _ := windowRows(bucket)
+	slices.Sort(rows)
+	if d := diffRows(rows, want); d != "" {
+		t.Fatalf("lake after the offset reset differs from file mode:\n%s\nlog:\n%s", d, second.logs.String())
+	}
+}

@@ -140,6 +140,35 @@ func (s *Sink) PutWindows(ctx context.Context, end time.Time, source string, row
 	return name, buf.Len(), s.Bucket.Put(ctx, name, buf.Bytes())
 }
 
+// CreateWindows is PutWindows that never replaces a window file. When a file
+// exists under the name with exactly these bytes, it counts as written (kept
+// is false); when it holds other bytes, it is left as it is and kept is true.
+// The consumer writes this way for a partition whose committed offset carries
+// no usable metadata, where a replay may rebuild a window from part of its
+// records.
+func (s *Sink) CreateWindows(ctx context.Context, end time.Time, source string, rows []turnstile.WindowCount, index bool) (name string, size int, kept bool, err error) {
+	if err := CheckSource(source); err != nil {
+		return "", 0, false, err
+	}
+	name = s.Layout.WindowObject(end, source)
+	var buf bytes.Buffer
+	if err := EncodeWindows(&buf, rows, index); err != nil {
+		return name, 0, false, err
+	}
+	err = s.Bucket.Create(ctx, name, buf.Bytes())
+	if !errors.Is(err, ErrExist) {
+		return name, buf.Len(), false, err
+	}
+	old, err := s.Bucket.Get(ctx, name)
+	if err != nil {
+		return name, 0, false, fmt.Errorf("lake: window file %s exists, reading it to compare: %w", name, err)
+	}
+	if bytes.Equal(old, buf.Bytes()) {
+		return name, buf.Len(), false, nil
+	}
+	return name, 0, true, nil
+}
+
 // PutSide writes recs as a side file of kind whose first record has the offset
 // firstOffset, and returns the object name and its size in bytes. source must
 // pass CheckSource.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/turnstile-stream/turnstile-stream/internal/gcstest"
+	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 )
 
 func TestOpen(t *testing.T) {
@@ -214,3 +215,31 @@ func offsets(recs []SideRecord) []int64 {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestSinkCreateWindows checks that CreateWindows never replaces a window
+// file: the same bytes count as written, other bytes are kept as they were.
+func TestSinkCreateWindows(t *testing.T) {
+	ctx := t.Context()
+	s := &Sink{Bucket: NewMemBucket(), Layout: Layout{Prefix: "turnstile"}}
+	end := time.Date(2024, 7, 22, 10, 5, 0, 0, time.UTC)
+	full := []turnstile.WindowCount{{Key: turnstile.Key{CA: "A002", Unit: "R051", SCP: "01"}, End: end.Unix(), Entries: 10, Exits: 4}}
+	partial := []turnstile.WindowCount{{Key: turnstile.Key{CA: "A002", Unit: "R051", SCP: "01"}, End: end.Unix(), Entries: 3, Exits: 1}}
+	name, _, kept, err := s.CreateWindows(ctx, end, "p0", full, true)
+	if err != nil || kept {
+		t.Fatalf("first create: kept %v, %v", kept, err)
+	}
+	written, _ := s.Bucket.Get(ctx, name)
+	for _, tc := range []struct {
+		name     string
+		rows     []turnstile.WindowCount
+		wantKept bool
+	}{{"same rows", full, false}, {"partial rows", partial, true}} {
+		_, _, kept, err := s.CreateWindows(ctx, end, "p0", tc.rows, true)
+		if err != nil || kept != tc.wantKept {
+			t.Errorf("%s: kept %v, %v; want kept %v", tc.name, kept, err, tc.wantKept)
+		}
+		if now, _ := s.Bucket.Get(ctx, name); !bytes.Equal(now, written) {
+			t.Errorf("%s: the window file was replaced", tc.name)
+		}
+	}
+}

@@ -420,13 +420,18 @@ func (k *Kafka) assign(tp kafka.TopicPartition, now time.Time) {
 	if tp.Metadata != nil {
 		meta = *tp.Metadata
 	}
-	if tp.Offset >= 0 && meta == "" {
-		k.log.Warn("partition has a committed offset without turnstile-stream metadata; starting with no watermark",
-			"partition", tp.Partition, "offset", tp.Offset)
-	}
+	usable := meta != ""
 	if err := k.p.Assign(tp.Partition, Source(tp.Partition), meta); err != nil {
-		k.log.Error("ignoring unreadable commit metadata", "err", err)
+		k.log.Warn("ignoring commit metadata of an unknown format", "err", err)
 		_ = k.p.Assign(tp.Partition, Source(tp.Partition), "")
+		usable = false
+	}
+	if !usable {
+		// Offsets reset with Kafka's tools, committed by another program, or
+		// a first start: what was written before is unknown.
+		k.p.Guard(tp.Partition)
+		k.log.Warn("partition has no turnstile-stream commit metadata: starting with no watermark, and existing window files are kept, never replaced",
+			"partition", tp.Partition, "committed_offset", tp.Offset)
 	}
 	if old := k.parts[tp.Partition]; old != nil && old.paused {
 		k.cfg.Metrics.paused.Dec()

@@ -19,7 +19,7 @@ type Metrics struct {
 	watermarkSeconds, lag                        *prometheus.GaugeVec
 	sinkRetries                                  prometheus.Counter
 	commits, commitErrors                        prometheus.Counter
-	txnAborts                                    prometheus.Counter
+	txnAborts, windowsKept                       prometheus.Counter
 	paused                                       prometheus.Gauge
 }
 
@@ -59,6 +59,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		commits:      c("commits_total", "Offset commits."),
 		commitErrors: c("commit_errors_total", "Offset commits that failed (retried at the next checkpoint)."),
 		txnAborts:    c("transactions_aborted_total", "Emit-topic transactions aborted; their partitions were rewound to the last commit."),
+		windowsKept:  c("windows_kept_total", "Window files left as they were because a partition without commit metadata rebuilt them (see docs/consumer.md)."),
 		paused: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "turnstile_consumer_partitions_paused", Help: "Partitions paused because a lake or dead-letter write keeps failing.",
 		}),
@@ -73,7 +74,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.recordsIn, m.valid, m.duplicates, m.late, m.replayed, m.rejected, m.splitKeys,
 			m.windowsOpen, m.cellsOpen, m.windowsEmitted, m.rowsWritten, m.files, m.bytes,
-			m.watermarkSeconds, m.lag, m.sinkRetries, m.commits, m.commitErrors, m.txnAborts, m.paused)
+			m.watermarkSeconds, m.lag, m.sinkRetries, m.commits, m.commitErrors, m.txnAborts, m.windowsKept, m.paused)
 	}
 	return m
 }

@@ -75,6 +75,11 @@ type partition struct {
 	source string
 	engine *window.Engine
 
+	// guarded: the partition was restored without usable commit metadata, so
+	// a replay may rebuild a window from part of its records; its window
+	// files are then only created, never replaced (see Guard).
+	guarded bool
+
 	pos         int64 // offset of the last record handled, -1 for none
 	replayUntil int64 // records at or before this offset were handled before a restart
 	dirty       bool  // handled records since the last checkpoint
@@ -140,6 +145,22 @@ func (p *Processor) Position(id int32) int64 {
 		return st.pos
 	}
 	return -1
+}
+
+// Guard marks a partition that starts without usable commit metadata (none,
+// or of an unknown format: offsets reset with Kafka's tools, or committed by
+// another program). Its watermark and replay position are unknown, so the
+// first windows it closes may hold only part of their records. For as long as
+// it stays assigned, its window files are created only where none exists. An
+// existing file with other content is kept whole (counted in
+// windows_kept_total) and the rebuilt rows are dropped; an existing file with
+// the same content counts as written, and its rows are emitted again, since
+// nothing tells whether their first emission was committed (the emit key lets
+// a reader drop the repeat).
+func (p *Processor) Guard(id int32) {
+	if st, ok := p.parts[id]; ok {
+		st.guarded = true
+	}
 }
 
 // Replaying reports whether the partition has not yet handled every record
@@ -294,11 +315,28 @@ func (p *Processor) writeWindow(ctx context.Context, st *partition, c *window.Cl
 	if len(c.Rows) == 0 {
 		return nil // no file for an empty emission
 	}
-	name, size, err := p.cfg.Sink.PutWindows(ctx, time.Unix(c.End, 0).UTC(), st.source, c.Rows, p.cfg.Index)
+	var (
+		name string
+		size int
+		kept bool
+		err  error
+	)
+	end := time.Unix(c.End, 0).UTC()
+	if st.guarded {
+		name, size, kept, err = p.cfg.Sink.CreateWindows(ctx, end, st.source, c.Rows, p.cfg.Index)
+	} else {
+		name, size, err = p.cfg.Sink.PutWindows(ctx, end, st.source, c.Rows, p.cfg.Index)
+	}
 	if err != nil {
 		return fmt.Errorf("write window file %s: %w", name, err)
 	}
 	st.dirty = true // whatever closed it (a record, the idle rule), its offsets must be committed
+	if kept {
+		p.cfg.Metrics.windowsKept.Inc()
+		p.cfg.Logger.Info("window file exists and is kept: the partition started without commit metadata, so this window may be rebuilt from part of its records",
+			"object", name, "partition", st.id)
+		return nil
+	}
 	if p.cfg.KeepRows {
 		st.pending = append(st.pending, c.Rows...)
 	}
