@@ -183,6 +183,9 @@ func (p *Processor) Committed(id int32) {
 
 // Revoke forgets a partition: its open windows are rebuilt by its next owner.
 func (p *Processor) Revoke(id int32) {
+	if st, ok := p.parts[id]; ok {
+		st.engine.Release() // its open windows' keys may be forgotten
+	}
 	delete(p.parts, id)
 	p.cfg.Metrics.forget(id)
 	p.updateOpen()
