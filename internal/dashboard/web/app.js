@@ -235,7 +235,8 @@
     setDD("h-reader", h.reader_lag < 0 ? "—" : fmtN(h.reader_lag) + " messages", h.reader_lag > 1000 ? "warn" : "");
     setDD("h-history", fmtN(h.rows) + " rows, " + fmtN(h.buckets) + " station windows" +
       (h.oldest_end ? ", " + fmtTime(h.oldest_end) + " → " + fmtTime(h.newest_end) : "") +
-      (h.duplicates ? ", " + fmtN(h.duplicates) + " repeats dropped" : "") + (h.bad ? ", " + fmtN(h.bad) + " bad" : ""));
+      (h.duplicates ? ", " + fmtN(h.duplicates) + " repeats dropped" : "") + (h.bad ? ", " + fmtN(h.bad) + " bad" : "") +
+      (h.future ? ", " + fmtN(h.future) + " from the future ignored" : ""));
     const c = h.consumer;
     if (!c) {
       setDD("h-watermark", "— (no --consumer-metrics)");
