@@ -228,8 +228,10 @@ func TestKillNineExactlyOnce(t *testing.T) {
 	checkRejected(t, bucket, parts)
 }
 
-// checkRejected checks that every invalid value reached the dead-letter area
-// exactly once.
+// checkRejected checks that every invalid value reached the dead-letter area,
+// and nothing else did. Side output is at least once (docs/lake.md): a replay
+// after a kill may write a record into a second object, so repeats of a
+// (source, offset) are allowed.
 func checkRejected(t *testing.T, b lake.Bucket, parts [][][]byte) {
 	t.Helper()
 	want := 0
@@ -255,11 +257,10 @@ func checkRejected(t *testing.T, b lake.Bucket, parts [][][]byte) {
 			t.Fatal(err)
 		}
 		for _, r := range recs {
-			key := fmt.Sprintf("%s@%d", r.Source, r.Offset)
-			if seen[key] {
-				t.Errorf("rejected record %s written twice", key)
+			if !strings.HasPrefix(r.Value, "garbage") {
+				t.Errorf("rejected record %s@%d is not one of the invalid values: %q", r.Source, r.Offset, r.Value)
 			}
-			seen[key] = true
+			seen[fmt.Sprintf("%s@%d", r.Source, r.Offset)] = true
 		}
 	}
 	if len(seen) != want {

@@ -13,7 +13,7 @@ type Metrics struct {
 	recordsIn, valid, duplicates, late, replayed prometheus.Counter
 	rejected                                     *prometheus.CounterVec
 	splitKeys                                    prometheus.Counter
-	windowsOpen, cellsOpen                       prometheus.Gauge
+	windowsOpen, cellsOpen, keys                 prometheus.Gauge
 	windowsEmitted, rowsWritten                  prometheus.Counter
 	files, bytes                                 *prometheus.CounterVec
 	watermarkSeconds, lag                        *prometheus.GaugeVec
@@ -41,6 +41,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		splitKeys:      c("split_keys_total", "Turnstile keys seen on more than one partition (the topic needs a single partition or CA|UNIT|SCP keys)."),
 		windowsOpen:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "turnstile_consumer_windows_open", Help: "Open windows over all assigned partitions."}),
 		cellsOpen:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "turnstile_consumer_window_keys_open", Help: "Open (window, key) pairs over all assigned partitions."}),
+		keys:           prometheus.NewGauge(prometheus.GaugeOpts{Name: "turnstile_consumer_keys", Help: "Turnstile keys in memory: held by an open window, or idle and not yet forgotten."}),
 		windowsEmitted: c("windows_emitted_total", "Closed windows written to the lake."),
 		rowsWritten:    c("rows_written_total", "(window, key) rows written to the lake."),
 		files: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -73,7 +74,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.recordsIn, m.valid, m.duplicates, m.late, m.replayed, m.rejected, m.splitKeys,
-			m.windowsOpen, m.cellsOpen, m.windowsEmitted, m.rowsWritten, m.files, m.bytes,
+			m.windowsOpen, m.cellsOpen, m.keys, m.windowsEmitted, m.rowsWritten, m.files, m.bytes,
 			m.watermarkSeconds, m.lag, m.sinkRetries, m.commits, m.commitErrors, m.txnAborts, m.windowsKept, m.paused)
 	}
 	return m

@@ -122,6 +122,9 @@ func Source(partition int32) string { return "p" + strconv.Itoa(int(partition)) 
 // Assign starts a partition. metadata is what the last Checkpoint of the
 // partition stored with its committed offset ("" when there is none).
 func (p *Processor) Assign(id int32, source, metadata string) error {
+	if old, ok := p.parts[id]; ok {
+		old.engine.Release()
+	}
 	st := &partition{id: id, source: source, engine: window.New(p.cfg.Spec, p.keys, id), pos: -1, replayUntil: -1}
 	if metadata != "" {
 		wm, pos, err := parseMetadata(metadata)
@@ -461,6 +464,7 @@ func (p *Processor) updateOpen() {
 	}
 	p.cfg.Metrics.windowsOpen.Set(float64(windows))
 	p.cfg.Metrics.cellsOpen.Set(float64(cells))
+	p.cfg.Metrics.keys.Set(float64(p.keys.Live()))
 }
 
 // The commit metadata: "v1 wm=<unix seconds> pos=<offset>".
