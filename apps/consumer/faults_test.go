@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -596,5 +597,85 @@ func TestOffsetResetKeepsWindowFiles(t *testing.T) {
 	slices.Sort(rows)
 	if d := diffRows(rows, want); d != "" {
 		t.Fatalf("lake after the offset reset differs from file mode:\n%s\nlog:\n%s", d, second.logs.String())
+	}
+}
+
+// TestReadyzWhileCommitsFail makes the broker refuse every offset commit for a
+// while: /readyz must turn not-ready while commits keep failing, and ready
+// again once one succeeds.
+func TestReadyzWhileCommitsFail(t *testing.T) {
+	broker, err := kafkatest.Start(kafkatest.Topics(1, "mta-turnstile"), kafkatest.MinSessionTimeout(500*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := l.Addr().String()
+	l.Close()
+	proc := startConsumer(t, nil, "--config", writeProps(t, broker.Addr()), "--group", "readyz", "--duration", "2s",
+		"--watermark", "0s", "--idle-close", "0", "--commit-interval", "200ms", "--max-future", "0",
+		"--sink", "file://"+t.TempDir()+"/turnstile", "--metrics-addr", metricsAddr)
+	readyz := func() int {
+		resp, err := http.Get("http://" + metricsAddr + "/readyz")
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// Records keep arriving, so the consumer keeps committing.
+	stop := make(chan struct{})
+	fed := make(chan struct{})
+	go func() {
+		defer close(fed)
+		for s := 0; ; s++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			_ = kafkatest.Produce(broker.Addr(), "mta-turnstile", []kafkatest.Record{{Partition: 0, Value: secondsInput(1, 1, s+1)[0][s]}})
+		}
+	}()
+	defer func() { close(stop); <-fed }()
+	if !waitFor(30*time.Second, func() bool { return readyz() == http.StatusOK }) {
+		t.Fatalf("never ready:\n%s", proc.logs.String())
+	}
+	var mu sync.Mutex
+	refuse := true
+	cluster := broker.Cluster()
+	cluster.ControlKey(int16(kmsg.OffsetCommit), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		mu.Lock()
+		defer mu.Unlock()
+		if !refuse {
+			return nil, nil, false
+		}
+		r := req.(*kmsg.OffsetCommitRequest)
+		resp := r.ResponseKind().(*kmsg.OffsetCommitResponse)
+		for _, rt := range r.Topics {
+			st := kmsg.NewOffsetCommitResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewOffsetCommitResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = 12 // OFFSET_METADATA_TOO_LARGE: refused, not retried
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	if !waitFor(30*time.Second, func() bool { return readyz() == http.StatusServiceUnavailable }) {
+		t.Fatalf("/readyz stayed ready while every commit failed:\n%s", proc.logs.String())
+	}
+	mu.Lock()
+	refuse = false
+	mu.Unlock()
+	if !waitFor(30*time.Second, func() bool { return readyz() == http.StatusOK }) {
+		t.Fatalf("/readyz did not recover once commits succeeded:\n%s", proc.logs.String())
 	}
 }
