@@ -679,3 +679,69 @@ func TestReadyzWhileCommitsFail(t *testing.T) {
 		t.Fatalf("/readyz did not recover once commits succeeded:\n%s", proc.logs.String())
 	}
 }
+
+// TestAbortedTransactionRewinds makes the broker refuse the offsets of the
+// first emit transactions with an error that requires an abort. The consumer
+// must abort, rewind the partition to its last commit and publish the rows
+// again: a read_committed reader still sees each row once, and the lake is
+// exact.
+func TestAbortedTransactionRewinds(t *testing.T) {
+	broker, err := kafkatest.Start(kafkatest.Topics(1, "mta-turnstile", "mta-turnstile-windows"), kafkatest.MinSessionTimeout(500*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+	parts := secondsInput(1, 3, 20)
+	spec, _ := window.NewSpec(2*time.Second, 2*time.Second, 0)
+	want := expectedRows(t, spec, parts)
+	var mu sync.Mutex
+	refusals := 3
+	cluster := broker.Cluster()
+	cluster.ControlKey(int16(kmsg.TxnOffsetCommit), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		mu.Lock()
+		defer mu.Unlock()
+		if refusals == 0 {
+			return nil, nil, false
+		}
+		refusals--
+		r := req.(*kmsg.TxnOffsetCommitRequest)
+		resp := r.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
+		for _, rt := range r.Topics {
+			st := kmsg.NewTxnOffsetCommitResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = 29 // TOPIC_AUTHORIZATION_FAILED: the transaction must abort
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	produceParts(t, broker.Addr(), "mta-turnstile", parts)
+	lakeDir := t.TempDir()
+	bucket, err := lake.NewFileBucket(lakeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc := startConsumer(t, nil, "--config", writeProps(t, broker.Addr()), "--group", "abort", "--duration", "2s",
+		"--watermark", "0s", "--idle-close", "1s", "--commit-interval", "200ms", "--emit-topic", "mta-turnstile-windows",
+		"--max-future", "0", "--sink", "file://"+lakeDir+"/turnstile")
+	topicRows := emitted(t, broker.Addr(), "mta-turnstile-windows", len(want))
+	time.Sleep(time.Second)
+	proc.stop(t)
+	logs := proc.logs.String()
+	if !strings.Contains(logs, "rewinding the partition") {
+		t.Fatalf("no transaction was aborted and rewound:\n%s", logs)
+	}
+	if d := diffRows(topicRows, want); d != "" {
+		t.Fatalf("emit topic after aborted transactions differs from file mode:\n%s\nlog:\n%s", d, logs)
+	}
+	rows, _ := windowRows(bucket)
+	slices.Sort(rows)
+	if d := diffRows(rows, want); d != "" {
+		t.Fatalf("lake after aborted transactions differs from file mode:\n%s", d)
+	}
+}
