@@ -305,8 +305,8 @@ func source(ctx context.Context, o *options, counters *publish.Counters, log *sl
 	counters.Duplicates.Store(st.Duplicates)
 	attrs := []any{"files", st.Files, "read", st.Read, "skipped", st.Skipped, "duplicates", st.Duplicates,
 		"turnstiles", st.Turnstiles, "resets", st.Resets, "messages", st.Deltas, "took", time.Since(began).Round(time.Millisecond).String()}
-	if rp.Len() > 0 {
-		attrs = append(attrs, "from", rp.Time(0).Format(turnstile.TimestampLayout), "to", rp.Time(rp.Len()-1).Format(turnstile.TimestampLayout))
+	if from, to := rp.Span(); !from.IsZero() {
+		attrs = append(attrs, "from", from.Format(turnstile.TimestampLayout), "to", to.Format(turnstile.TimestampLayout))
 	}
 	log.Info("loaded turnstile files", attrs...)
 	return publish.ByEventTime(rp.Records(), o.speed), nil
