@@ -344,3 +344,41 @@ func TestSpillFileIsRemoved(t *testing.T) {
 		t.Errorf("spilling into a missing directory: error = %v", err)
 	}
 }
+
+// TestRecordsStopsEarly breaks out of Records: the converting goroutine
+// stops, the spill file is closed, and no error is reported.
+func TestRecordsStopsEarly(t *testing.T) {
+	files := genArchive(4, 3, 16)
+	want, _ := oldOutput(t, DefaultMaxDelta, files)
+	rp := convertWith(t, []Option{WithMemoryBudget(0), WithTempDir(t.TempDir())}, files...)
+	var got []string
+	for rec := range rp.Records() {
+		got = append(got, string(turnstile.AppendCSV(nil, rec)))
+		if len(got) == 1500 {
+			break
+		}
+	}
+	if rp.Err() != nil || !slices.Equal(got, want[:1500]) {
+		t.Errorf("err %v; the first 1500 records differ from the old replay's: %s", rp.Err(), firstDiff(got, want[:1500]))
+	}
+	if rp.spill != nil {
+		t.Error("the spill file is still open")
+	}
+}
+
+// TestCorruptSpillFile cuts the spill file short: Records stops and Err says
+// what went wrong.
+func TestCorruptSpillFile(t *testing.T) {
+	files := genArchive(5, 3, 16)
+	rp := convertWith(t, []Option{WithMemoryBudget(0), WithTempDir(t.TempDir())}, files...)
+	if err := rp.spill.f.Truncate(rp.runs[len(rp.runs)-1].off + 100); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for range rp.Records() {
+		n++
+	}
+	if err := rp.Err(); err == nil || !strings.Contains(err.Error(), "spill file") {
+		t.Errorf("after %d records: err = %v, want a spill file error", n, err)
+	}
+}
