@@ -107,14 +107,15 @@ if [[ $sum_old != "$sum_new" ]]; then
 fi
 echo "same output: sha256 $sum_new"
 
-# time_run NAME BINARY ARGS...: one run, prints "NAME wall_s rss_mb".
+# time_run NAME BINARY ARGS...: one run, prints "NAME wall_s rss_mb cpu_s" (cpu = user + sys).
 time_run() {
 	local name=$1
 	shift
 	/usr/bin/time -v -o "$work/time.$name" "$@" --out /dev/null 2>"$work/log.$name" >/dev/null
 	awk -v name="$name" '/Elapsed \(wall clock\)/ { n = split($NF, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i] }
 		/Maximum resident set size/ { rss = $NF }
-		END { printf "%s %.2f %.0f\n", name, s, rss / 1024 }' "$work/time.$name"
+		/User time \(seconds\)|System time \(seconds\)/ { cpu += $NF }
+		END { printf "%s %.2f %.0f %.2f\n", name, s, rss / 1024, cpu }' "$work/time.$name"
 }
 
 results=$work/results
@@ -126,7 +127,7 @@ for run in $(seq "$runs"); do
 		bin=$old
 		[[ $which == new ]] && bin=$new
 		line=$(time_run "$which" "$bin" --input "${files[@]}")
-		echo "run $run: $line" | awk '{ printf "%s %s %-4s %7.2f s wall, peak RSS %5d MB\n", $1, $2, $3, $4, $5 }'
+		echo "run $run: $line" | awk '{ printf "%s %s %-4s %7.2f s wall, %6.2f s CPU, peak RSS %5d MB\n", $1, $2, $3, $4, $6, $5 }'
 		echo "$line" >>"$results"
 	done
 done
@@ -140,13 +141,12 @@ if [[ ${OVERLAP:-0} == 1 ]]; then
 		bin=$old
 		[[ $which == new ]] && bin=$new
 		line=$(time_run "overlap-$which" "$bin" --input "${files[@]}" "${again[@]}")
-		echo "overlap: $line" | awk '{ printf "%s %-12s %7.2f s wall, peak RSS %5d MB\n", $1, $2, $3, $4 }'
+		echo "overlap: $line" | awk '{ printf "%s %-12s %7.2f s wall, %6.2f s CPU, peak RSS %5d MB\n", $1, $2, $3, $5, $4 }'
 	done
 fi
 
-echo "medians over $runs runs:"
+echo "medians over $runs runs (load average now: $(cut -d' ' -f1-3 /proc/loadavg)):"
 for which in old new; do
-	awk -v w="$which" '$1 == w { print $2, $3 }' "$results" | sort -n | awk -v w="$which" '{ s[NR] = $1 } { r[NR] = $2 }
-		END { m = int((NR + 1) / 2); printf "  %s: %.2f s wall", w, s[m] }' 
-	awk -v w="$which" '$1 == w { print $3 }' "$results" | sort -n | awk '{ r[NR] = $1 } END { printf ", peak RSS %d MB\n", r[int((NR + 1) / 2)] }'
+	median() { awk -v w="$which" -v c="$1" '$1 == w { print $c }' "$results" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+	echo "  $which: $(median 2) s wall, $(median 4) s CPU, peak RSS $(median 3) MB"
 done

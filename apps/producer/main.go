@@ -29,6 +29,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -420,11 +421,11 @@ func readReplay(ctx context.Context, o *options, progress *mta.Progress, log *sl
 	if err != nil {
 		return nil, err
 	}
-	for _, in := range ins.List {
-		if err := c.ReadInput(ctx, in); err != nil {
-			c.Finish().Close()
-			return nil, err
-		}
+	// Files are read on up to as many goroutines as cores (at most 4): the
+	// output does not depend on it.
+	if err := c.ReadInputs(ctx, ins.List, min(runtime.GOMAXPROCS(0), 4)); err != nil {
+		c.Finish().Close()
+		return nil, err
 	}
 	rp := c.Finish()
 	if err := rp.Err(); err != nil {

@@ -3,6 +3,7 @@ package mta
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -35,10 +36,41 @@ func oldOutput(t *testing.T, maxDelta int64, files []string) ([]string, Stats) {
 	return out, rp.Stats()
 }
 
-// newOutput is oldOutput for the streaming replay.
+// newOutput is oldOutput for the streaming replay, reading the files one
+// after the other.
 func newOutput(t *testing.T, opts []Option, files []string) ([]string, Stats) {
 	t.Helper()
-	rp := convertWith(t, opts, files...)
+	return parallelOutput(t, opts, 0, files)
+}
+
+// stringInputs returns the files as inputs.
+func stringInputs(files []string) []Input {
+	var ins []Input
+	for i, f := range files {
+		ins = append(ins, Input{Name: fmt.Sprintf("file%d", i), open: func(context.Context) (io.ReadCloser, error) {
+			return io.NopCloser(strings.NewReader(f)), nil
+		}})
+	}
+	return ins
+}
+
+// parallelOutput is newOutput reading the files with ReadInputs on workers
+// goroutines (0: with Read, one after the other).
+func parallelOutput(t *testing.T, opts []Option, workers int, files []string) ([]string, Stats) {
+	t.Helper()
+	var rp *Replay
+	if workers == 0 {
+		rp = convertWith(t, opts, files...)
+	} else {
+		c, err := NewConverter(opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.ReadInputs(context.Background(), stringInputs(files), workers); err != nil {
+			t.Fatal(err)
+		}
+		rp = c.Finish()
+	}
 	var out []string
 	for rec := range rp.Records() {
 		out = append(out, string(turnstile.AppendCSV(nil, rec)))
@@ -76,12 +108,14 @@ func checkSame(t *testing.T, files []string, maxDelta int64) {
 		t.Fatal("the old replay gives no messages: a test that cannot fail")
 	}
 	for how, opts := range storages(t, maxDelta) {
-		got, st := newOutput(t, opts, files)
-		if !slices.Equal(got, want) {
-			t.Errorf("%s: output differs from the old replay at %s", how, firstDiff(got, want))
-		}
-		if st != wantStats {
-			t.Errorf("%s: stats = %+v, want the old %+v", how, st, wantStats)
+		for _, workers := range []int{0, 2, 3} {
+			got, st := parallelOutput(t, opts, workers, files)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s, %d workers: output differs from the old replay at %s", how, workers, firstDiff(got, want))
+			}
+			if st != wantStats {
+				t.Errorf("%s, %d workers: stats = %+v, want the old %+v", how, workers, st, wantStats)
+			}
 		}
 	}
 }
@@ -295,12 +329,20 @@ func TestRangeIsTheFullReplayCut(t *testing.T) {
 			t.Fatalf("range %v: %d of %d messages: a range that tests nothing", r, len(want), len(all))
 		}
 		for how, opts := range storages(t, DefaultMaxDelta) {
-			got, st := newOutput(t, append(opts, WithRange(r.from, r.to)), files)
-			if !slices.Equal(got, want) {
-				t.Errorf("range %v, %s: %s", r, how, firstDiff(got, want))
-			}
-			if st.Read != st.Skipped+st.OutOfRange+st.Duplicates+st.Turnstiles+st.Resets+st.Deltas {
-				t.Errorf("range %v, %s: stats %+v do not add up", r, how, st)
+			var first Stats
+			for _, workers := range []int{0, 2, 3} {
+				got, st := parallelOutput(t, append(opts, WithRange(r.from, r.to)), workers, files)
+				if !slices.Equal(got, want) {
+					t.Errorf("range %v, %s, %d workers: %s", r, how, workers, firstDiff(got, want))
+				}
+				if st.Read != st.Skipped+st.OutOfRange+st.Duplicates+st.Turnstiles+st.Resets+st.Deltas {
+					t.Errorf("range %v, %s, %d workers: stats %+v do not add up", r, how, workers, st)
+				}
+				if workers == 0 {
+					first = st
+				} else if st != first {
+					t.Errorf("range %v, %s, %d workers: stats %+v, want those of one reader %+v", r, how, workers, st, first)
+				}
 			}
 		}
 	}
@@ -380,5 +422,23 @@ func TestCorruptSpillFile(t *testing.T) {
 	}
 	if err := rp.Err(); err == nil || !strings.Contains(err.Error(), "spill file") {
 		t.Errorf("after %d records: err = %v, want a spill file error", n, err)
+	}
+}
+
+// TestReadInputsReportsTheEarliestError reads good and bad inputs on several
+// goroutines: the error is that of the earliest bad input.
+func TestReadInputsReportsTheEarliestError(t *testing.T) {
+	files := genArchive(6, 2, 8)
+	ins := stringInputs([]string{files[0], "not,a,header\n", files[1], "C/A\n", files[2]})
+	for _, workers := range []int{1, 2, 4} {
+		c, err := NewConverter()
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.ReadInputs(context.Background(), ins, workers)
+		if err == nil || !strings.HasPrefix(err.Error(), "file1:1: not a turnstile file") {
+			t.Errorf("%d workers: error = %v, want file1's", workers, err)
+		}
+		c.Finish().Close()
 	}
 }

@@ -37,12 +37,8 @@ func FileInput(path string) Input {
 
 // ReadInput reads one input (see Read).
 func (c *Converter) ReadInput(ctx context.Context, in Input) error {
-	rc, err := in.Open(ctx)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	return c.Read(ctx, in.Name, rc)
+	c.files++
+	return c.readers[0].readInput(ctx, c.files-1, in)
 }
 
 // IsGCS reports whether an --input value names GCS objects (gs://...).

@@ -31,9 +31,9 @@ func (p *Progress) SetFiles(n int) {
 	}
 }
 
-func (p *Progress) setRead(n int64) {
+func (p *Progress) addRead(n int64) {
 	if p != nil {
-		p.read.Store(n)
+		p.read.Add(n)
 	}
 }
 

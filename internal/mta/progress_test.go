@@ -44,12 +44,12 @@ func TestReporterLogsEvery10s(t *testing.T) {
 		switch n {
 		case 1: // 10 s: one file of four read
 			p.fileDone()
-			p.setRead(254000)
+			p.addRead(254000)
 		case 2: // 20 s: all read, merging, 5,000 messages
 			for range 3 {
 				p.fileDone()
 			}
-			p.setRead(1016000)
+			p.addRead(762000)
 			p.setSpan(from.Unix(), from.Add(28*24*time.Hour).Unix())
 			p.setPosition(from.Add(7*24*time.Hour).Unix(), 5000)
 		case 3: // 30 s: a week further on, 105,000 messages
@@ -98,7 +98,7 @@ func TestReporterTerminalLine(t *testing.T) {
 			for range 13 {
 				p.fileDone()
 			}
-			p.setRead(3300000)
+			p.addRead(3300000)
 		}
 	}
 	r := NewReporter(&p, clock, &term, nil)

@@ -41,6 +41,8 @@ import (
 	"math"
 	"os"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -116,8 +118,9 @@ func WithTempDir(dir string) Option { return func(c *Converter) { c.tempDir = di
 // WithProgress makes the Converter and its Replay count their progress in p.
 func WithProgress(p *Progress) Option { return func(c *Converter) { c.progress = p } }
 
-// Converter reads turnstile files and converts their readings to deltas. It is
-// not safe for concurrent use.
+// Converter reads turnstile files and converts their readings to deltas. Its
+// methods are not safe for concurrent use; ReadInputs reads files on several
+// goroutines itself.
 type Converter struct {
 	maxDelta    int64
 	log         *slog.Logger
@@ -127,23 +130,42 @@ type Converter struct {
 	tempDir     string
 	progress    *Progress
 
+	readers []*fileReader // readers[0] serves Read; ReadInputs adds more
+	files   int           // files started: the next file's position in read order
+
+	mu         sync.Mutex       // guards the rest, shared by the readers
 	turnstiles map[string]int32 // CA|UNIT|SCP -> index in keys
 	keys       []turnstileKey
 	attrIndex  map[string]int32 // STATION\x00LINENAME\x00DIVISION\x00DESC -> index in attrs
 	attrs      []attrs
 	stats      Stats
+	runs       []*run
+	memBytes   int64      // bytes of the runs kept in memory
+	spill      *spillFile // nil until the first run is spilled
+	err        error      // a failed spill: every later call fails with it
+}
 
+// fileReader reads one file at a time into sorted runs: the state of one
+// reading goroutine.
+type fileReader struct {
+	c              *Converter
+	file, chunks   int       // the file being read (its position in read order) and its runs so far
 	chunk, scratch []reading // the run being read, and the sort's scratch space
-	runs           []*run
-	memBytes       int64      // bytes of the runs kept in memory
-	spill          *spillFile // nil until the first run is spilled
-	before         []reading  // with --from: per turnstile, its last reading before from
-	err            error      // a failed spill: every later call fails with it
+	stats          Stats     // of the file being read
+	before         []early   // with --from: per turnstile, its last reading before from
 
 	// one-entry caches: consecutive rows mostly share a turnstile and attributes
 	lastKey, lastAttr       []byte
 	lastKeyID, lastAttrID   int32
 	keyScratch, attrScratch []byte
+}
+
+// early is a turnstile's latest reading before --from, and the file it
+// came from.
+type early struct {
+	r    reading
+	file int
+	set  bool
 }
 
 type turnstileKey struct{ CA, Unit, SCP string }
@@ -171,9 +193,8 @@ func NewConverter(opts ...Option) (*Converter, error) {
 		runReadings: DefaultRunReadings,
 		turnstiles:  map[string]int32{},
 		attrIndex:   map[string]int32{},
-		lastKeyID:   -1,
-		lastAttrID:  -1,
 	}
+	c.readers = []*fileReader{c.newFileReader()}
 	for _, opt := range opts {
 		opt(c)
 	}
@@ -210,9 +231,21 @@ func (c *Converter) ReadFile(ctx context.Context, path string) error {
 // An error is returned only when the file cannot be read or has no valid
 // header, or when a run cannot be spilled.
 func (c *Converter) Read(ctx context.Context, name string, r io.Reader) error {
-	if c.err != nil {
-		return c.err
+	c.files++
+	return c.readers[0].read(ctx, c.files-1, name, r)
+}
+
+func (c *Converter) newFileReader() *fileReader {
+	return &fileReader{c: c, lastKeyID: -1, lastAttrID: -1}
+}
+
+// read reads file number file (its position in read order) from r.
+func (fr *fileReader) read(ctx context.Context, file int, name string, r io.Reader) error {
+	c := fr.c
+	if err := c.failed(); err != nil {
+		return err
 	}
+	fr.file, fr.chunks, fr.chunk, fr.stats = file, 0, fr.chunk[:0], Stats{}
 	br := bufio.NewReaderSize(r, 1<<20)
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
@@ -222,13 +255,14 @@ func (c *Converter) Read(ctx context.Context, name string, r io.Reader) error {
 		defer zr.Close()
 		br = bufio.NewReaderSize(zr, 1<<20)
 	}
-	c.stats.Files++
+	fr.stats.Files = 1
 	var (
-		p       RowParser
-		row     Row
-		long    []byte
-		lineNo  int
-		haveHdr bool
+		p        RowParser
+		row      Row
+		long     []byte
+		lineNo   int
+		haveHdr  bool
+		reported int64
 	)
 	for {
 		line, err := br.ReadSlice('\n')
@@ -251,7 +285,8 @@ func (c *Converter) Read(ctx context.Context, name string, r io.Reader) error {
 			if cerr := ctx.Err(); cerr != nil {
 				return fmt.Errorf("%s:%d: %w", name, lineNo, cerr)
 			}
-			c.progress.setRead(c.stats.Read)
+			c.progress.addRead(fr.stats.Read - reported)
+			reported = fr.stats.Read
 		}
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
@@ -269,21 +304,21 @@ func (c *Converter) Read(ctx context.Context, name string, r io.Reader) error {
 				p.Header = h
 				continue
 			}
-			c.stats.Read++
-			c.stats.Skipped++
+			fr.stats.Read++
+			fr.stats.Skipped++
 			c.log.Warn("skipping bad row", "file", name, "line", lineNo, "err", rerr)
 			continue
 		}
-		c.stats.Read++
+		fr.stats.Read++
 		if row.Time < c.from || row.Time >= c.to {
-			c.outOfRange(&row)
+			fr.outOfRange(&row)
 		} else {
-			if len(c.chunk) == c.runReadings {
-				if serr := c.sealRun(); serr != nil {
+			if len(fr.chunk) == c.runReadings {
+				if serr := fr.sealRun(); serr != nil {
 					return serr
 				}
 			}
-			c.chunk = append(c.chunk, c.intern(&row))
+			fr.chunk = append(fr.chunk, fr.intern(&row))
 		}
 		if err != nil {
 			break
@@ -294,90 +329,115 @@ func (c *Converter) Read(ctx context.Context, name string, r io.Reader) error {
 	}
 	// One file, one run (or several for a huge file): runs never mix files,
 	// so the merge orders ties by file first.
-	if err := c.sealRun(); err != nil {
+	if err := fr.sealRun(); err != nil {
 		return err
 	}
-	c.progress.setRead(c.stats.Read)
+	c.mu.Lock()
+	c.stats.Files += fr.stats.Files
+	c.stats.Read += fr.stats.Read
+	c.stats.Skipped += fr.stats.Skipped
+	c.stats.OutOfRange += fr.stats.OutOfRange
+	c.mu.Unlock()
+	c.progress.addRead(fr.stats.Read - reported)
 	c.progress.fileDone()
 	return nil
+}
+
+// failed returns the error of a failed spill, if any.
+func (c *Converter) failed() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
 }
 
 // outOfRange deals with a reading outside [from, to): one at or after to is
 // dropped; one before from is kept only while it is its turnstile's latest
 // (the first in read order of equal times), as the base of the turnstile's
 // first delta in range.
-func (c *Converter) outOfRange(r *Row) {
-	if r.Time >= c.to {
-		c.stats.OutOfRange++
+func (fr *fileReader) outOfRange(r *Row) {
+	if r.Time >= fr.c.to {
+		fr.stats.OutOfRange++
 		return
 	}
-	rd := c.intern(r)
-	for int(rd.key) >= len(c.before) {
-		c.before = append(c.before, reading{key: -1})
+	rd := fr.intern(r)
+	for int(rd.key) >= len(fr.before) {
+		fr.before = append(fr.before, early{})
 	}
-	b := &c.before[rd.key]
-	if b.key < 0 {
-		*b = rd
+	b := &fr.before[rd.key]
+	if !b.set {
+		*b = early{r: rd, file: fr.file, set: true}
 		return
 	}
-	c.stats.OutOfRange++ // one of the two is dropped
-	if rd.t > b.t {
-		*b = rd
+	fr.stats.OutOfRange++ // one of the two is dropped
+	if rd.t > b.r.t {     // this reader reads its files in read order
+		*b = early{r: rd, file: fr.file, set: true}
 	}
 }
 
 // intern returns the compact reading of a parsed row, interning its
 // turnstile and attributes.
-func (c *Converter) intern(r *Row) reading {
-	c.keyScratch = append(append(append(append(append(c.keyScratch[:0], r.CA...), '|'), r.Unit...), '|'), r.SCP...)
-	if c.lastKeyID < 0 || !bytes.Equal(c.keyScratch, c.lastKey) {
-		id, ok := c.turnstiles[string(c.keyScratch)]
+func (fr *fileReader) intern(r *Row) reading {
+	c := fr.c
+	fr.keyScratch = append(append(append(append(append(fr.keyScratch[:0], r.CA...), '|'), r.Unit...), '|'), r.SCP...)
+	if fr.lastKeyID < 0 || !bytes.Equal(fr.keyScratch, fr.lastKey) {
+		c.mu.Lock()
+		id, ok := c.turnstiles[string(fr.keyScratch)]
 		if !ok {
 			id = int32(len(c.keys))
-			c.turnstiles[string(c.keyScratch)] = id
+			c.turnstiles[string(fr.keyScratch)] = id
 			c.keys = append(c.keys, turnstileKey{CA: string(r.CA), Unit: string(r.Unit), SCP: string(r.SCP)})
 		}
-		c.lastKeyID = id
-		c.lastKey = append(c.lastKey[:0], c.keyScratch...)
+		c.mu.Unlock()
+		fr.lastKeyID = id
+		fr.lastKey = append(fr.lastKey[:0], fr.keyScratch...)
 	}
-	s := append(c.attrScratch[:0], r.Station...)
+	s := append(fr.attrScratch[:0], r.Station...)
 	s = append(append(s, 0), r.LineName...)
 	s = append(append(s, 0), r.Division...)
 	s = append(append(s, 0), r.Desc...)
-	c.attrScratch = s
-	if c.lastAttrID < 0 || !bytes.Equal(s, c.lastAttr) {
+	fr.attrScratch = s
+	if fr.lastAttrID < 0 || !bytes.Equal(s, fr.lastAttr) {
+		c.mu.Lock()
 		id, ok := c.attrIndex[string(s)]
 		if !ok {
 			id = int32(len(c.attrs))
 			c.attrIndex[string(s)] = id
 			c.attrs = append(c.attrs, attrs{Station: string(r.Station), LineName: string(r.LineName), Division: string(r.Division), Desc: string(r.Desc)})
 		}
-		c.lastAttrID = id
-		c.lastAttr = append(c.lastAttr[:0], s...)
+		c.mu.Unlock()
+		fr.lastAttrID = id
+		fr.lastAttr = append(fr.lastAttr[:0], s...)
 	}
-	return reading{t: r.Time, entries: r.Entries, exits: r.Exits, key: c.lastKeyID, attr: c.lastAttrID}
+	return reading{t: r.Time, entries: r.Entries, exits: r.Exits, key: fr.lastKeyID, attr: fr.lastAttrID}
 }
 
 // sealRun sorts the readings read since the last run into a new run, kept in
 // memory while the budget allows and spilled otherwise.
-func (c *Converter) sealRun() error {
-	if len(c.chunk) == 0 {
+func (fr *fileReader) sealRun() error {
+	if len(fr.chunk) == 0 {
 		return nil
 	}
-	if cap(c.scratch) < len(c.chunk) {
-		c.scratch = make([]reading, len(c.chunk), cap(c.chunk))
+	if cap(fr.scratch) < len(fr.chunk) {
+		fr.scratch = make([]reading, len(fr.chunk), cap(fr.chunk))
 	}
-	sorted := sortByTimeInto(c.chunk, c.scratch[:len(c.chunk)])
-	if err := c.addRun(sorted); err != nil {
+	sorted := sortByTimeInto(fr.chunk, fr.scratch[:len(fr.chunk)])
+	// Runs order ties by file, then by their order within the file.
+	rn := &run{index: fr.file<<20 | fr.chunks, n: len(sorted), minT: sorted[0].t, maxT: sorted[len(sorted)-1].t}
+	fr.chunks++
+	if err := fr.c.addRun(rn, sorted); err != nil {
 		return err
 	}
-	c.chunk = c.chunk[:0]
+	fr.chunk = fr.chunk[:0]
 	return nil
 }
 
-// addRun stores a sorted run. It does not keep rs.
-func (c *Converter) addRun(rs []reading) error {
-	rn := &run{index: len(c.runs), n: len(rs), minT: rs[0].t, maxT: rs[len(rs)-1].t}
+// addRun stores the sorted run rs as rn. It does not keep rs.
+func (c *Converter) addRun(rn *run, rs []reading) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return c.err
+	}
 	size := int64(len(rs)) * readingSize
 	if c.memBytes+size <= c.budget {
 		rn.mem = slices.Clone(rs)
@@ -403,21 +463,20 @@ func (c *Converter) addRun(rs []reading) error {
 // Finish ends the reading and returns the Replay. The Converter must not be
 // used after. A failure to spill the last run shows in the Replay's Err.
 func (c *Converter) Finish() *Replay {
-	rp := &Replay{keys: c.keys, attrs: c.attrs, stats: c.stats, maxDelta: c.maxDelta, progress: c.progress,
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rp := &Replay{keys: c.keys, attrs: c.attrs, maxDelta: c.maxDelta, progress: c.progress,
 		from: math.MaxInt64, to: math.MinInt64}
 	err := c.err
-	if err == nil {
-		err = c.sealRun()
-	}
 	runs := c.runs
-	if err == nil && len(c.before) > 0 {
+	if before := c.mergeBefore(); err == nil && len(before) > 0 {
 		// The bases before --from: one run, merged first (all of it is
 		// earlier than any reading in range). Each turnstile has at most one
 		// reading there, so its order among equal times does not matter.
-		before := slices.DeleteFunc(c.before, func(r reading) bool { return r.key < 0 })
 		before = sortByTimeInto(before, make([]reading, len(before)))
 		runs = append([]*run{{index: -1, n: len(before), minT: before[0].t, maxT: before[len(before)-1].t, mem: before}}, runs...)
 	}
+	rp.stats = c.stats
 	if err == nil && c.spill != nil {
 		err = c.spill.flush()
 	}
@@ -426,13 +485,111 @@ func (c *Converter) Finish() *Replay {
 	}
 	rp.runs, rp.spill, rp.err = runs, c.spill, err
 	c.progress.setSpan(rp.from, rp.to)
-	c.chunk, c.scratch, c.runs, c.before, c.turnstiles, c.attrIndex = nil, nil, nil, nil, nil, nil
+	c.readers, c.runs, c.turnstiles, c.attrIndex = nil, nil, nil, nil
 	return rp
+}
+
+// mergeBefore merges the readers' latest readings before --from: per
+// turnstile the latest, of equal times the one of the earliest file. The
+// others count as out of range.
+func (c *Converter) mergeBefore() []reading {
+	best := make([]early, len(c.keys))
+	for _, fr := range c.readers {
+		for k, e := range fr.before {
+			if !e.set {
+				continue
+			}
+			b := &best[k]
+			switch {
+			case !b.set:
+				*b = e
+				continue
+			case e.r.t > b.r.t || e.r.t == b.r.t && e.file < b.file:
+				*b = e
+			}
+			c.stats.OutOfRange++
+		}
+	}
+	var out []reading
+	for _, b := range best {
+		if b.set {
+			out = append(out, b.r)
+		}
+	}
+	return out
+}
+
+// ReadInputs reads the inputs in order, as ReadInput on each would, on up to
+// workers goroutines at once (each with a file in memory as one run and its
+// sort scratch: about 16 MB for a weekly file). The result is the same
+// whatever the number of workers. It returns the error of the earliest
+// input that failed, and stops reading the others.
+func (c *Converter) ReadInputs(ctx context.Context, ins []Input, workers int) error {
+	workers = max(1, min(workers, len(ins)))
+	for len(c.readers) < workers {
+		c.readers = append(c.readers, c.newFileReader())
+	}
+	first := c.files
+	c.files += len(ins)
+	if workers == 1 {
+		for i, in := range ins {
+			if err := c.readers[0].readInput(ctx, first+i, in); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		next   atomic.Int64
+		wg     sync.WaitGroup
+		errMu  sync.Mutex
+		errAt  = len(ins)
+		errVal error
+	)
+	for _, fr := range c.readers[:workers] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Each reader takes the next file in read order, so that its own
+			// files come in read order (outOfRange relies on it).
+			for i := int(next.Add(1) - 1); i < len(ins) && ctx.Err() == nil; i = int(next.Add(1) - 1) {
+				if err := fr.readInput(ctx, first+i, ins[i]); err != nil {
+					errMu.Lock()
+					if i < errAt {
+						errAt, errVal = i, err
+					}
+					errMu.Unlock()
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if errVal == nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return errVal
+}
+
+func (fr *fileReader) readInput(ctx context.Context, file int, in Input) error {
+	rc, err := in.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	return fr.read(ctx, file, in.Name, rc)
 }
 
 // Stats returns the counts so far. Duplicates, Turnstiles, Resets and Deltas
 // are known only once the Replay's Records has run; use Replay.Stats then.
-func (c *Converter) Stats() Stats { return c.stats }
+func (c *Converter) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stats
+}
 
 // Replay is the converted content of turnstile files: per-interval counts in
 // event-time order, yielded once by Records.
