@@ -435,7 +435,7 @@ func readReplay(ctx context.Context, o *options, progress *mta.Progress, log *sl
 	st := rp.Stats()
 	spilled, runs := rp.Spilled()
 	attrs := []any{"files", st.Files, "read", st.Read, "skipped", st.Skipped, "out_of_range", st.OutOfRange,
-		"runs", runs, "spilled", spilled, "took", time.Since(began).Round(time.Millisecond).String()}
+		"runs", runs, "spilled", spilled, "spill_bytes", rp.SpillBytes(), "took", time.Since(began).Round(time.Millisecond).String()}
 	if from, to := rp.Span(); !from.IsZero() {
 		attrs = append(attrs, "from", from.Format(turnstile.TimestampLayout), "to", to.Format(turnstile.TimestampLayout))
 	}

@@ -359,6 +359,9 @@ func TestSpillFileIsRemoved(t *testing.T) {
 	if spilled, runs := rp.Spilled(); spilled != runs || runs != len(files) {
 		t.Errorf("Spilled = %d of %d runs, want all %d", spilled, runs, len(files))
 	}
+	if n, read := rp.SpillBytes(), rp.Stats().Read; n < 8*read || n > 16*read {
+		t.Errorf("SpillBytes = %d for %d readings, want 8 to 16 bytes a reading", n, read)
+	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("spill directory holds %d entries, want none (the file is unlinked at once)", len(entries))
 	}

@@ -634,6 +634,15 @@ func (r *Replay) Spilled() (spilled, runs int) {
 	return spilled, len(r.runs)
 }
 
+// SpillBytes returns the size of the spill file.
+func (r *Replay) SpillBytes() int64 {
+	var n int64
+	for _, rn := range r.runs {
+		n += rn.size
+	}
+	return n
+}
+
 // Err returns the error that ended Records early (a spill file that cannot
 // be written or read back), or nil.
 func (r *Replay) Err() error { return r.err }
