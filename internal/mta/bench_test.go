@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"testing"
 	"time"
 
@@ -103,7 +104,9 @@ func BenchmarkEncode(b *testing.B) {
 // in-memory replay against the new one, in memory and spilled. Run old and
 // new alternately on a shared machine:
 //
-//	for i in 1 2 3; do for v in old new; do go test -run - -bench "Archive/$v\$" -count 1 ./internal/mta; done; done
+//	go test -c -o mta.test ./internal/mta
+//	for i in 1 2 3; do for v in old new new-spilled new-2readers; do
+//		./mta.test -test.run - -test.bench "Archive/$v\$" -test.benchtime 3x -test.benchmem; done; done
 func BenchmarkArchive(b *testing.B) {
 	const weeks, turnstiles = 8, 5000
 	var files [][]byte
@@ -134,6 +137,7 @@ func BenchmarkArchive(b *testing.B) {
 		}},
 		{"new", func() int { return newReplay(b, files) }},
 		{"new-spilled", func() int { return newReplay(b, files, WithMemoryBudget(0), WithTempDir(dir)) }},
+		{"new-2readers", func() int { return newReplayParallel(b, files, 2) }},
 	}
 	want := -1
 	for _, v := range variants {
@@ -151,6 +155,33 @@ func BenchmarkArchive(b *testing.B) {
 			b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 		})
 	}
+}
+
+// newReplayParallel is newReplay with ReadInputs on workers goroutines, as
+// the producer reads.
+func newReplayParallel(b *testing.B, files [][]byte, workers int) int {
+	c, err := NewConverter()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ins []Input
+	for _, f := range files {
+		ins = append(ins, Input{Name: "week", open: func(context.Context) (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(f)), nil
+		}})
+	}
+	if err := c.ReadInputs(context.Background(), ins, workers); err != nil {
+		b.Fatal(err)
+	}
+	rp := c.Finish()
+	n := 0
+	for range rp.Records() {
+		n++
+	}
+	if err := rp.Err(); err != nil {
+		b.Fatal(err)
+	}
+	return n
 }
 
 func newReplay(b *testing.B, files [][]byte, opts ...Option) int {
