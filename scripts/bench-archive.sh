@@ -26,7 +26,7 @@ work=${TMPDIR:-/tmp}/turnstile-archive
 data=$work/weeks-$weeks-$clones
 mkdir -p "$work"
 
-if [[ ! -s $data/done ]]; then
+if [[ ! -s $data/.done ]]; then
 	echo "generating $weeks weekly files ($clones clones of the sample's turnstiles) into $data"
 	rm -rf "$data" && mkdir -p "$data"
 	awk -v weeks="$weeks" -v clones="$clones" -v dir="$data" -F, '
@@ -81,7 +81,7 @@ if [[ ! -s $data/done ]]; then
 			close(file)
 		}
 	}' "$root/testdata/mta/turnstile_240720.txt"
-	date >"$data/done"
+	date >"$data/.done"
 fi
 rows=$(cat "$data"/turnstile_*.txt | wc -l)
 echo "$weeks files, $((rows - weeks)) readings, $(du -sh "$data" | cut -f1)"

@@ -262,6 +262,11 @@ func (o *options) syntheticConfig() synthetic.Config {
 
 // run is the whole program; it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// On a terminal, log lines go above the progress status line.
+	status := terminal(stderr)
+	if status != nil {
+		stderr = status
+	}
 	o, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -298,7 +303,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stopProgress := func() {}
 	if !o.synthetic {
 		progress = &mta.Progress{}
-		stopProgress = startProgress(ctx, progress, o.logJSON, stderr, log)
+		stopProgress = startProgress(ctx, progress, o.logJSON, status, log)
 	}
 	defer stopProgress()
 
@@ -337,17 +342,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // startProgress reports progress until the returned stop is called: a
-// status line when stderr is a terminal and the log is text, a log line every
-// 10 s otherwise.
-func startProgress(ctx context.Context, p *mta.Progress, logJSON bool, stderr io.Writer, log *slog.Logger) (stop func()) {
-	var terminal io.Writer
-	if f, ok := stderr.(*os.File); ok && !logJSON {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			terminal = f
-		}
+// status line when stderr is a terminal (status is not nil) and the log is
+// text, a log line every 10 s otherwise.
+func startProgress(ctx context.Context, p *mta.Progress, logJSON bool, status *mta.StatusLine, log *slog.Logger) (stop func()) {
+	if logJSON {
+		status = nil
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	r := mta.NewReporter(p, publish.RealClock{}, terminal, log)
+	r := mta.NewReporter(p, publish.RealClock{}, status, log)
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
@@ -357,6 +359,16 @@ func startProgress(ctx context.Context, p *mta.Progress, logJSON bool, stderr io
 		cancel()
 		<-finished
 	}
+}
+
+// terminal returns a StatusLine on w when w is a terminal, and nil otherwise.
+func terminal(w io.Writer) *mta.StatusLine {
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			return mta.NewStatusLine(f)
+		}
+	}
+	return nil
 }
 
 // source reads the replay's files or sets up the synthetic feed. done, called

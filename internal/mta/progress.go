@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -101,18 +102,17 @@ const (
 type Reporter struct {
 	p        *Progress
 	clock    Clock
-	terminal io.Writer    // the terminal, or nil to log
+	terminal *StatusLine  // the terminal, or nil to log
 	log      *slog.Logger // used when terminal is nil
 	began    time.Time
 	last     ProgressSnapshot
 	lastAt   time.Time
 	mergeAt  time.Time // about when the merge began: the ETA while merging is measured from there
-	wrote    bool
 }
 
 // NewReporter returns a Reporter of p on clock. With a non-nil terminal it
-// writes the status line there; otherwise it logs on log.
-func NewReporter(p *Progress, clock Clock, terminal io.Writer, log *slog.Logger) *Reporter {
+// shows the status line there; otherwise it logs on log.
+func NewReporter(p *Progress, clock Clock, terminal *StatusLine, log *slog.Logger) *Reporter {
 	now := clock.Now()
 	return &Reporter{p: p, clock: clock, terminal: terminal, log: log, began: now, lastAt: now}
 }
@@ -125,14 +125,14 @@ func (r *Reporter) Interval() time.Duration {
 	return LogProgressInterval
 }
 
-// Run reports every Interval until ctx is done, then clears the terminal
+// Run reports every Interval until ctx is done, then clears the status
 // line (the summary follows in the log).
 func (r *Reporter) Run(ctx context.Context) {
 	for r.clock.Sleep(ctx, r.Interval()) == nil {
 		r.Report(r.clock.Now())
 	}
-	if r.terminal != nil && r.wrote {
-		fmt.Fprint(r.terminal, "\r\x1b[K")
+	if r.terminal != nil {
+		r.terminal.Clear()
 	}
 }
 
@@ -142,21 +142,26 @@ func (r *Reporter) Report(now time.Time) {
 	if s.Merging && r.mergeAt.IsZero() {
 		r.mergeAt = r.lastAt // it began during the last interval
 	}
+	// The rate of the phase: rows read while reading, messages while sending.
 	rate := 0.0
 	if dt := now.Sub(r.lastAt).Seconds(); dt > 0 {
-		rate = float64(s.Messages-r.last.Messages) / dt
+		if s.Merging {
+			rate = float64(s.Messages-r.last.Messages) / dt
+		} else {
+			rate = float64(s.Read-r.last.Read) / dt
+		}
 	}
 	eta, haveETA := r.eta(s, now)
 	r.last, r.lastAt = s, now
 	if r.terminal != nil {
-		fmt.Fprintf(r.terminal, "\r\x1b[K%s", Line(s, rate, eta, haveETA))
-		r.wrote = true
+		r.terminal.Set(Line(s, rate, eta, haveETA))
 		return
 	}
-	attrs := []any{"files", s.FilesDone, "of", s.FilesTotal, "read", s.Read, "messages", s.Messages,
-		"msgs_per_s", int64(rate + 0.5)}
+	attrs := []any{"files", s.FilesDone, "of", s.FilesTotal, "read", s.Read, "messages", s.Messages}
 	if s.Merging {
-		attrs = append(attrs, "position", s.Position.Format(turnstile.TimestampLayout))
+		attrs = append(attrs, "msgs_per_s", int64(rate+0.5), "position", s.Position.Format(turnstile.TimestampLayout))
+	} else {
+		attrs = append(attrs, "rows_per_s", int64(rate+0.5))
 	}
 	if haveETA {
 		attrs = append(attrs, "eta", eta.Round(time.Second).String())
@@ -184,17 +189,61 @@ func (r *Reporter) eta(s ProgressSnapshot, now time.Time) (time.Duration, bool) 
 	return time.Duration(float64(took) * float64(span-done) / float64(done)), true
 }
 
-// Line is the terminal status line of a snapshot, with the messages per
-// second over the last interval and the ETA, if known.
+// Line is the terminal status line of a snapshot, with the rate over the
+// last interval (rows read per second while reading, messages per second
+// while sending) and the ETA, if known.
 func Line(s ProgressSnapshot, rate float64, eta time.Duration, haveETA bool) string {
-	line := fmt.Sprintf("files %d/%d  read %d  messages %d  %.0f msg/s", s.FilesDone, s.FilesTotal, s.Read, s.Messages, rate)
+	line := fmt.Sprintf("files %d/%d  read %d  messages %d", s.FilesDone, s.FilesTotal, s.Read, s.Messages)
 	if s.Merging {
-		line += "  at " + s.Position.Format(turnstile.TimestampLayout)
+		line += fmt.Sprintf("  %.0f msg/s  at %s", rate, s.Position.Format(turnstile.TimestampLayout))
 	} else {
-		line += "  reading"
+		line += fmt.Sprintf("  reading %.0f rows/s", rate)
 	}
 	if haveETA {
 		line += "  ETA " + eta.Round(time.Second).String()
 	}
 	return line
+}
+
+// StatusLine is a terminal writer that keeps one status line below what is
+// written through it: a write (a log line) clears the status line, goes
+// above it and draws it again. It is safe for concurrent use.
+type StatusLine struct {
+	mu   sync.Mutex
+	w    io.Writer
+	line string
+}
+
+// NewStatusLine returns a StatusLine on the terminal w.
+func NewStatusLine(w io.Writer) *StatusLine { return &StatusLine{w: w} }
+
+// Write writes p above the status line.
+func (s *StatusLine) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.line == "" {
+		return s.w.Write(p)
+	}
+	io.WriteString(s.w, "\r\x1b[K")
+	n, err := s.w.Write(p)
+	io.WriteString(s.w, s.line)
+	return n, err
+}
+
+// Set shows line as the status line.
+func (s *StatusLine) Set(line string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	io.WriteString(s.w, "\r\x1b[K"+line)
+	s.line = line
+}
+
+// Clear removes the status line.
+func (s *StatusLine) Clear() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.line != "" {
+		io.WriteString(s.w, "\r\x1b[K")
+		s.line = ""
+	}
 }

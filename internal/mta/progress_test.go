@@ -65,7 +65,7 @@ func TestReporterLogsEvery10s(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
 	want := []string{
-		`level=INFO msg=progress files=1 of=4 read=254000 messages=0 msgs_per_s=0 eta=30s`,
+		`level=INFO msg=progress files=1 of=4 read=254000 messages=0 rows_per_s=25400 eta=30s`,
 		`level=INFO msg=progress files=4 of=4 read=1016000 messages=5000 msgs_per_s=500 position="2023-01-14 00:00:00" eta=30s`,
 		`level=INFO msg=progress files=4 of=4 read=1016000 messages=105000 msgs_per_s=10000 position="2023-01-21 00:00:00" eta=20s`,
 	}
@@ -93,6 +93,7 @@ func TestReporterTerminalLine(t *testing.T) {
 	p.SetFiles(52)
 	var term bytes.Buffer
 	clock := &fakeClock{now: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC), stopAfter: 2}
+	status := NewStatusLine(&term)
 	clock.onSleep = func(n int) {
 		if n == 1 {
 			for range 13 {
@@ -100,14 +101,20 @@ func TestReporterTerminalLine(t *testing.T) {
 			}
 			p.addRead(3300000)
 		}
+		if n == 2 {
+			// A log line while the status line shows: it goes above it.
+			status.Write([]byte("level=WARN msg=\"skipping bad row\"\n"))
+		}
 	}
-	r := NewReporter(&p, clock, &term, nil)
+	r := NewReporter(&p, clock, status, nil)
 	r.Run(context.Background())
 	if len(clock.slept) != 2 || clock.slept[0] != time.Second {
 		t.Errorf("slept %v, want 1s steps", clock.slept)
 	}
-	want := "\r\x1b[Kfiles 13/52  read 3300000  messages 0  0 msg/s  reading  ETA 3s" +
-		"\r\x1b[Kfiles 13/52  read 3300000  messages 0  0 msg/s  reading  ETA 6s" +
+	want := "\r\x1b[Kfiles 13/52  read 3300000  messages 0  reading 3300000 rows/s  ETA 3s" +
+		"\r\x1b[Klevel=WARN msg=\"skipping bad row\"\n" +
+		"files 13/52  read 3300000  messages 0  reading 3300000 rows/s  ETA 3s" +
+		"\r\x1b[Kfiles 13/52  read 3300000  messages 0  reading 0 rows/s  ETA 6s" +
 		"\r\x1b[K"
 	if got := term.String(); got != want {
 		t.Errorf("terminal output\n got %q\nwant %q", got, want)
