@@ -433,9 +433,10 @@ func readReplay(ctx context.Context, o *options, progress *mta.Progress, log *sl
 	if err != nil {
 		return nil, err
 	}
-	// Files are read on up to as many goroutines as cores (at most 4): the
-	// output does not depend on it.
-	if err := c.ReadInputs(ctx, ins.List, min(runtime.GOMAXPROCS(0), 4)); err != nil {
+	// Files are read on two goroutines when there are two cores: the output
+	// does not depend on it. More would not help much (the sending half is
+	// one goroutine) and would cost about 35 MB each.
+	if err := c.ReadInputs(ctx, ins.List, min(runtime.GOMAXPROCS(0), 2)); err != nil {
 		c.Finish().Close()
 		return nil, err
 	}
