@@ -27,6 +27,10 @@
 // merge reaches its first reading, so weekly files that cover disjoint weeks
 // are merged one or two at a time. Across runs only each turnstile's previous
 // reading is carried, which the delta needs.
+//
+// Inputs (input.go) are local files, directories, globs or gs:// prefixes
+// read through the lake's GCS client; ReadInputs reads several files at once.
+// Progress and Reporter (progress.go) show how far a long replay is.
 package mta
 
 import (
