@@ -611,11 +611,13 @@ type Replay struct {
 }
 
 // Stats returns the conversion counts. Duplicates, Turnstiles, Resets and
-// Deltas are complete once Records has run to the end.
+// Deltas are complete once Records has run to the end. It must not be called
+// while Records runs (the counts are updated on another goroutine then); use
+// a Progress to watch a replay.
 func (r *Replay) Stats() Stats { return r.stats }
 
-// Len returns the number of records yielded so far: all of them once Records
-// has run to the end.
+// Len returns the number of records converted: all of them once Records has
+// run to the end. Like Stats, it must not be called while Records runs.
 func (r *Replay) Len() int { return int(r.stats.Deltas) }
 
 // Span returns the times of the earliest and the latest reading that Records
