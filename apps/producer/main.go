@@ -4,12 +4,15 @@
 // Two sources:
 //
 //	producer --input turnstile_240720.txt [more files...] --config kafka.properties
+//	producer --input 'archive/turnstile_23*.txt' --from 2023-03-01 --to 2023-04-01 --out -
+//	producer --input gs://BUCKET/raw/turnstile/ --config kafka.properties
 //	producer --synthetic --turnstiles 500 --rate 200 --speed 60 --config kafka.properties
 //
-// --input replays real MTA turnstile files (plain or .gz), turning cumulative
-// register readings into per-interval deltas sent in event-time order;
-// --synthetic generates a live feed. --out - writes the message values to
-// stdout instead of Kafka.
+// --input replays real MTA turnstile files (plain or .gz; files, directories,
+// globs or gs:// prefixes), turning cumulative register readings into
+// per-interval deltas sent in event-time order, with bounded memory (see
+// docs/producer.md); --synthetic generates a live feed. --out - writes the
+// message values to stdout instead of Kafka.
 //
 // Exit codes: 0 success (also after SIGINT/SIGTERM and a clean flush), 1 a
 // runtime failure such as an undelivered message, 2 a bad flag or config.
@@ -26,6 +29,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -78,6 +82,9 @@ type options struct {
 	flushTimeout time.Duration
 	log          *slog.Logger // on stderr, as --log-format and --log-level say
 	metricsAddr  string
+	from, to     time.Time // replay: the event-time range; zero = open
+	tempDir      string
+	logJSON      bool
 }
 
 // inputList is a repeatable --input flag.
@@ -90,10 +97,10 @@ func (l *inputList) Set(s string) error { *l = append(*l, s); return nil }
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	var inputs inputList
-	var start, logFormat, logLevel string
+	var start, logFormat, logLevel, from, to string
 	fs := flag.NewFlagSet("producer", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Var(&inputs, "input", "MTA turnstile `FILE`s to replay, plain or .gz (repeat the flag, or list more files after it)")
+	fs.Var(&inputs, "input", "MTA turnstile files to replay, plain or .gz: a `FILE`, a directory (its files), a quoted glob, or gs://BUCKET/PREFIX (repeat the flag, or list more after it)")
 	fs.BoolVar(&o.synthetic, "synthetic", false, "generate a synthetic live feed instead of replaying files")
 	fs.IntVar(&o.turnstiles, "turnstiles", 200, "synthetic: number of turnstiles")
 	fs.Float64Var(&o.rate, "rate", 100, "synthetic: messages per second")
@@ -111,6 +118,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&logFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics, /healthz and /readyz on this `ADDR` (host:port); empty = off")
+	fs.StringVar(&from, "from", "", "replay: send only readings at or after this event `TIME`: YYYY-MM-DD, \"YYYY-MM-DD HH:MM:SS\" or RFC 3339 (the files' naive time, read as UTC)")
+	fs.StringVar(&to, "to", "", "replay: send only readings before this event `TIME` (same formats as --from)")
+	fs.StringVar(&o.tempDir, "temp-dir", "", "replay: `DIR` for the spill file of sorted runs that do not fit in memory; default $TMPDIR or /tmp")
 	// Flags may follow the files of --input FILE...: parse, take the files
 	// up to the next flag, and parse again from there.
 	var files []string
@@ -162,11 +172,33 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			return o, fmt.Errorf("--metrics-addr %q: want host:port (e.g. :9102): %w", o.metricsAddr, err)
 		}
 	}
+	o.logJSON = logFormat == "json"
 	for _, in := range o.inputs {
-		if st, err := os.Stat(in); err != nil {
+		if mta.IsGCS(in) {
+			if _, _, err := mta.ParseGCS(in); err != nil {
+				return o, fmt.Errorf("--input %w", err)
+			}
+		} else if _, err := mta.ExpandLocal(in); err != nil {
 			return o, fmt.Errorf("--input: %w", err)
-		} else if st.IsDir() {
-			return o, fmt.Errorf("--input %s: is a directory", in)
+		}
+	}
+	if o.synthetic && (from != "" || to != "" || o.tempDir != "") {
+		return o, errors.New("--from, --to and --temp-dir are for --input replays, not --synthetic")
+	}
+	if o.from, err = parseEventTime("--from", from); err != nil {
+		return o, err
+	}
+	if o.to, err = parseEventTime("--to", to); err != nil {
+		return o, err
+	}
+	if !o.from.IsZero() && !o.to.IsZero() && !o.from.Before(o.to) {
+		return o, fmt.Errorf("--from %s is not before --to %s", from, to)
+	}
+	if o.tempDir != "" {
+		if st, err := os.Stat(o.tempDir); err != nil {
+			return o, fmt.Errorf("--temp-dir: %w", err)
+		} else if !st.IsDir() {
+			return o, fmt.Errorf("--temp-dir %s: not a directory", o.tempDir)
 		}
 	}
 	if o.synthetic {
@@ -202,6 +234,19 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	return o, nil
 }
 
+// parseEventTime parses --from or --to; empty is the zero time.
+func parseEventTime(flagName, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{time.DateOnly, turnstile.TimestampLayout, time.RFC3339} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%s %q: want YYYY-MM-DD, \"YYYY-MM-DD HH:MM:SS\" or RFC 3339", flagName, s)
+}
+
 func parseStart(s string) (time.Time, error) {
 	for _, layout := range []string{turnstile.TimestampLayout, time.RFC3339} {
 		if t, err := time.Parse(layout, s); err == nil {
@@ -217,6 +262,11 @@ func (o *options) syntheticConfig() synthetic.Config {
 
 // run is the whole program; it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// On a terminal, log lines go above the progress status line.
+	status := terminal(stderr)
+	if status != nil {
+		stderr = status
+	}
 	o, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -247,8 +297,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if sink == nil {
 		return code
 	}
-	src, err := source(ctx, &o, &counters, log)
+	// Progress of a replay: a status line on a terminal, a log line every
+	// 10 s otherwise. It stops before the summary.
+	var progress *mta.Progress
+	stopProgress := func() {}
+	if !o.synthetic {
+		progress = &mta.Progress{}
+		stopProgress = startProgress(ctx, progress, o.logJSON, status, log)
+	}
+	defer stopProgress()
+
+	src, done, err := source(ctx, &o, &counters, progress, log)
 	if err != nil {
+		stopProgress()
 		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.flushTimeout)
 		sink.Close(closeCtx) // nothing was sent
 		cancel()
@@ -265,22 +326,58 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ready.Store(true)
 	s, err := publish.Run(ctx, src, publish.Config{Sink: sink, Counters: &counters, FlushTimeout: o.flushTimeout, Logger: log})
 	ready.Store(false)
+	stopProgress()
 	if err != nil {
 		log.Error("publishing failed", "err", err)
 	}
+	replayErr := done()
+	if replayErr != nil {
+		log.Error("replay failed", "err", replayErr)
+	}
 	log.Info("summary", s.LogAttrs()...)
-	if err != nil || !s.OK() {
+	if err != nil || replayErr != nil || !s.OK() {
 		return exitFailure
 	}
 	return exitOK
 }
 
-// source loads the replay or sets up the synthetic feed.
-func source(ctx context.Context, o *options, counters *publish.Counters, log *slog.Logger) (iter.Seq2[*turnstile.Record, time.Duration], error) {
+// startProgress reports progress until the returned stop is called: a
+// status line when stderr is a terminal (status is not nil) and the log is
+// text, a log line every 10 s otherwise.
+func startProgress(ctx context.Context, p *mta.Progress, logJSON bool, status *mta.StatusLine, log *slog.Logger) (stop func()) {
+	if logJSON {
+		status = nil
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r := mta.NewReporter(p, publish.RealClock{}, status, log)
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		r.Run(ctx)
+	}()
+	return func() {
+		cancel()
+		<-finished
+	}
+}
+
+// terminal returns a StatusLine on w when w is a terminal, and nil otherwise.
+func terminal(w io.Writer) *mta.StatusLine {
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			return mta.NewStatusLine(f)
+		}
+	}
+	return nil
+}
+
+// source reads the replay's files or sets up the synthetic feed. done, called
+// after the run, logs how the replay went and returns its error.
+func source(ctx context.Context, o *options, counters *publish.Counters, progress *mta.Progress, log *slog.Logger) (src iter.Seq2[*turnstile.Record, time.Duration], done func() error, err error) {
 	if o.synthetic {
 		feed, err := synthetic.New(o.syntheticConfig())
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		log.Info("synthetic feed", "turnstiles", o.turnstiles, "rate", o.rate, "speed", o.speed,
 			"seed", o.seed, "start", o.start.Format(turnstile.TimestampLayout), "count", o.count)
@@ -291,25 +388,72 @@ func source(ctx context.Context, o *options, counters *publish.Counters, log *sl
 				}
 				counters.Read.Add(1)
 			}
-		}, nil
+		}, func() error { return nil }, nil
 	}
-	began := time.Now()
-	rp, err := mta.Load(ctx, o.inputs, mta.WithMaxDelta(o.maxDelta), mta.WithLogger(log))
+	rp, err := readReplay(ctx, o, progress, log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	st := rp.Stats()
 	counters.Read.Store(st.Read)
 	counters.Skipped.Store(st.Skipped)
-	counters.Resets.Store(st.Resets)
-	counters.Duplicates.Store(st.Duplicates)
-	attrs := []any{"files", st.Files, "read", st.Read, "skipped", st.Skipped, "duplicates", st.Duplicates,
-		"turnstiles", st.Turnstiles, "resets", st.Resets, "messages", st.Deltas, "took", time.Since(began).Round(time.Millisecond).String()}
-	if rp.Len() > 0 {
-		attrs = append(attrs, "from", rp.Time(0).Format(turnstile.TimestampLayout), "to", rp.Time(rp.Len()-1).Format(turnstile.TimestampLayout))
+	began := time.Now()
+	records := func(yield func(*turnstile.Record) bool) {
+		defer func() {
+			st := rp.Stats()
+			counters.Resets.Store(st.Resets)
+			counters.Duplicates.Store(st.Duplicates)
+		}()
+		for rec := range rp.Records() {
+			if !yield(rec) {
+				return
+			}
+		}
 	}
-	log.Info("loaded turnstile files", attrs...)
-	return publish.ByEventTime(rp.Records(), o.speed), nil
+	done = func() error {
+		st := rp.Stats()
+		log.Info("replayed turnstile files", "turnstiles", st.Turnstiles, "duplicates", st.Duplicates, "resets", st.Resets,
+			"messages", st.Deltas, "took", time.Since(began).Round(time.Millisecond).String())
+		return errors.Join(rp.Err(), rp.Close())
+	}
+	return publish.ByEventTime(records, o.speed), done, nil
+}
+
+// readReplay resolves the inputs and reads them into a Replay.
+func readReplay(ctx context.Context, o *options, progress *mta.Progress, log *slog.Logger) (*mta.Replay, error) {
+	began := time.Now()
+	ins, err := mta.Resolve(ctx, o.inputs, log)
+	if err != nil {
+		return nil, err
+	}
+	defer ins.Close()
+	progress.SetFiles(len(ins.List))
+	c, err := mta.NewConverter(mta.WithMaxDelta(o.maxDelta), mta.WithLogger(log), mta.WithRange(o.from, o.to),
+		mta.WithTempDir(o.tempDir), mta.WithProgress(progress))
+	if err != nil {
+		return nil, err
+	}
+	// Files are read on two goroutines when there are two cores: the output
+	// does not depend on it. More would not help much (the sending half is
+	// one goroutine) and would cost about 35 MB each.
+	if err := c.ReadInputs(ctx, ins.List, min(runtime.GOMAXPROCS(0), 2)); err != nil {
+		c.Finish().Close()
+		return nil, err
+	}
+	rp := c.Finish()
+	if err := rp.Err(); err != nil {
+		rp.Close()
+		return nil, err
+	}
+	st := rp.Stats()
+	spilled, runs := rp.Spilled()
+	attrs := []any{"files", st.Files, "read", st.Read, "skipped", st.Skipped, "out_of_range", st.OutOfRange,
+		"runs", runs, "spilled", spilled, "spill_bytes", rp.SpillBytes(), "took", time.Since(began).Round(time.Millisecond).String()}
+	if from, to := rp.Span(); !from.IsZero() {
+		attrs = append(attrs, "from", from.Format(turnstile.TimestampLayout), "to", to.Format(turnstile.TimestampLayout))
+	}
+	log.Info("read turnstile files", attrs...)
+	return rp, nil
 }
 
 // openSink opens the line writer or the Kafka producer (creating the topic if

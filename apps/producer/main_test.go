@@ -16,7 +16,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/turnstile-stream/turnstile-stream/internal/gcstest"
 	"github.com/turnstile-stream/turnstile-stream/internal/kafkatest"
+	"github.com/turnstile-stream/turnstile-stream/internal/lake"
 	"github.com/turnstile-stream/turnstile-stream/internal/mta"
 	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 )
@@ -91,6 +93,17 @@ func TestUsageErrors(t *testing.T) {
 		{name: "kafka without config", args: []string{"--synthetic"}, wantErr: "--config FILE is required"},
 		{name: "missing config file", args: []string{"--synthetic", "--config", filepath.Join(dir, "none.properties")}, wantErr: "none.properties: no such file"},
 		{name: "config without bootstrap", args: []string{"--synthetic", "--config", noBootstrap}, wantErr: "bootstrap.servers is not set"},
+		{name: "bad from", args: []string{"--input", sample[0], "--from", "2024-13-01", "--out", "-"}, wantErr: `--from "2024-13-01": want YYYY-MM-DD`},
+		{name: "bad to", args: []string{"--input", sample[0], "--to", "tomorrow", "--out", "-"}, wantErr: `--to "tomorrow": want YYYY-MM-DD`},
+		{name: "from not before to", args: []string{"--input", sample[0], "--from", "2024-07-22", "--to", "2024-07-21 12:00:00", "--out", "-"}, wantErr: "--from 2024-07-22 is not before --to 2024-07-21 12:00:00"},
+		{name: "from with synthetic", args: []string{"--synthetic", "--from", "2024-07-22", "--out", "-"}, wantErr: "--from, --to and --temp-dir are for --input replays"},
+		{name: "missing temp dir", args: []string{"--input", sample[0], "--temp-dir", filepath.Join(dir, "none"), "--out", "-"}, wantErr: "--temp-dir: stat " + filepath.Join(dir, "none") + ": no such file"},
+		{name: "temp dir is a file", args: []string{"--input", sample[0], "--temp-dir", noBootstrap, "--out", "-"}, wantErr: "not a directory"},
+		{name: "glob matching nothing", args: []string{"--input", filepath.Join(dir, "turnstile_*.txt"), "--out", "-"}, wantErr: "turnstile_*.txt: no file matches"},
+		{name: "bad glob", args: []string{"--input", filepath.Join(dir, "turnstile_[.txt"), "--out", "-"}, wantErr: "bad glob pattern"},
+		{name: "empty directory", args: []string{"--input", t.TempDir(), "--out", "-"}, wantErr: "directory holds no file"},
+		{name: "bad gs url", args: []string{"--input", "gs://", "--out", "-"}, wantErr: "--input gs://: want gs://BUCKET/PREFIX"},
+		{name: "bad bucket", args: []string{"--input", "gs://My_Bucket/raw", "--out", "-"}, wantErr: `"My_Bucket" is not a GCS bucket name`},
 		{name: "unknown kafka property", args: []string{"--synthetic", "--count", "1", "--config", badProperty}, wantErr: "no.such.property"},
 	}
 	for _, tt := range tests {
@@ -472,5 +485,95 @@ func TestMetricsAndHealth(t *testing.T) {
 	}
 	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
 		t.Error("the metrics server still answers after the run")
+	}
+}
+
+// TestReplayInputForms replays the sample given as files, a directory, a
+// glob and a gs:// prefix on the fake GCS: the same messages each time.
+func TestReplayInputForms(t *testing.T) {
+	dir := t.TempDir()
+	srv := gcstest.New(t)
+	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host())
+	up, err := lake.NewGCSBucket(t.Context(), srv.Bucket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	for _, p := range sample {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, filepath.Base(p)), data, 0o644)
+		if err := up.Put(t.Context(), "raw/"+filepath.Base(p), data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, want, stderr := runProducer(context.Background(), append(append([]string{"--input"}, sample...), "--out", "-")...)
+	if code != exitOK || strings.Count(want, "\n") != 208 {
+		t.Fatalf("files: exit %d, %d lines; stderr:\n%s", code, strings.Count(want, "\n"), stderr)
+	}
+	forms := map[string][]string{
+		"directory": {dir},
+		"glob":      {"../../testdata/mta/turnstile_24072*"},
+		"gs prefix": {"gs://" + srv.Bucket() + "/raw/turnstile_"},
+		"mixed":     {"gs://" + srv.Bucket() + "/raw/turnstile_240720", filepath.Join(dir, "*.csv")},
+	}
+	for name, inputs := range forms {
+		t.Run(name, func(t *testing.T) {
+			code, got, stderr := runProducer(context.Background(), append(append([]string{"--input"}, inputs...), "--out", "-", "--log-format", "json")...)
+			if code != exitOK {
+				t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+			}
+			if got != want {
+				t.Errorf("output differs from the replay of the files")
+			}
+			if !strings.Contains(stderr, `"msg":"read turnstile files","files":2,"read":216`) {
+				t.Errorf("stderr lacks the read line:\n%s", stderr)
+			}
+		})
+	}
+	code, _, stderr = runProducer(context.Background(), "--input", "gs://"+srv.Bucket()+"/nothing/", "--out", "-")
+	if code != exitFailure || !strings.Contains(stderr, "no objects") {
+		t.Errorf("empty gs:// prefix: exit %d; stderr:\n%s", code, stderr)
+	}
+}
+
+// TestReplayRange checks --from and --to: the messages of the full replay
+// whose event time is in [from, to).
+func TestReplayRange(t *testing.T) {
+	code, all, stderr := runProducer(context.Background(), append(append([]string{"--input"}, sample...), "--out", "-")...)
+	if code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr)
+	}
+	tests := []struct{ from, to, lo, hi string }{
+		{"2024-07-21", "2024-07-23 12:00:00", "2024-07-21 00:00:00", "2024-07-23 12:00:00"},
+		{"2024-07-24T04:00:00Z", "", "2024-07-24 04:00:00", "9999"},
+		{"", "2024-07-21", "", "2024-07-21 00:00:00"},
+	}
+	for _, tt := range tests {
+		args := append([]string{"--input"}, sample...)
+		if tt.from != "" {
+			args = append(args, "--from", tt.from)
+		}
+		if tt.to != "" {
+			args = append(args, "--to", tt.to)
+		}
+		code, got, stderr := runProducer(context.Background(), append(args, "--out", "-")...)
+		if code != exitOK {
+			t.Fatalf("%v: exit %d; stderr:\n%s", tt, code, stderr)
+		}
+		var want strings.Builder
+		for _, line := range strings.SplitAfter(all, "\n") {
+			if ts := line[strings.LastIndexByte(strings.TrimSpace(line), ',')+1:]; line != "" && ts >= tt.lo && ts < tt.hi {
+				want.WriteString(line)
+			}
+		}
+		if want.Len() == 0 || want.Len() == len(all) {
+			t.Fatalf("%v: a range that tests nothing", tt)
+		}
+		if got != want.String() {
+			t.Errorf("--from %q --to %q: %d lines, want the %d of the full replay in range", tt.from, tt.to, strings.Count(got, "\n"), strings.Count(want.String(), "\n"))
+		}
 	}
 }
