@@ -8,7 +8,8 @@
 #   bash scripts/podman-setup.sh          # then: export DOCKER_HOST=unix:///run/podman/podman.sock
 #
 # Steps (each timed):
-#   1. apt-get install podman runc debootstrap docker-compose (if missing)
+#   1. apt-get install podman runc debootstrap docker-compose and the dnsname
+#      CNI plugin (if missing)
 #   2. /etc/containers/containers.conf: runc, cgroupfs, no default ulimits
 #   3. `podman system service` on $PODMAN_SOCK (the Docker-compatible API)
 #   4. localhost/debian:<release>      debootstrap --variant=minbase, imported
@@ -60,11 +61,14 @@ host_mirror() {
 
 packages() {
   local missing=() p
-  for p in podman runc debootstrap docker-compose; do
+  # The dnsname CNI plugin gives user-defined networks their DNS (containers
+  # find each other by name and alias, e.g. kafka); without it podman 4.3 on
+  # CNI resolves no container names.
+  for p in podman runc debootstrap docker-compose golang-github-containernetworking-plugin-dnsname; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   if ((${#missing[@]} == 0)); then
-    say "packages present: podman $(podman --version | awk '{print $3}'), runc, debootstrap, docker-compose"
+    say "packages present: podman $(podman --version | awk '{print $3}'), runc, debootstrap, docker-compose, dnsname"
     return
   fi
   say "installing ${missing[*]}"
@@ -107,8 +111,8 @@ service() {
   # setsid: the service outlives this script (and the make that ran it).
   setsid nohup podman system service --time=0 "unix://$PODMAN_SOCK" >"$STATE_DIR/service.log" 2>&1 </dev/null &
   echo $! >"$STATE_DIR/service.pid"
-  local i
-  for i in $(seq 1 100); do
+  local _
+  for _ in $(seq 1 100); do
     if socket_ok; then
       say "podman API serving on unix://$PODMAN_SOCK (pid $(cat "$STATE_DIR/service.pid"), log $STATE_DIR/service.log)"
       return
