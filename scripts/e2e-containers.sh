@@ -29,5 +29,14 @@ export E2E_CONSUMER_IMAGE="${E2E_CONSUMER_IMAGE:-turnstile-consumer:local}"
 
 cases="${E2E_CONTAINER_CASES:-^(TestConsumerImage|TestReplay|TestCrash|TestRebalance|TestFaults|TestGracefulStop)$}"
 echo "e2e-containers: DOCKER_HOST=${DOCKER_HOST:-(default)} E2E_KAFKA_IMAGE=$E2E_KAFKA_IMAGE E2E_CONSUMER_IMAGE=$E2E_CONSUMER_IMAGE cases $cases"
+# -v so that the log names the backend of every case ("Kafka backend: ...");
+# testcontainers' own lines (container created, started, ...) go only to the
+# full log file.
+mkdir -p .cache
+log=.cache/e2e-containers.log
+status=0
 # shellcheck disable=SC2086 # E2E_CONTAINER_FLAGS is a list of flags
-exec go test -race -count=1 -timeout 20m ${E2E_CONTAINER_FLAGS:-} -run "$cases" ./tests/e2e/
+go test -race -count=1 -timeout 20m -v ${E2E_CONTAINER_FLAGS:-} -run "$cases" ./tests/e2e/ 2>&1 |
+  tee "$log" | grep -vE '^[0-9/]+ [0-9:]+ (🐳|✅|⏳|🔔|🚫)|CONFWARN' || status=$?
+echo "e2e-containers: full log in $log"
+exit "$status"

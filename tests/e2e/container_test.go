@@ -54,7 +54,9 @@ func envOr(key, def string) string {
 // It needs the broker image backend (make e2e-containers); with another
 // backend it skips, unless E2E_CONSUMER_IMAGE asks for it.
 func TestConsumerImage(t *testing.T) {
-	setup(t)
+	if setupErr != nil {
+		t.Fatalf("e2e setup failed: %v", setupErr)
+	}
 	db, ok := kafkaBackend.(*dockerBackend)
 	if !ok || db.net == nil {
 		msg := fmt.Sprintf("the consumer-image case needs the broker image backend (E2E_KAFKA_IMAGE=%s and a container engine: make e2e-containers); this run's backend is %s", kafkaLocalImage, kafkaBackend.Name())
