@@ -84,7 +84,18 @@ lake_dir() {
   if [[ $(id -u) -eq 0 ]]; then chown 65532:65532 "$1"; else chmod a+rwx "$1"; fi
 }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# free_port: a loopback port nothing answers on, from a range that the
+# kernel does not hand out for outgoing connections.
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 12000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return
+    fi
+  done
+}
 
 build() { bash scripts/images.sh; }
 
@@ -158,11 +169,20 @@ check() {
   local first
   first=$(find "$LAKE_DIR" -name '*.csv.gz' -type f | sort | head -1)
   say "  lake: $files window files, e.g. ${first#"$LAKE_DIR"/} ($(gzip -dc "$first" | wc -l) lines, header $(gzip -dc "$first" | head -1))"
-  if ! curl -fsS "http://127.0.0.1:$DASHBOARD_PORT/" >/dev/null; then
-    say "FAIL: the dashboard does not answer on 127.0.0.1:$DASHBOARD_PORT"
+  # The dashboard got the closed windows the consumer published to
+  # EMIT_TOPIC: its state counts rows.
+  local state rows=0
+  while (($(date +%s) - start <= timeout)); do
+    state=$(curl -fsS "http://127.0.0.1:$DASHBOARD_PORT/api/state" 2>/dev/null || true)
+    rows=$(grep -o '"rows":[0-9]*' <<<"$state" | head -1 | cut -d: -f2)
+    ((${rows:-0} > 0)) && break
+    sleep 2
+  done
+  if ((${rows:-0} == 0)); then
+    say "FAIL: the dashboard on 127.0.0.1:$DASHBOARD_PORT shows no window rows from the emit topic: ${state:-no answer}"
     exit 1
   fi
-  say "  dashboard answers on http://127.0.0.1:$DASHBOARD_PORT/"
+  say "  dashboard on http://127.0.0.1:$DASHBOARD_PORT/ holds $rows window rows from the emit topic"
   say "PASS: every health check green and window files in the bind-mounted lake after $(($(date +%s) - start))s"
 }
 
