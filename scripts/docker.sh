@@ -124,11 +124,14 @@ check() {
   export KAFKA_PORT KAFKA_LOCAL_PORT PRODUCER_METRICS_PORT CONSUMER_METRICS_PORT DASHBOARD_PORT
   # Windows close quickly: 1-minute windows of the synthetic feed at 60x.
   export WINDOW_DURATION=1 WINDOW_SLIDE=1
-  local c=(--project-name "$project" --env-file docker/local.env "${FILES[@]}" --profile producer --profile consumer)
+  # Global, not local: the EXIT trap runs after check returns.
+  CHECK_ARGS=(--project-name "$project" --env-file docker/local.env "${FILES[@]}" --profile producer --profile consumer)
+  local c=("${CHECK_ARGS[@]}")
   cleanup() {
     stop_health_driver
     if [[ ${KEEP_STACK:-0} != 1 ]]; then
-      compose "${c[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
+      compose "${CHECK_ARGS[@]}" down -v --remove-orphans >/dev/null 2>&1 ||
+        say "could not take the stack down: compose ${CHECK_ARGS[*]} down -v"
       rm -rf "$LAKE_DIR"
     fi
   }
