@@ -99,6 +99,7 @@ func TestConsumerImage(t *testing.T) {
 		wait:  wait.ForLog("partitions assigned").WithStartupTimeout(90 * time.Second),
 	})
 	checkNonRoot(t, ctx, consumer, "consumer ("+image+")")
+	checkReadOnlyMount(t, ctx, consumer, "/config")
 
 	// The producer's image replays case 5's files, mounted read-only at the
 	// same paths, and exits.
@@ -252,6 +253,25 @@ func checkNonRoot(t *testing.T, ctx context.Context, ctr testcontainers.Containe
 		}
 	}
 	t.Fatalf("%s: no Uid line in /proc/%d/status", what, info.State.Pid)
+}
+
+// checkReadOnlyMount checks that the container has a read-only mount at
+// target.
+func checkReadOnlyMount(t *testing.T, ctx context.Context, ctr testcontainers.Container, target string) {
+	t.Helper()
+	info, err := ctr.Inspect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range info.Mounts {
+		if m.Destination == target {
+			if m.RW {
+				t.Errorf("%s is mounted read-write from %s, want read-only", target, m.Source)
+			}
+			return
+		}
+	}
+	t.Errorf("no mount at %s: %+v", target, info.Mounts)
 }
 
 func writeProps(t *testing.T, path string, props map[string]string) {
