@@ -130,8 +130,13 @@ check() {
   cleanup() {
     stop_health_driver
     if [[ ${KEEP_STACK:-0} != 1 ]]; then
-      compose "${CHECK_ARGS[@]}" down -v --remove-orphans >/dev/null 2>&1 ||
-        say "could not take the stack down: compose ${CHECK_ARGS[*]} down -v"
+      # A container in a restart loop can come back during the first down.
+      local attempt
+      for attempt in 1 2 3; do
+        compose "${CHECK_ARGS[@]}" down -v --remove-orphans >/dev/null 2>&1 && break
+        ((attempt == 3)) && say "could not take the stack down: compose ${CHECK_ARGS[*]} down -v"
+        sleep 2
+      done
       rm -rf "$LAKE_DIR"
     fi
   }
@@ -158,6 +163,15 @@ check() {
     if ((healthy == ${#services[@]} && files > 0)); then
       break
     fi
+    # An app that exits is restarted (unless-stopped): fail at once, with
+    # its log, rather than wait for the timeout.
+    for s in "${services[@]}"; do
+      if [[ $(restarts "$project" "$s") != 0 ]]; then
+        compose "${c[@]}" logs --tail 20 "$s" || true
+        say "FAIL: $s keeps exiting (restarted $(restarts "$project" "$s") times; its log is above)"
+        exit 1
+      fi
+    done
     if (($(date +%s) - start > timeout)); then
       for s in "${services[@]}"; do say "  $s: $(health "$project" "$s")"; done
       compose "${c[@]}" ps || true
@@ -195,6 +209,12 @@ health() {
   id=$(container_id "$1" "$2")
   [[ -z $id ]] && { echo "no container"; return; }
   "$ENGINE" inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$id" 2>/dev/null || echo unknown
+}
+restarts() {
+  local id
+  id=$(container_id "$1" "$2")
+  [[ -z $id ]] && { echo 0; return; }
+  "$ENGINE" inspect --format '{{.RestartCount}}' "$id" 2>/dev/null || echo 0
 }
 exit_code() {
   local id
