@@ -109,7 +109,10 @@ service() {
   mkdir -p "$(dirname "$PODMAN_SOCK")" "$STATE_DIR"
   rm -f "$PODMAN_SOCK"
   # setsid: the service outlives this script (and the make that ran it).
-  setsid nohup podman system service --time=0 "unix://$PODMAN_SOCK" >"$STATE_DIR/service.log" 2>&1 </dev/null &
+  # cd /: conmon inherits the service's working directory and fails ("Failed
+  # to get working directory", then "write child: broken pipe" for every
+  # container start) once that directory is gone, e.g. a deleted CI clone.
+  (cd / && exec setsid nohup podman system service --time=0 "unix://$PODMAN_SOCK" >"$STATE_DIR/service.log" 2>&1 </dev/null) &
   echo $! >"$STATE_DIR/service.pid"
   local _
   for _ in $(seq 1 100); do
