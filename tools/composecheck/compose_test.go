@@ -146,7 +146,7 @@ func TestAppsComposeConsumerProfile(t *testing.T) {
 	if c.Image != vmEnv["CONSUMER_IMAGE"] {
 		t.Errorf("consumer image %q", c.Image)
 	}
-	for _, arg := range []string{"--config=/config/client.properties", "--sink=gs://demo-lake/turnstile", "--group=turnstile-consumer", "--duration=5", "--slide=5", "--metrics-addr=:9090", "--log-format=json", "--emit-topic=mta-turnstile-windows"} {
+	for _, arg := range []string{"--config=/config/client.properties", "--sink=gs://demo-lake/turnstile", "--group=turnstile-consumer", "--duration=5", "--slide=5", "--metrics-addr=:9090", "--log-format=json", "--emit-topic=mta-turnstile-windows", "--instance-id=turnstile-consumer-0"} {
 		if !hasArg(c, arg) {
 			t.Errorf("consumer command %v lacks %s", c.Command, arg)
 		}
@@ -177,12 +177,17 @@ func TestAppsComposeEnvContract(t *testing.T) {
 		env[k] = v
 	}
 	env["EMIT_TOPIC"] = "windows-x"
+	env["CONSUMER_INSTANCE_ID"] = "turnstile-consumer-vm"
 	env["DASHBOARD_BIND"] = "10.10.0.20"
 	env["DASHBOARD_PORT"] = "8081"
 	env["DASHBOARD_IMAGE"] = "us-central1-docker.pkg.dev/p/turnstile/dashboard:abc123"
 	p := mustLoad(t, env, []string{"consumer"}, "compose.apps.yaml")
-	if c := service(t, p, "consumer"); !hasArg(c, "--emit-topic=windows-x") {
+	c := service(t, p, "consumer")
+	if !hasArg(c, "--emit-topic=windows-x") {
 		t.Errorf("consumer command %v: want --emit-topic from EMIT_TOPIC", c.Command)
+	}
+	if !hasArg(c, "--instance-id=turnstile-consumer-vm") {
+		t.Errorf("consumer command %v: want --instance-id from CONSUMER_INSTANCE_ID", c.Command)
 	}
 	d := service(t, p, "dashboard")
 	if !hasArg(d, "--topic=windows-x") {
