@@ -41,13 +41,29 @@ lint: ## gofmt, go vet, actionlint+shellcheck on workflows, tofu fmt (run `make 
 tf-test: ## Offline Terraform tests: tofu fmt/init/validate/test and terratest (run `make tools` first).
 	bash scripts/tf-test.sh
 
+# --- Containers (docker/, docs/containers.md) ---
+# On a Linux machine without Docker, podman serves the Docker API:
+# scripts/podman-setup.sh (run by these targets) installs and configures it and
+# builds the local base images, since no image registry is reachable here.
+
+.PHONY: images
+images: ## Build every image (producer, consumer, dashboard, broker, fake GCS) on the local engine (podman here, else Docker).
+	bash scripts/images.sh
+
 .PHONY: docker-build
-docker-build: ## Build the app images (needs a Docker engine).
-	bash scripts/docker.sh build
+docker-build: images ## Same as `make images`.
+
+.PHONY: e2e-containers
+e2e-containers: ## tests/e2e on the container engine: Kafka as the broker image, the consumer's own image (run `make images` first).
+	bash scripts/e2e-containers.sh
 
 .PHONY: run-docker
-run-docker: ## Run Kafka, producer and consumer locally with Docker Compose (needs a Docker engine).
+run-docker: ## Run Kafka, producer, consumer and dashboard with Compose on the local engine (window files in lake/docker).
 	bash scripts/docker.sh run
+
+.PHONY: compose-check
+compose-check: ## Start the Compose stack detached, check every health check and the window files in the lake, take it down.
+	bash scripts/docker.sh check
 
 # --- Local pipeline (tools/runlocal, scripts/fresh-machine.sh, docs/local-run.md) ---
 # `make run` builds ./bin, then tools/runlocal starts the embedded broker, the

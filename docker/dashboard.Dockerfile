@@ -10,9 +10,17 @@
 
 ARG GO_VERSION=1.26.8
 ARG DEBIAN_RELEASE=bookworm
+# Base images are build arguments so that a machine without a registry can
+# pass local equivalents (scripts/images.sh, docs/containers.md); the
+# defaults are the real images.
+ARG BUILD_IMAGE=golang:${GO_VERSION}-${DEBIAN_RELEASE}
 ARG RUNTIME_IMAGE=gcr.io/distroless/base-debian12:nonroot
 
-FROM golang:${GO_VERSION}-${DEBIAN_RELEASE} AS build
+FROM ${BUILD_IMAGE} AS build
+# Unset (the default) Go uses its own proxy. scripts/images.sh sets it to
+# file:///gomodproxy, the host's module cache mounted read-only, where builds
+# reach no module proxy; go.sum still checks every module.
+ARG GOPROXY
 WORKDIR /src
 ENV CGO_ENABLED=1 GOFLAGS=-buildvcs=false
 COPY go.mod go.sum ./

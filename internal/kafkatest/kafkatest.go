@@ -5,6 +5,7 @@ package kafkatest
 
 import (
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -32,6 +33,8 @@ type options struct {
 	partitions int32
 	topics     []string
 	minSession time.Duration
+	host       string
+	advertise  string
 }
 
 // MinSessionTimeout lets clients use session timeouts down to d, so that a
@@ -50,7 +53,30 @@ func Topics(partitions int32, topics ...string) Option {
 	return func(o *options) { o.partitions, o.topics = partitions, append(o.topics, topics...) }
 }
 
-// Start starts a single-node embedded broker on loopback.
+// Listen makes the broker listen on host instead of 127.0.0.1 (e.g. 0.0.0.0
+// in a container) and, when advertise is not empty, tell clients to connect
+// to advertise (a host name or address, the port staying the listener's)
+// instead of the address it listens on. The broker image uses it.
+func Listen(host, advertise string) Option {
+	return func(o *options) { o.host, o.advertise = host, advertise }
+}
+
+// advertisedListener reports the advertised address as its own: kfake puts
+// its listener's address in the metadata it gives clients.
+type advertisedListener struct {
+	net.Listener
+	addr advertisedAddr
+}
+
+func (l advertisedListener) Addr() net.Addr { return l.addr }
+
+type advertisedAddr string
+
+func (a advertisedAddr) Network() string { return "tcp" }
+func (a advertisedAddr) String() string  { return string(a) }
+
+// Start starts a single-node embedded broker on loopback (or where Listen
+// says).
 func Start(opts ...Option) (*Broker, error) {
 	var o options
 	for _, opt := range opts {
@@ -68,6 +94,24 @@ func Start(opts ...Option) (*Broker, error) {
 	}
 	if o.minSession > 0 {
 		kopts = append(kopts, kfake.GroupMinSessionTimeout(o.minSession))
+	}
+	if o.host != "" || o.advertise != "" {
+		kopts = append(kopts, kfake.ListenFn(func(network, address string) (net.Listener, error) {
+			_, port, err := net.SplitHostPort(address)
+			if err != nil {
+				return nil, err
+			}
+			host := o.host
+			if host == "" {
+				host = "127.0.0.1"
+			}
+			ln, err := net.Listen(network, net.JoinHostPort(host, port))
+			if err != nil || o.advertise == "" {
+				return ln, err
+			}
+			_, port, _ = net.SplitHostPort(ln.Addr().String())
+			return advertisedListener{ln, advertisedAddr(net.JoinHostPort(o.advertise, port))}, nil
+		}))
 	}
 	if o.dataDir != "" {
 		kopts = append(kopts, kfake.DataDir(o.dataDir), kfake.SyncWrites())

@@ -3,8 +3,10 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,16 +17,20 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	tckafka "github.com/testcontainers/testcontainers-go/modules/kafka"
+	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
 )
 
 // The Kafka images of the Docker backend, pinned. The testcontainers kafka
 // module only runs Confluent images (confluentinc/confluent-local 7.4.0 or
 // newer); the official apache/kafka image runs as a GenericContainer in KRaft
-// mode. E2E_KAFKA_IMAGE picks another image of either family.
+// mode. E2E_KAFKA_IMAGE picks another image of either family, or the
+// project's own broker image (kafkaLocalImage, built by `make images`), the
+// only one a machine without an image registry can run.
 const (
-	confluentImage = "confluentinc/confluent-local:7.6.1"
-	apacheImage    = "apache/kafka:3.9.1"
+	confluentImage  = "confluentinc/confluent-local:7.6.1"
+	apacheImage     = "apache/kafka:3.9.1"
+	kafkaLocalImage = "turnstile-kafka-local:local"
 )
 
 // dockerHealthy reports why Docker cannot be used, or nil when an engine
@@ -51,10 +57,14 @@ func dockerHealthy() (err error) {
 // dockerBackend is one Kafka container shared by every case of a run; each
 // case gets its own topic and consumer group.
 type dockerBackend struct {
-	image string
-	ctr   testcontainers.Container
-	addr  string
-	cli   *testcontainers.DockerClient
+	image  string
+	engine string // e.g. "podman 4.3.1" or "Docker 28.2.2"
+	ctr    testcontainers.Container
+	addr   string
+	cli    *testcontainers.DockerClient
+	// net is the user-defined network the broker image runs on (nil for the
+	// other images): containers of a case join it to reach Kafka.
+	net *testcontainers.DockerNetwork
 }
 
 func startDockerBackend() (*dockerBackend, error) {
@@ -66,22 +76,92 @@ func startDockerBackend() (*dockerBackend, error) {
 	defer cancel()
 	b := &dockerBackend{image: image}
 	var err error
-	if strings.HasPrefix(image, "apache/kafka") {
+	switch {
+	case strings.HasPrefix(image, "apache/kafka"):
 		b.ctr, b.addr, err = runApacheKafka(ctx, image)
-	} else {
+	case strings.Contains(image, "kafka-local"):
+		b.net, b.ctr, b.addr, err = runKafkaLocal(ctx, image)
+	default:
 		b.ctr, b.addr, err = runConfluentKafka(ctx, image)
 	}
 	if err != nil {
-		if b.ctr != nil {
-			_ = testcontainers.TerminateContainer(b.ctr)
-		}
+		b.Close()
 		return nil, fmt.Errorf("start Kafka in Docker (%s): %w", image, err)
 	}
 	if b.cli, err = testcontainers.NewDockerClientWithOpts(ctx); err != nil {
-		_ = testcontainers.TerminateContainer(b.ctr)
+		b.Close()
 		return nil, fmt.Errorf("docker client: %w", err)
 	}
+	b.engine = engineName(ctx, b.cli)
 	return b, nil
+}
+
+// engineName names the container engine behind the Docker API: podman
+// serves the same API and says so among its version components.
+func engineName(ctx context.Context, cli *testcontainers.DockerClient) string {
+	v, err := cli.ServerVersion(ctx, client.ServerVersionOptions{})
+	if err != nil {
+		return "unknown engine (" + err.Error() + ")"
+	}
+	for _, c := range v.Components {
+		if strings.Contains(strings.ToLower(c.Name), "podman") {
+			return "podman " + c.Version
+		}
+	}
+	return "Docker " + v.Version
+}
+
+// advertisedRE finds the address the broker image advertises in its start
+// line (tools/kafka-local).
+var advertisedRE = regexp.MustCompile(`advertised as (\S+) `)
+
+// runKafkaLocal runs the project's broker image (tools/kafka-local) on a new
+// user-defined network, under the alias kafka. The broker advertises its own
+// address on that network, which both the host (over the engine's bridge)
+// and the containers of that network reach: kfake has one listener, so it
+// cannot advertise a host port to one and a name to the others, as Kafka's
+// listeners do.
+func runKafkaLocal(ctx context.Context, image string) (*testcontainers.DockerNetwork, testcontainers.Container, string, error) {
+	nw, err := tcnetwork.New(ctx)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("create a network: %w", err)
+	}
+	ctr, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
+		ContainerRequest: testcontainers.ContainerRequest{
+			Image:          image,
+			Cmd:            []string{"--advertise", "auto", "--min-session-timeout", "500ms", "--topics", ""},
+			Networks:       []string{nw.Name},
+			NetworkAliases: map[string][]string{nw.Name: {"kafka"}},
+			WaitingFor:     wait.ForLog("embedded broker listening").WithStartupTimeout(time.Minute),
+		},
+		Started: true,
+	})
+	if err != nil {
+		return nw, ctr, "", err
+	}
+	logs, err := containerLogs(ctx, ctr)
+	if err != nil {
+		return nw, ctr, "", err
+	}
+	m := advertisedRE.FindStringSubmatch(logs)
+	if m == nil {
+		return nw, ctr, "", fmt.Errorf("the broker's log names no advertised address:\n%s", logs)
+	}
+	return nw, ctr, m[1], nil
+}
+
+// containerLogs returns what a container wrote to stdout and stderr so far.
+func containerLogs(ctx context.Context, ctr testcontainers.Container) (string, error) {
+	rc, err := ctr.Logs(ctx)
+	if err != nil {
+		return "", fmt.Errorf("container logs: %w", err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return "", fmt.Errorf("container logs: %w", err)
+	}
+	return string(data), nil
 }
 
 // groupEnv lets consumers use a 1s session timeout, as against kfake, so that
@@ -149,15 +229,22 @@ func runApacheKafka(ctx context.Context, image string) (testcontainers.Container
 }
 
 func (b *dockerBackend) Name() string {
-	return "Kafka in Docker via testcontainers (" + b.image + ") at " + b.addr
+	return "Kafka in a container via testcontainers (" + b.image + ") at " + b.addr + " on " + b.engine
 }
 
 func (b *dockerBackend) Close() {
 	if b.cli != nil {
 		_ = b.cli.Close()
 	}
-	if err := testcontainers.TerminateContainer(b.ctr); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: terminate Kafka container:", err)
+	if b.ctr != nil {
+		if err := testcontainers.TerminateContainer(b.ctr); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: terminate Kafka container:", err)
+		}
+	}
+	if b.net != nil {
+		if err := b.net.Remove(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: remove the network:", err)
+		}
 	}
 }
 

@@ -142,6 +142,7 @@ type env struct {
 	cs      caseSpec
 	cluster *cluster
 	gcs     *gcstest.Server
+	lake    lakeStore // where readLake reads: gcs, or a GCS emulator in a container
 	topic   string
 	group   string
 	props   string // the apps' properties file
@@ -165,6 +166,7 @@ func newEnv(t *testing.T, name string, opt envOption) *env {
 	e.cluster = kafkaBackend.Cluster(t, topic, cs.partitions, opt.restartable)
 	e.props = e.cluster.propsFile(t, opt.props)
 	e.gcs = gcstest.New(t)
+	e.lake = e.gcs
 	t.Cleanup(e.stopAll)
 	return e
 }
@@ -399,17 +401,25 @@ func (r sideRecord) value() string {
 
 var windowName = regexp.MustCompile(`^turnstile/(\d{8}T\d{6})_p(\d+)\.csv\.gz$`)
 
+// lakeStore is a GCS emulator as the harness reads it: the in-process one
+// (*gcstest.Server) or one in a container (containerLake).
+type lakeStore interface {
+	Bucket() string
+	Objects(bucket, prefix string) ([]string, error)
+	Object(bucket, name string) ([]byte, error)
+}
+
 // readLake reads every object under the sink prefixes straight from the
 // emulator (no faults), checks each window file's name, header, index column
 // and window end, and returns the rows.
 func (e *env) readLake() (lakeContents, error) {
 	var lc lakeContents
-	names, err := e.gcs.Objects(e.gcs.Bucket(), "turnstile")
+	names, err := e.lake.Objects(e.lake.Bucket(), "turnstile")
 	if err != nil {
 		return lc, err
 	}
 	for _, name := range names {
-		data, err := e.gcs.Object(e.gcs.Bucket(), name)
+		data, err := e.lake.Object(e.lake.Bucket(), name)
 		if err != nil {
 			return lc, err
 		}

@@ -166,18 +166,81 @@ func TestAppsComposeConsumerProfile(t *testing.T) {
 	if c.Image != vmEnv["CONSUMER_IMAGE"] {
 		t.Errorf("consumer image %q", c.Image)
 	}
-	for _, arg := range []string{"--config=/config/client.properties", "--sink=gs://demo-lake/turnstile", "--group=turnstile-consumer", "--duration=5", "--slide=5", "--metrics-addr=:9090", "--log-format=json"} {
+	for _, arg := range []string{"--config=/config/client.properties", "--sink=gs://demo-lake/turnstile", "--group=turnstile-consumer", "--duration=5", "--slide=5", "--metrics-addr=:9090", "--log-format=json", "--emit-topic=mta-turnstile-windows", "--instance-id=turnstile-consumer-0"} {
 		if !hasArg(c, arg) {
 			t.Errorf("consumer command %v lacks %s", c.Command, arg)
 		}
 	}
 	checkApp(t, p, c)
+
+	// The dashboard comes with the consumer: it reads the emit topic.
+	d := service(t, p, "dashboard")
+	if d.Image != "turnstile-dashboard:local" {
+		t.Errorf("dashboard image %q, want the DASHBOARD_IMAGE default turnstile-dashboard:local", d.Image)
+	}
+	for _, arg := range []string{"--config=/config/client.properties", "--topic=mta-turnstile-windows", "--addr=:8080", "--consumer-metrics=http://consumer:9090/metrics", "--log-format=json"} {
+		if !hasArg(d, arg) {
+			t.Errorf("dashboard command %v lacks %s", d.Command, arg)
+		}
+	}
+	if len(d.Ports) != 1 || d.Ports[0].HostIP != "127.0.0.1" || d.Ports[0].Published != "8080" || d.Ports[0].Target != 8080 {
+		t.Errorf("dashboard ports %+v, want 127.0.0.1:8080:8080 by default", d.Ports)
+	}
+	checkApp(t, p, d)
+}
+
+// TestAppsComposeEnvContract checks the variables the VM startup script sets
+// (docs: HELPERS contract between the containers and infra streams).
+func TestAppsComposeEnvContract(t *testing.T) {
+	env := map[string]string{}
+	for k, v := range vmEnv {
+		env[k] = v
+	}
+	env["EMIT_TOPIC"] = "windows-x"
+	env["CONSUMER_INSTANCE_ID"] = "turnstile-consumer-vm"
+	env["DASHBOARD_BIND"] = "10.10.0.20"
+	env["DASHBOARD_PORT"] = "8081"
+	env["DASHBOARD_IMAGE"] = "us-central1-docker.pkg.dev/p/turnstile/dashboard:abc123"
+	p := mustLoad(t, env, []string{"consumer"}, "compose.apps.yaml")
+	c := service(t, p, "consumer")
+	if !hasArg(c, "--emit-topic=windows-x") {
+		t.Errorf("consumer command %v: want --emit-topic from EMIT_TOPIC", c.Command)
+	}
+	if !hasArg(c, "--instance-id=turnstile-consumer-vm") {
+		t.Errorf("consumer command %v: want --instance-id from CONSUMER_INSTANCE_ID", c.Command)
+	}
+	d := service(t, p, "dashboard")
+	if !hasArg(d, "--topic=windows-x") {
+		t.Errorf("dashboard command %v: want --topic from EMIT_TOPIC", d.Command)
+	}
+	if d.Image != env["DASHBOARD_IMAGE"] {
+		t.Errorf("dashboard image %q, want DASHBOARD_IMAGE", d.Image)
+	}
+	if len(d.Ports) != 1 || d.Ports[0].HostIP != "10.10.0.20" || d.Ports[0].Published != "8081" || d.Ports[0].Target != 8080 {
+		t.Errorf("dashboard ports %+v, want DASHBOARD_BIND:DASHBOARD_PORT:8080", d.Ports)
+	}
+}
+
+// TestAppsComposeNoHealthCheck: distroless has no shell, so the apps carry
+// no health check on the VMs (deploy-apps polls /readyz); it is test NONE
+// rather than disable: true so that docker/compose.podman.yaml can set one
+// (docker-compose 1.x rejects disable: true merged with a test).
+func TestAppsComposeNoHealthCheck(t *testing.T) {
+	p := mustLoad(t, vmEnv, []string{"producer", "consumer"}, "compose.apps.yaml")
+	for _, name := range []string{"producer", "consumer", "dashboard"} {
+		hc := service(t, p, name).HealthCheck
+		if hc == nil || len(hc.Test) != 1 || hc.Test[0] != "NONE" {
+			t.Errorf("%s healthcheck %+v, want test NONE", name, hc)
+		}
+	}
 }
 
 func TestAppsComposeProducerProfile(t *testing.T) {
 	p := mustLoad(t, vmEnv, []string{"producer"}, "compose.apps.yaml")
-	if _, ok := p.Services["consumer"]; ok {
-		t.Error("the producer profile must not start the consumer")
+	for _, name := range []string{"consumer", "dashboard"} {
+		if _, ok := p.Services[name]; ok {
+			t.Errorf("the producer profile must not start the %s", name)
+		}
 	}
 	pr := service(t, p, "producer")
 	for _, arg := range []string{"--config=/config/client.properties", "--synthetic", "--turnstiles=500", "--rate=50", "--topic=mta-turnstile"} {
@@ -234,9 +297,9 @@ func TestAppsComposeRequiresBootstrap(t *testing.T) {
 	}
 }
 
-// TestLocalStack loads what `make run-docker` runs: three files merged, both
-// profiles, docker/local.env.
-func TestLocalStack(t *testing.T) {
+// localEnv reads docker/local.env.
+func localEnv(t *testing.T) map[string]string {
+	t.Helper()
 	env := map[string]string{}
 	data, err := os.ReadFile(filepath.Join(dockerDir, "local.env"))
 	if err != nil {
@@ -253,8 +316,15 @@ func TestLocalStack(t *testing.T) {
 		}
 		env[k] = v
 	}
+	return env
+}
+
+// TestLocalStack loads what `make run-docker` runs: three files merged, both
+// profiles, docker/local.env.
+func TestLocalStack(t *testing.T) {
+	env := localEnv(t)
 	p := mustLoad(t, env, []string{"producer", "consumer"}, "compose.kafka.yaml", "compose.apps.yaml", "compose.local.yaml")
-	for _, name := range []string{"kafka", "topic-init", "client-config", "producer", "consumer"} {
+	for _, name := range []string{"kafka", "topic-init", "client-config", "producer", "consumer", "dashboard"} {
 		service(t, p, name)
 	}
 	c := service(t, p, "consumer")
@@ -267,8 +337,24 @@ func TestLocalStack(t *testing.T) {
 	if !hasArg(c, "--sink=file:///lake/turnstile") {
 		t.Errorf("local consumer command %v: want the file sink from local.env", c.Command)
 	}
+	var lake bool
+	for _, v := range c.Volumes {
+		lake = lake || (v.Type == types.VolumeTypeBind && v.Target == "/lake" && strings.HasSuffix(v.Source, filepath.Join("lake", "docker")))
+	}
+	if !lake {
+		t.Errorf("local consumer volumes %+v: want LAKE_DIR (default lake/docker) bind-mounted at /lake", c.Volumes)
+	}
+	for _, name := range []string{"producer", "dashboard"} {
+		s := service(t, p, name)
+		if s.Build == nil || !strings.HasSuffix(s.Build.Dockerfile, name+".Dockerfile") {
+			t.Errorf("local %s must be built from docker/%s.Dockerfile: %+v", name, name, s.Build)
+		}
+		if dep, ok := s.DependsOn["topic-init"]; !ok || dep.Condition != types.ServiceConditionCompletedSuccessfully {
+			t.Errorf("local %s must wait for the topic: %+v", name, s.DependsOn)
+		}
+	}
 	ports := map[string]bool{}
-	for _, name := range []string{"producer", "consumer"} {
+	for _, name := range []string{"producer", "consumer", "dashboard"} {
 		for _, pt := range service(t, p, name).Ports {
 			if ports[pt.Published] {
 				t.Errorf("host port %s is published twice", pt.Published)
@@ -280,6 +366,59 @@ func TestLocalStack(t *testing.T) {
 	for _, pt := range k.Ports {
 		if pt.HostIP != "127.0.0.1" {
 			t.Errorf("local kafka publishes %+v beyond loopback", pt)
+		}
+	}
+}
+
+// TestPodmanStack loads what `make run-docker` and `make compose-check` run
+// on a machine without an image registry: compose.podman.yaml last. Every
+// image is one that `make images` builds, every long-running service has a
+// health check, and the broker creates both topics.
+func TestPodmanStack(t *testing.T) {
+	env := localEnv(t)
+	env["KAFKA_PARTITIONS"] = "5"
+	p := mustLoad(t, env, []string{"producer", "consumer"}, "compose.kafka.yaml", "compose.apps.yaml", "compose.local.yaml", "compose.podman.yaml")
+	k := service(t, p, "kafka")
+	if k.Image != "turnstile-kafka-local:local" || len(k.Entrypoint) != 1 || k.Entrypoint[0] != "/usr/local/bin/kafka-local" {
+		t.Errorf("kafka image %q entrypoint %v, want the broker image turnstile-kafka-local:local", k.Image, k.Entrypoint)
+	}
+	for _, arg := range []string{"--host=0.0.0.0", "--port=19092", "--advertise=kafka", "--topics=mta-turnstile,mta-turnstile-windows", "--partitions=5"} {
+		if !hasArg(k, arg) {
+			t.Errorf("kafka command %v lacks %s", k.Command, arg)
+		}
+	}
+	ti := service(t, p, "topic-init")
+	if ti.Image != k.Image || !hasArg(ti, "--probe=kafka:19092") || !hasArg(ti, "--topics=mta-turnstile,mta-turnstile-windows") {
+		t.Errorf("topic-init %q %v: want the broker image probing kafka:19092 for both topics", ti.Image, ti.Command)
+	}
+	if dep, ok := ti.DependsOn["kafka"]; !ok || dep.Condition != types.ServiceConditionHealthy {
+		t.Errorf("topic-init must still wait for a healthy kafka: %+v", ti.DependsOn)
+	}
+	cc := service(t, p, "client-config")
+	if !strings.Contains(cc.Image, "turnstile-runtime") || cc.User != "0:0" {
+		t.Errorf("client-config image %q user %q: want the local runtime image as root", cc.Image, cc.User)
+	}
+	for _, name := range []string{"kafka", "producer", "consumer", "dashboard"} {
+		hc := service(t, p, name).HealthCheck
+		if hc == nil || len(hc.Test) < 2 || hc.Test[0] != "CMD" || hc.Disable {
+			t.Errorf("%s healthcheck %+v: want a CMD test", name, hc)
+			continue
+		}
+		want := "/readyz"
+		if name == "kafka" {
+			want = "--probe=127.0.0.1:19092"
+		}
+		if !strings.Contains(strings.Join(hc.Test, " "), want) {
+			t.Errorf("%s healthcheck %v lacks %s", name, hc.Test, want)
+		}
+	}
+	images := map[string]bool{}
+	for _, s := range p.Services {
+		images[s.Image] = true
+	}
+	for img := range images {
+		if !strings.HasPrefix(img, "turnstile-") && !strings.HasPrefix(img, "localhost/turnstile-") {
+			t.Errorf("image %q is not built by make images / scripts/podman-setup.sh", img)
 		}
 	}
 }
