@@ -35,16 +35,18 @@ const expectedHeader = "CA,UNIT,SCP,STATION,LINENAME,DIVISION,DATE,TIME,DESC,ENT
 const lakeHeader = "," + expectedHeader
 
 // The sentinel closes every real window of a partition in Kafka mode: one
-// record per partition, far ahead in event time, whose own window stays open.
+// record per partition, far ahead of the cases' event time (2024) but not
+// ahead of the wall clock, which the consumer's clock guard (--max-future)
+// would reject; its own window stays open.
 // Its rows (CA sentinelCA) are never written before the run stops, and would
 // be excluded if they were.
 const (
 	sentinelCA   = "ZZZZ"
-	sentinelTime = "2030-01-01 00:00:00"
+	sentinelTime = "2025-01-01 00:00:00"
 )
 
 func sentinelValue(partition int) []byte {
-	return []byte(fmt.Sprintf("%s,R999,99-99-%02d,SENTINEL,X,X,01-01-30,00:00:00,REGULAR,0,0,sentinel-%d,%s",
+	return []byte(fmt.Sprintf("%s,R999,99-99-%02d,SENTINEL,X,X,01-01-25,00:00:00,REGULAR,0,0,sentinel-%d,%s",
 		sentinelCA, partition, partition, sentinelTime))
 }
 
