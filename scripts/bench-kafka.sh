@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# bench-kafka.sh: Kafka mode against a raw librdkafka read of the same topic (issue #13).
+#
+# It builds the apps, starts the embedded broker (tools/kafka-local) as its own process,
+# produces LINES synthetic messages (default 1 M, 5,000 turnstiles, 20 records per second
+# of event time) over 4 partitions with kcat, keyed by turnstile (CA/UNIT/SCP), then,
+# alternately, RUNS times each:
+#   - times `kcat -C -e` reading every partition to its end (librdkafka, output discarded);
+#   - starts the consumer in a fresh group with --metrics-addr and times it from its first
+#     record (turnstile_consumer_records_in_total > 0) to the last one, polling /metrics.
+# It prints every run, the medians, the ranges and the ratio of the medians (records/s).
+#
+# Needs kcat (Debian: apt-get install kcat) and curl.
+#
+# Usage: scripts/bench-kafka.sh [LINES] [RUNS]   (defaults 1000000 and 3; files in $TMPDIR or /tmp)
+#   CONSUMER_ARGS: extra consumer flags, e.g. CONSUMER_ARGS='--config bench.properties'.
+set -euo pipefail
+
+lines=${1:-1000000}
+runs=${2:-3}
+work=${TMPDIR:-/tmp}/turnstile-bench-kafka
+port=${BENCH_KAFKA_PORT:-19092}
+mport=${BENCH_METRICS_PORT:-19093}
+topic=bench-turnstile
+broker=127.0.0.1:$port
+mkdir -p "$work"
+
+for tool in kcat curl; do
+	command -v "$tool" >/dev/null || { echo "bench-kafka: $tool is needed" >&2; exit 1; }
+done
+
+make build >/dev/null
+
+input=$work/lines-$lines.csv
+if [[ ! -s $input ]]; then
+	echo "generating $lines lines into $input"
+	./bin/producer --synthetic --turnstiles 5000 --rate 10000000 --speed 500000 --count "$lines" \
+		--start "2024-07-22 00:00:00" --out "$input" 2>/dev/null
+fi
+# key TAB value, the key being the turnstile (CA/UNIT/SCP).
+keyed=$work/keyed-$lines.tsv
+[[ -s $keyed ]] || awk -F, '{ printf "%s/%s/%s\t%s\n", $1, $2, $3, $0 }' "$input" >"$keyed"
+
+pids=()
+cleanup() {
+	local pid
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+./bin/kafka-local --port "$port" --partitions 4 --topics "$topic" >"$work/broker.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+	kcat -L -b "$broker" -t "$topic" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+
+echo "producing $lines messages to $topic (4 partitions) with kcat"
+kcat -P -b "$broker" -t "$topic" -K $'\t' -z none -X linger.ms=50 -X batch.num.messages=10000 -l "$keyed"
+produced=$(kcat -C -b "$broker" -t "$topic" -o beginning -e -q -f 'x\n' | wc -l)
+[[ $produced -eq $lines ]] || { echo "bench-kafka: the topic holds $produced messages, want $lines" >&2; exit 1; }
+
+now() { date +%s.%N; }
+
+kcat_run() {
+	local start end
+	start=$(now)
+	kcat -C -b "$broker" -t "$topic" -o beginning -e -q -f '%o\n' >/dev/null
+	end=$(now)
+	awk -v s="$start" -v e="$end" -v n="$lines" 'BEGIN { printf "%.3f %.0f\n", e - s, n / (e - s) }'
+}
+
+records_in() {
+	{ curl -fs "http://127.0.0.1:$mport/metrics" 2>/dev/null || true; } |
+		awk '$1 == "turnstile_consumer_records_in_total" { printf "%.0f\n", $2; found = 1 } END { if (!found) print 0 }'
+}
+
+# consumer_run N: prints seconds from the first record to the last, and records/s.
+consumer_run() {
+	local group=bench-$$-$1 first="" end n pid
+	rm -rf "$work/lake"
+	# shellcheck disable=SC2086 # CONSUMER_ARGS is a list of flags
+	./bin/consumer --bootstrap "$broker" --topic "$topic" --group "$group" --metrics-addr "127.0.0.1:$mport" \
+		--sink "file://$work/lake/turnstile" ${CONSUMER_ARGS:-} 2>"$work/consumer-$1.log" &
+	pid=$!
+	while :; do
+		n=$(records_in)
+		if [[ -z $first && $n -gt 0 ]]; then first=$(now); fi
+		if [[ $n -ge $lines ]]; then end=$(now); break; fi
+		kill -0 "$pid" 2>/dev/null || { echo "bench-kafka: the consumer exited; see $work/consumer-$1.log" >&2; exit 1; }
+		sleep 0.02
+	done
+	# /proc/PID/status VmHWM: the peak RSS.
+	local rss
+	rss=$(awk '/VmHWM/ { print int($2 / 1024) }' "/proc/$pid/status")
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
+	awk -v s="$first" -v e="$end" -v n="$lines" -v r="$rss" 'BEGIN { printf "%.3f %.0f %d\n", e - s, n / (e - s), r }'
+}
+
+machine=$(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }')
+echo "machine: $(nproc) CPUs, $machine; load average: $(cut -d' ' -f1-3 /proc/loadavg); $(date -u '+%Y-%m-%d %H:%M UTC')"
+kr=() cr=()
+for run in $(seq "$runs"); do
+	read -r ks krate < <(kcat_run)
+	read -r cs crate rss < <(consumer_run "$run")
+	kr+=("$krate") cr+=("$crate")
+	echo "run $run: kcat -C -e ${ks} s (${krate} records/s), consumer ${cs} s from its first record (${crate} records/s, peak RSS ${rss} MB)"
+done
+
+# stats: median and range of the arguments.
+stats() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.0f %.0f %.0f\n", m, v[1], v[NR] }'; }
+read -r km klo khi < <(stats "${kr[@]}")
+read -r cm clo chi < <(stats "${cr[@]}")
+awk -v km="$km" -v klo="$klo" -v khi="$khi" -v cm="$cm" -v clo="$clo" -v chi="$chi" 'BEGIN {
+	printf "kcat -C -e: median %.0f k records/s (%.0f-%.0f k)\n", km / 1e3, klo / 1e3, khi / 1e3
+	printf "consumer:   median %.0f k records/s (%.0f-%.0f k)\n", cm / 1e3, clo / 1e3, chi / 1e3
+	printf "ratio of the medians: %.2f\n", cm / km }'
