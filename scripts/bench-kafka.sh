@@ -14,6 +14,8 @@
 #
 # Usage: scripts/bench-kafka.sh [LINES] [RUNS]   (defaults 1000000 and 3; files in $TMPDIR or /tmp)
 #   CONSUMER_ARGS: extra consumer flags, e.g. CONSUMER_ARGS='--config bench.properties'.
+#   BASELINE=BINARY: also run this consumer build (e.g. an older one) in each run, alternately.
+#   BENCH_PERF=DIR: record each consumer run with `perf record -g` into DIR/perf-N.data.
 set -euo pipefail
 
 lines=${1:-1000000}
@@ -76,14 +78,20 @@ records_in() {
 		awk '$1 == "turnstile_consumer_records_in_total" { printf "%.0f\n", $2; found = 1 } END { if (!found) print 0 }'
 }
 
-# consumer_run N: prints seconds from the first record to the last, and records/s.
+# consumer_run N [BINARY]: prints seconds from the first record to the last, and records/s.
 consumer_run() {
-	local group=bench-$$-$1 first="" end n pid
+	local group=bench-$$-$1-${2:+b} first="" end n pid
 	rm -rf "$work/lake"
 	# shellcheck disable=SC2086 # CONSUMER_ARGS is a list of flags
-	./bin/consumer --bootstrap "$broker" --topic "$topic" --group "$group" --metrics-addr "127.0.0.1:$mport" \
+	"${2:-./bin/consumer}" --bootstrap "$broker" --topic "$topic" --group "$group" --metrics-addr "127.0.0.1:$mport" \
 		--sink "file://$work/lake/turnstile" ${CONSUMER_ARGS:-} 2>"$work/consumer-$1.log" &
 	pid=$!
+	local perf=""
+	if [[ -n ${BENCH_PERF:-} ]]; then
+		mkdir -p "$BENCH_PERF"
+		perf record -q -F 499 -g -p "$pid" -o "$BENCH_PERF/perf-$1${2:+-baseline}.data" 2>/dev/null &
+		perf=$!
+	fi
 	while :; do
 		n=$(records_in)
 		if [[ -z $first && $n -gt 0 ]]; then first=$(now); fi
@@ -94,6 +102,7 @@ consumer_run() {
 	# /proc/PID/status VmHWM: the peak RSS.
 	local rss
 	rss=$(awk '/VmHWM/ { print int($2 / 1024) }' "/proc/$pid/status")
+	if [[ -n $perf ]]; then kill -INT "$perf"; wait "$perf" 2>/dev/null || true; fi
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
 	awk -v s="$first" -v e="$end" -v n="$lines" -v r="$rss" 'BEGIN { printf "%.3f %.0f %d\n", e - s, n / (e - s), r }'
@@ -101,12 +110,17 @@ consumer_run() {
 
 machine=$(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }')
 echo "machine: $(nproc) CPUs, $machine; load average: $(cut -d' ' -f1-3 /proc/loadavg); $(date -u '+%Y-%m-%d %H:%M UTC')"
-kr=() cr=()
+kr=() cr=() br=()
 for run in $(seq "$runs"); do
 	read -r ks krate < <(kcat_run)
 	read -r cs crate rss < <(consumer_run "$run")
 	kr+=("$krate") cr+=("$crate")
 	echo "run $run: kcat -C -e ${ks} s (${krate} records/s), consumer ${cs} s from its first record (${crate} records/s, peak RSS ${rss} MB)"
+	if [[ -n ${BASELINE:-} ]]; then
+		read -r bs brate brss < <(consumer_run "$run" "$BASELINE")
+		br+=("$brate")
+		echo "run $run: baseline $BASELINE ${bs} s (${brate} records/s, peak RSS ${brss} MB)"
+	fi
 done
 
 # stats: median and range of the arguments.
@@ -117,3 +131,8 @@ awk -v km="$km" -v klo="$klo" -v khi="$khi" -v cm="$cm" -v clo="$clo" -v chi="$c
 	printf "kcat -C -e: median %.0f k records/s (%.0f-%.0f k)\n", km / 1e3, klo / 1e3, khi / 1e3
 	printf "consumer:   median %.0f k records/s (%.0f-%.0f k)\n", cm / 1e3, clo / 1e3, chi / 1e3
 	printf "ratio of the medians: %.2f\n", cm / km }'
+if [[ -n ${BASELINE:-} ]]; then
+	read -r bm blo bhi < <(stats "${br[@]}")
+	awk -v bm="$bm" -v blo="$blo" -v bhi="$bhi" -v km="$km" 'BEGIN {
+		printf "baseline:   median %.0f k records/s (%.0f-%.0f k), ratio %.2f\n", bm / 1e3, blo / 1e3, bhi / 1e3, bm / km }'
+fi

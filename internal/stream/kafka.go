@@ -158,11 +158,13 @@ func (k *Kafka) Run(ctx context.Context) error {
 	defer k.ready.Store(false)
 	k.lastCommit = k.cfg.Now()
 	lastTick := k.cfg.Now()
+	// Every write until the next Poll shares one budget, so that the group
+	// never waits longer than WriteTimeout for this member.
+	var budgets writeBudget
+	defer budgets.stop()
 	for ctx.Err() == nil && k.fatal == nil {
 		ev := k.c.Poll(100)
-		// Every write until the next Poll shares one budget, so that the
-		// group never waits longer than WriteTimeout for this member.
-		budget, cancel := context.WithTimeout(ctx, k.cfg.WriteTimeout)
+		budget := budgets.get(ctx, time.Now(), k.cfg.WriteTimeout) // real time: the deadline is
 		switch e := ev.(type) {
 		case *kafka.Message:
 			if e.TopicPartition.Error != nil {
@@ -172,7 +174,6 @@ func (k *Kafka) Run(ctx context.Context) error {
 			k.handle(budget, e)
 		case kafka.Error:
 			if e.IsFatal() {
-				cancel()
 				return fmt.Errorf("kafka: fatal error: %w", e)
 			}
 			k.log.Warn("kafka client error (retrying)", "code", e.Code().String(), "err", e)
@@ -181,16 +182,40 @@ func (k *Kafka) Run(ctx context.Context) error {
 			lastTick = now
 			k.tick(budget, now)
 		}
-		cancel()
 	}
 	if k.fatal != nil {
 		return k.fatal
 	}
 	k.log.Info("stopping: writing closed windows and side outputs, then committing")
-	budget, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.WriteTimeout)
-	defer cancel()
-	k.commitAll(budget)
+	final, cancelFinal := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.WriteTimeout)
+	defer cancelFinal()
+	k.commitAll(final)
 	return k.fatal
+}
+
+// writeBudget hands out the context that bounds the writes between two
+// polls. A context with a deadline costs a timer, too much to make one per
+// record: one serves the polls of a tenth of the timeout, so that a write
+// gets at least 90 % of it, and never more.
+type writeBudget struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	since  time.Time
+}
+
+func (b *writeBudget) get(parent context.Context, now time.Time, timeout time.Duration) context.Context {
+	if b.ctx == nil || now.Sub(b.since) > timeout/10 || now.Before(b.since) || b.ctx.Err() != nil {
+		b.stop()
+		b.ctx, b.cancel = context.WithTimeout(parent, timeout)
+		b.since = now
+	}
+	return b.ctx
+}
+
+func (b *writeBudget) stop() {
+	if b.cancel != nil {
+		b.cancel()
+	}
 }
 
 // handle processes one record. ctx bounds its writes (the loop's budget).
