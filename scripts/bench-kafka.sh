@@ -15,6 +15,7 @@
 # Usage: scripts/bench-kafka.sh [LINES] [RUNS]   (defaults 1000000 and 3; files in $TMPDIR or /tmp)
 #   CONSUMER_ARGS: extra consumer flags, e.g. CONSUMER_ARGS='--config bench.properties'.
 #   BASELINE=BINARY: also run this consumer build (e.g. an older one) in each run, alternately.
+#   RSS_EVERY=N: print the consumer's RSS and peak RSS each time it has read N more records.
 #   BENCH_PERF=DIR: record each consumer run with `perf record -g` into DIR/perf-N.data.
 set -euo pipefail
 
@@ -68,9 +69,10 @@ now() { date +%s.%N; }
 kcat_run() {
 	local start end
 	start=$(now)
-	kcat -C -b "$broker" -t "$topic" -o beginning -e -q -f '%o\n' >/dev/null
+	/usr/bin/time -f '%U %S' -o "$work/kcat-time" kcat -C -b "$broker" -t "$topic" -o beginning -e -q -f '%o\n' >/dev/null
 	end=$(now)
-	awk -v s="$start" -v e="$end" -v n="$lines" 'BEGIN { printf "%.3f %.0f\n", e - s, n / (e - s) }'
+	read -r user sys <"$work/kcat-time"
+	awk -v s="$start" -v e="$end" -v n="$lines" -v c="$user" -v d="$sys" 'BEGIN { printf "%.3f %.0f %.2f\n", e - s, n / (e - s), c + d }'
 }
 
 records_in() {
@@ -92,34 +94,41 @@ consumer_run() {
 		perf record -q -F 499 -g -p "$pid" -o "$BENCH_PERF/perf-$1${2:+-baseline}.data" 2>/dev/null &
 		perf=$!
 	fi
+	local every=${RSS_EVERY:-0} mark=${RSS_EVERY:-0}
 	while :; do
 		n=$(records_in)
 		if [[ -z $first && $n -gt 0 ]]; then first=$(now); fi
+		while [[ $every -gt 0 && $n -ge $mark ]]; do
+			awk -v m="$mark" '/VmRSS/ { r = int($2 / 1024) } /VmHWM/ { h = int($2 / 1024) } END { printf "  %d records: RSS %d MB, peak %d MB\n", m, r, h }' "/proc/$pid/status" >&2
+			mark=$((mark + every))
+		done
 		if [[ $n -ge $lines ]]; then end=$(now); break; fi
 		kill -0 "$pid" 2>/dev/null || { echo "bench-kafka: the consumer exited; see $work/consumer-$1.log" >&2; exit 1; }
 		sleep 0.02
 	done
 	# /proc/PID/status VmHWM: the peak RSS.
-	local rss
+	local rss cpu
 	rss=$(awk '/VmHWM/ { print int($2 / 1024) }' "/proc/$pid/status")
+	# user + system CPU seconds (fields 14 and 15 of /proc/PID/stat, in clock ticks)
+	cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$pid/stat")
 	if [[ -n $perf ]]; then kill -INT "$perf"; wait "$perf" 2>/dev/null || true; fi
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
-	awk -v s="$first" -v e="$end" -v n="$lines" -v r="$rss" 'BEGIN { printf "%.3f %.0f %d\n", e - s, n / (e - s), r }'
+	awk -v s="$first" -v e="$end" -v n="$lines" -v r="$rss" -v c="$cpu" 'BEGIN { printf "%.3f %.0f %d %s\n", e - s, n / (e - s), r, c }'
 }
 
 machine=$(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }')
 echo "machine: $(nproc) CPUs, $machine; load average: $(cut -d' ' -f1-3 /proc/loadavg); $(date -u '+%Y-%m-%d %H:%M UTC')"
 kr=() cr=() br=()
 for run in $(seq "$runs"); do
-	read -r ks krate < <(kcat_run)
-	read -r cs crate rss < <(consumer_run "$run")
+	read -r ks krate kcpu < <(kcat_run)
+	read -r cs crate rss ccpu < <(consumer_run "$run")
 	kr+=("$krate") cr+=("$crate")
-	echo "run $run: kcat -C -e ${ks} s (${krate} records/s), consumer ${cs} s from its first record (${crate} records/s, peak RSS ${rss} MB)"
+	echo "run $run: kcat -C -e ${ks} s (${krate} records/s, ${kcpu} s CPU), consumer ${cs} s from its first record (${crate} records/s, ${ccpu} s CPU in all, peak RSS ${rss} MB)"
 	if [[ -n ${BASELINE:-} ]]; then
-		read -r bs brate brss < <(consumer_run "$run" "$BASELINE")
+		read -r bs brate brss bcpu < <(consumer_run "$run" "$BASELINE")
 		br+=("$brate")
-		echo "run $run: baseline $BASELINE ${bs} s (${brate} records/s, peak RSS ${brss} MB)"
+		echo "run $run: baseline $BASELINE ${bs} s (${brate} records/s, ${bcpu} s CPU in all, peak RSS ${brss} MB)"
 	fi
 done
 
