@@ -12,6 +12,7 @@
 # Needs node >= 18 and npm.
 #
 # Usage: scripts/bench-vs-duckdb.sh [LINES]   (default 2000000; work files go to $TMPDIR or /tmp)
+#   BASELINE=BINARY: also run this consumer build (e.g. an older one) in each run, alternately.
 set -euo pipefail
 
 lines=${1:-2000000}
@@ -85,7 +86,7 @@ wall() {
 
 consumer_run() {
 	rm -rf "$work/lake"
-	./bin/consumer --input "$1" --sink "file://$work/lake/turnstile"
+	"${2:-./bin/consumer}" --input "$1" --sink "file://$work/lake/turnstile"
 }
 
 duckdb_run() {
@@ -98,16 +99,24 @@ echo "machine: $(nproc) CPUs, $machine; load average: $(cut -d' ' -f1-3 /proc/lo
 for shape in "${shapes[@]}"; do
 	read -r per_s _ <<<"$shape"
 	input=$work/lines-$lines-$per_s.csv
-	cons=() duck=()
+	cons=() duck=() base=()
 	for run in $(seq "$runs"); do
 		cons+=("$(wall consumer_run "$input")")
 		rows_c=$(find "$work/lake" -name '*.csv.gz' -exec zcat {} + | grep -vc '^,CA,\|^CA,')
 		duck+=("$(wall duckdb_run "$input")")
 		rows_d=$(cat "$work/out")
 		echo "$per_s rec/s run $run: consumer ${cons[-1]} s ($rows_c rows), duckdb ${duck[-1]} s ($rows_d rows)"
+		if [[ -n ${BASELINE:-} ]]; then
+			base+=("$(wall consumer_run "$input" "$BASELINE")")
+			echo "$per_s rec/s run $run: baseline $BASELINE ${base[-1]} s"
+		fi
 	done
 	best_c=$(printf '%s\n' "${cons[@]}" | sort -n | head -1)
 	best_d=$(printf '%s\n' "${duck[@]}" | sort -n | head -1)
 	awk -v c="$best_c" -v d="$best_d" -v n="$lines" -v r="$per_s" \
 		'BEGIN { printf "%s rec/s, best of 3: consumer %.2f s (%.2f M lines/s), duckdb %.2f s: consumer is %.2fx faster\n", r, c, n / c / 1e6, d, d / c }'
+	if [[ -n ${BASELINE:-} ]]; then
+		best_b=$(printf '%s\n' "${base[@]}" | sort -n | head -1)
+		awk -v b="$best_b" -v d="$best_d" -v r="$per_s" 'BEGIN { printf "%s rec/s, best of 3: baseline %.2f s: %.2fx faster than duckdb\n", r, b, d / b }'
+	fi
 done
