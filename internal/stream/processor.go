@@ -77,6 +77,10 @@ type Processor struct {
 
 	parser turnstile.Parser
 	msg    turnstile.Message
+	// futureLimit is the clock guard's last limit (Unix seconds): a record
+	// at or before it passes without reading the clock, since the limit only
+	// grows with the wall clock.
+	futureLimit int64
 
 	// The write-behind (writer.go); slots is nil when writes are synchronous.
 	slots   chan struct{}
@@ -317,11 +321,11 @@ func (p *Processor) handle(ctx context.Context, st *partition, offset int64, val
 // checkClock is the clock guard: a record stamped more than MaxFuture ahead
 // of the wall clock is rejected, so that it never moves a watermark.
 func (p *Processor) checkClock(m *turnstile.Message) error {
-	if p.cfg.MaxFuture <= 0 {
+	if p.cfg.MaxFuture <= 0 || m.Timestamp <= p.futureLimit {
 		return nil
 	}
-	limit := p.cfg.Now().Add(p.cfg.MaxFuture).Unix()
-	if m.Timestamp <= limit {
+	p.futureLimit = p.cfg.Now().Add(p.cfg.MaxFuture).Unix()
+	if m.Timestamp <= p.futureLimit {
 		return nil
 	}
 	return &turnstile.RejectError{Reason: turnstile.ReasonFuture, Detail: fmt.Sprintf(
