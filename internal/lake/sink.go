@@ -140,6 +140,22 @@ func (s *Sink) PutWindows(ctx context.Context, end time.Time, source string, row
 	return name, buf.Len(), s.Bucket.Put(ctx, name, buf.Bytes())
 }
 
+// WindowName is the object name of the window file of source that ends at
+// end. source must pass CheckSource.
+func (s *Sink) WindowName(end time.Time, source string) (string, error) {
+	if err := CheckSource(source); err != nil {
+		return "", err
+	}
+	return s.Layout.WindowObject(end, source), nil
+}
+
+// PutWindowData writes a window file already encoded by EncodeWindows under
+// name (from WindowName): PutWindows in two steps, so that the encoding can
+// run elsewhere.
+func (s *Sink) PutWindowData(ctx context.Context, name string, data []byte) error {
+	return s.Bucket.Put(ctx, name, data)
+}
+
 // CreateWindows is PutWindows that never replaces a window file. When a file
 // exists under the name with exactly these bytes, it counts as written (kept
 // is false); when it holds other bytes, it is left as it is and kept is true.
@@ -147,26 +163,32 @@ func (s *Sink) PutWindows(ctx context.Context, end time.Time, source string, row
 // no usable metadata, where a replay may rebuild a window from part of its
 // records.
 func (s *Sink) CreateWindows(ctx context.Context, end time.Time, source string, rows []turnstile.WindowCount, index bool) (name string, size int, kept bool, err error) {
-	if err := CheckSource(source); err != nil {
+	if name, err = s.WindowName(end, source); err != nil {
 		return "", 0, false, err
 	}
-	name = s.Layout.WindowObject(end, source)
 	var buf bytes.Buffer
 	if err := EncodeWindows(&buf, rows, index); err != nil {
 		return name, 0, false, err
 	}
-	err = s.Bucket.Create(ctx, name, buf.Bytes())
+	kept, err = s.CreateWindowData(ctx, name, buf.Bytes())
+	if err != nil || kept {
+		return name, 0, kept, err
+	}
+	return name, buf.Len(), false, nil
+}
+
+// CreateWindowData is CreateWindows for a window file already encoded by
+// EncodeWindows, under name (from WindowName).
+func (s *Sink) CreateWindowData(ctx context.Context, name string, data []byte) (kept bool, err error) {
+	err = s.Bucket.Create(ctx, name, data)
 	if !errors.Is(err, ErrExist) {
-		return name, buf.Len(), false, err
+		return false, err
 	}
 	old, err := s.Bucket.Get(ctx, name)
 	if err != nil {
-		return name, 0, false, fmt.Errorf("lake: window file %s exists, reading it to compare: %w", name, err)
+		return false, fmt.Errorf("lake: window file %s exists, reading it to compare: %w", name, err)
 	}
-	if bytes.Equal(old, buf.Bytes()) {
-		return name, buf.Len(), false, nil
-	}
-	return name, 0, true, nil
+	return !bytes.Equal(old, data), nil
 }
 
 // PutSide writes recs as a side file of kind whose first record has the offset

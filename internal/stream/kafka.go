@@ -63,6 +63,10 @@ type KafkaConfig struct {
 	Emit *Emitter
 	// WindowSize dates the window_start header of emitted rows.
 	WindowSize time.Duration
+	// SyncPoll polls on Run's goroutine, one record at a time, instead of on
+	// a poll goroutine of its own (poller.go): the single loop, kept to
+	// compare.
+	SyncPoll bool
 }
 
 // WriteTimeoutFor returns the write timeout for a consumer whose
@@ -98,6 +102,9 @@ type Kafka struct {
 	commitFailures atomic.Int32
 	fatal          error // set by a fatal emit error: Run returns it
 	cooperative    bool  // the group's rebalance protocol is incremental
+
+	pl     atomic.Pointer[poller] // the poll goroutine, while it runs
+	fences map[int32]int          // seeks whose fence has not come through the stream yet
 }
 
 // partState is the poll loop's view of one assigned partition.
@@ -137,7 +144,7 @@ func NewKafka(c *kafka.Consumer, p *Processor, cfg KafkaConfig) *Kafka {
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 100 * time.Second
 	}
-	return &Kafka{c: c, p: p, cfg: cfg, log: cfg.Logger, parts: make(map[int32]*partState)}
+	return &Kafka{c: c, p: p, cfg: cfg, log: cfg.Logger, parts: make(map[int32]*partState), fences: make(map[int32]int)}
 }
 
 // Ready reports whether the consumer has subscribed, is polling, and its
@@ -150,51 +157,205 @@ func (k *Kafka) Ready() bool {
 // what is safe, commits and returns nil. It returns an error for a fatal
 // client error or a fatal emit-transaction error (a fenced producer).
 func (k *Kafka) Run(ctx context.Context) error {
-	rebalance := func(c *kafka.Consumer, ev kafka.Event) error { return k.rebalance(ctx, c, ev) }
+	rebalance := func(c *kafka.Consumer, ev kafka.Event) error {
+		if pl := k.pl.Load(); pl != nil {
+			return pl.rebalance(ev) // on the poll goroutine: Run's goroutine handles it
+		}
+		return k.rebalance(ctx, c, ev)
+	}
 	if err := k.c.SubscribeTopics([]string{k.cfg.Topic}, rebalance); err != nil {
 		return fmt.Errorf("subscribe to %s: %w", k.cfg.Topic, err)
 	}
 	k.ready.Store(true)
 	defer k.ready.Store(false)
 	k.lastCommit = k.cfg.Now()
+	if !k.cfg.SyncPoll {
+		return k.runPolled(ctx)
+	}
 	lastTick := k.cfg.Now()
+	// Every write until the next Poll shares one budget, so that the group
+	// never waits longer than WriteTimeout for this member.
+	var budgets writeBudget
+	defer budgets.stop()
 	for ctx.Err() == nil && k.fatal == nil {
 		ev := k.c.Poll(100)
-		// Every write until the next Poll shares one budget, so that the
-		// group never waits longer than WriteTimeout for this member.
-		budget, cancel := context.WithTimeout(ctx, k.cfg.WriteTimeout)
+		now := k.cfg.Now()
+		budget := budgets.get(ctx, time.Now(), k.cfg.WriteTimeout) // real time, as the deadline is
 		switch e := ev.(type) {
 		case *kafka.Message:
 			if e.TopicPartition.Error != nil {
 				k.log.Warn("message error", "partition", e.TopicPartition.Partition, "err", e.TopicPartition.Error)
 				break
 			}
-			k.handle(budget, e)
+			k.handle(budget, e, now)
 		case kafka.Error:
 			if e.IsFatal() {
-				cancel()
 				return fmt.Errorf("kafka: fatal error: %w", e)
 			}
 			k.log.Warn("kafka client error (retrying)", "code", e.Code().String(), "err", e)
 		}
-		if now := k.cfg.Now(); now.Sub(lastTick) >= 500*time.Millisecond && k.fatal == nil {
+		if now.Sub(lastTick) >= 500*time.Millisecond && k.fatal == nil {
 			lastTick = now
 			k.tick(budget, now)
 		}
-		cancel()
 	}
+	return k.stop(ctx)
+}
+
+// stop ends Run: unless an error is fatal, it writes what is safe and
+// commits.
+func (k *Kafka) stop(ctx context.Context) error {
 	if k.fatal != nil {
 		return k.fatal
 	}
 	k.log.Info("stopping: writing closed windows and side outputs, then committing")
-	budget, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.WriteTimeout)
-	defer cancel()
-	k.commitAll(budget)
+	final, cancelFinal := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.WriteTimeout)
+	defer cancelFinal()
+	k.commitAll(final)
 	return k.fatal
 }
 
-// handle processes one record. ctx bounds its writes (the loop's budget).
-func (k *Kafka) handle(ctx context.Context, msg *kafka.Message) {
+// runPolled is Run's loop with a poll goroutine (poller.go).
+func (k *Kafka) runPolled(ctx context.Context) error {
+	pl := newPoller(k.c)
+	k.pl.Store(pl)
+	go pl.run()
+	ticker := time.NewTicker(100 * time.Millisecond)
+	defer ticker.Stop()
+	var budgets writeBudget
+	defer budgets.stop()
+	lastTick := k.cfg.Now()
+	var (
+		rest   []pollItem // items not handled when the loop stopped
+		runErr error
+	)
+loop:
+	for ctx.Err() == nil && k.fatal == nil {
+		var items []pollItem
+		select {
+		case items = <-pl.out:
+		case <-ticker.C:
+		case <-ctx.Done():
+			break loop
+		}
+		now := k.cfg.Now()
+		// The writes of a batch share one budget (see Run).
+		budget := budgets.get(ctx, time.Now(), k.cfg.WriteTimeout)
+		for i, it := range items {
+			if err := k.item(ctx, budget, it, now); err != nil || k.fatal != nil {
+				rest, runErr = items[i+1:], err
+				break loop
+			}
+		}
+		if now.Sub(lastTick) >= 500*time.Millisecond && k.fatal == nil {
+			lastTick = now
+			k.tick(budget, now)
+		}
+	}
+	// Stop the poll goroutine; a rebalance it hands over meanwhile is still
+	// handled, records are dropped (they are not committed).
+	close(pl.stop)
+	for _, it := range rest {
+		k.drain(ctx, it)
+	}
+	for items := range pl.out {
+		for _, it := range items {
+			k.drain(ctx, it)
+		}
+	}
+	k.pl.Store(nil)
+	if runErr != nil {
+		return runErr
+	}
+	return k.stop(ctx)
+}
+
+// item handles one entry of the poll goroutine's stream. It returns an error
+// for a fatal client error.
+func (k *Kafka) item(ctx, budget context.Context, it pollItem, now time.Time) error {
+	switch {
+	case it.msg != nil:
+		e := it.msg
+		if e.TopicPartition.Error != nil {
+			k.log.Warn("message error", "partition", e.TopicPartition.Partition, "err", e.TopicPartition.Error)
+			return nil
+		}
+		if k.fences[e.TopicPartition.Partition] > 0 {
+			return nil // fetched before a seek of its partition
+		}
+		k.handle(budget, e, now)
+	case it.ev != nil:
+		if e, ok := it.ev.(kafka.Error); ok {
+			if e.IsFatal() {
+				return fmt.Errorf("kafka: fatal error: %w", e)
+			}
+			k.log.Warn("kafka client error (retrying)", "code", e.Code().String(), "err", e)
+		}
+	default:
+		k.drain(ctx, it)
+	}
+	return nil
+}
+
+// drain handles the entries that do not carry records: rebalances and the
+// fences of seeks.
+func (k *Kafka) drain(ctx context.Context, it pollItem) {
+	switch {
+	case it.rebalance != nil:
+		it.rebalance.done <- k.rebalance(ctx, k.c, it.rebalance.ev)
+	case it.fence != nil:
+		if k.fences[it.fence.part]--; k.fences[it.fence.part] <= 0 {
+			delete(k.fences, it.fence.part)
+		}
+		if it.fence.err != nil && k.fatal == nil {
+			k.fatal = it.fence.err
+		}
+	}
+}
+
+// seek runs do, a seek of a partition and what goes with it, on the poll
+// goroutine between two polls, and drops the partition's records fetched
+// before it; without a poll goroutine, it runs do now. An error from do is
+// fatal.
+func (k *Kafka) seek(part int32, do func() error) {
+	if pl := k.pl.Load(); pl != nil {
+		k.fences[part]++
+		pl.call(part, do)
+		return
+	}
+	if err := do(); err != nil && k.fatal == nil {
+		k.fatal = err
+	}
+}
+
+// writeBudget hands out the context that bounds the writes between two
+// polls. A context with a deadline costs a timer, too much to make one per
+// record: one serves the polls of a tenth of the timeout, so that a write
+// gets at least 90 % of it, and never more.
+type writeBudget struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	since  time.Time
+}
+
+func (b *writeBudget) get(parent context.Context, now time.Time, timeout time.Duration) context.Context {
+	if b.ctx == nil || now.Sub(b.since) > timeout/10 || now.Before(b.since) || b.ctx.Err() != nil {
+		b.stop()
+		b.ctx, b.cancel = context.WithTimeout(parent, timeout)
+		b.since = now
+	}
+	return b.ctx
+}
+
+func (b *writeBudget) stop() {
+	if b.cancel != nil {
+		b.cancel()
+	}
+}
+
+// handle processes one record received at now. ctx bounds its writes (the
+// loop's budget).
+func (k *Kafka) handle(ctx context.Context, msg *kafka.Message, now time.Time) {
 	part := msg.TopicPartition.Partition
 	ps, ok := k.parts[part]
 	if !ok || !k.p.Owns(part) {
@@ -205,7 +366,9 @@ func (k *Kafka) handle(ctx context.Context, msg *kafka.Message) {
 		return // fetched before the pause; read again after the resume
 	}
 	wrote, err := k.p.Handle(ctx, part, int64(msg.TopicPartition.Offset), msg.Value)
-	now := k.cfg.Now()
+	if wrote || err != nil {
+		now = k.cfg.Now() // writes may have taken a while
+	}
 	ps.lastRecv, ps.lastAdvance = now, now
 	if err != nil {
 		k.pause(part, ps, err)
@@ -238,14 +401,17 @@ func (k *Kafka) unpause(part int32, ps *partState) {
 	if next <= 0 {
 		next = ps.committed
 	}
-	if next >= 0 {
-		if err := k.c.Seek(k.tp(part, kafka.Offset(next)), 0); err != nil {
-			k.log.Warn("seeking the resumed partition failed", "partition", part, "offset", next, "err", err)
+	k.seek(part, func() error {
+		if next >= 0 {
+			if err := k.c.Seek(k.tp(part, kafka.Offset(next)), 0); err != nil {
+				k.log.Warn("seeking the resumed partition failed", "partition", part, "offset", next, "err", err)
+			}
 		}
-	}
-	if err := k.c.Resume([]kafka.TopicPartition{k.tp(part, kafka.OffsetInvalid)}); err != nil {
-		k.log.Warn("resuming the partition failed", "partition", part, "err", err)
-	}
+		if err := k.c.Resume([]kafka.TopicPartition{k.tp(part, kafka.OffsetInvalid)}); err != nil {
+			k.log.Warn("resuming the partition failed", "partition", part, "err", err)
+		}
+		return nil
+	})
 	ps.paused = false
 	k.cfg.Metrics.paused.Dec()
 	k.log.Info("lake writes succeed again; partition resumed", "partition", part, "offset", next)
@@ -408,9 +574,12 @@ func (k *Kafka) rewind(ctx context.Context, part int32) {
 	if offset < 0 {
 		offset = kafka.OffsetBeginning
 	}
-	if err := k.c.Seek(k.tp(part, offset), 0); err != nil {
-		k.fatal = fmt.Errorf("rewind partition %d to offset %v after an aborted transaction: %w", part, offset, err)
-	}
+	k.seek(part, func() error {
+		if err := k.c.Seek(k.tp(part, offset), 0); err != nil {
+			return fmt.Errorf("rewind partition %d to offset %v after an aborted transaction: %w", part, offset, err)
+		}
+		return nil
+	})
 }
 
 // assign starts a partition in the processor from its committed offset and

@@ -52,6 +52,15 @@ type Config struct {
 	// MaxSideBytes is how many bytes of rejected and late values a partition
 	// gathers before Handle asks for a checkpoint (default 8 MiB).
 	MaxSideBytes int
+	// WriteAhead is how many closed windows may be encoded and written behind
+	// the goroutine that feeds the Processor (default DefaultWriteAhead); a
+	// negative value writes each window before Handle returns. The files are
+	// written in order either way, and Checkpoint and Flush wait for them.
+	WriteAhead int
+	// WriteTimeout bounds one window file's write behind the feeding
+	// goroutine (default DefaultWriteTimeout); a write that runs out of time
+	// is retried like a failed one.
+	WriteTimeout time.Duration
 	// Now is the wall clock (default time.Now), injectable for tests.
 	Now     func() time.Time
 	Logger  *slog.Logger
@@ -68,6 +77,14 @@ type Processor struct {
 
 	parser turnstile.Parser
 	msg    turnstile.Message
+	// futureLimit is the clock guard's last limit (Unix seconds): a record
+	// at or before it passes without reading the clock, since the limit only
+	// grows with the wall clock.
+	futureLimit int64
+
+	// The write-behind (writer.go); slots is nil when writes are synchronous.
+	slots   chan struct{}
+	lastJob *writeJob
 }
 
 type partition struct {
@@ -88,6 +105,9 @@ type partition struct {
 	sideBytes      int                     // bytes of the values in rejected and late
 	pending        []turnstile.WindowCount // rows written since the last commit, kept when Config.KeepRows
 	wmGauge        prometheus.Gauge
+
+	inflight []*writeJob // window files handed to the write-behind, in order
+	retry    []*writeJob // window files whose write failed (first) or was skipped, to write again in order
 }
 
 // New returns a Processor.
@@ -104,7 +124,17 @@ func New(cfg Config) *Processor {
 	if cfg.MaxSideBytes <= 0 {
 		cfg.MaxSideBytes = DefaultMaxSideBytes
 	}
-	return &Processor{cfg: cfg, keys: window.NewKeys(), parts: make(map[int32]*partition)}
+	if cfg.WriteAhead == 0 {
+		cfg.WriteAhead = DefaultWriteAhead
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	p := &Processor{cfg: cfg, keys: window.NewKeys(), parts: make(map[int32]*partition)}
+	if cfg.WriteAhead > 0 {
+		p.slots = make(chan struct{}, cfg.WriteAhead)
+	}
+	return p
 }
 
 // Checkpoint is what a partition may commit: the offset to resume from and
@@ -123,6 +153,7 @@ func Source(partition int32) string { return "p" + strconv.Itoa(int(partition)) 
 // partition stored with its committed offset ("" when there is none).
 func (p *Processor) Assign(id int32, source, metadata string) error {
 	if old, ok := p.parts[id]; ok {
+		p.settle(old)
 		old.engine.Release()
 	}
 	st := &partition{id: id, source: source, engine: window.New(p.cfg.Spec, p.keys, id), pos: -1, replayUntil: -1}
@@ -187,6 +218,7 @@ func (p *Processor) Committed(id int32) {
 // Revoke forgets a partition: its open windows are rebuilt by its next owner.
 func (p *Processor) Revoke(id int32) {
 	if st, ok := p.parts[id]; ok {
+		p.settle(st)
 		st.engine.Release() // its open windows' keys may be forgotten
 	}
 	delete(p.parts, id)
@@ -230,7 +262,16 @@ func (p *Processor) Handle(ctx context.Context, id int32, offset int64, value []
 		return false, fmt.Errorf("partition %d is not assigned", id)
 	}
 	wrote, err := p.handle(ctx, st, offset, value)
-	return wrote || len(st.rejected)+len(st.late) >= maxSide || st.sideBytes >= p.cfg.MaxSideBytes, err
+	return wrote || p.sideDue(st), err
+}
+
+// holdsSide reports whether the partition holds side records to write.
+func (p *Processor) holdsSide(st *partition) bool { return len(st.rejected)+len(st.late) > 0 }
+
+// sideDue reports whether the partition holds enough side records to write
+// them out now.
+func (p *Processor) sideDue(st *partition) bool {
+	return len(st.rejected)+len(st.late) >= maxSide || st.sideBytes >= p.cfg.MaxSideBytes
 }
 
 func (p *Processor) handle(ctx context.Context, st *partition, offset int64, value []byte) (bool, error) {
@@ -280,11 +321,11 @@ func (p *Processor) handle(ctx context.Context, st *partition, offset int64, val
 // checkClock is the clock guard: a record stamped more than MaxFuture ahead
 // of the wall clock is rejected, so that it never moves a watermark.
 func (p *Processor) checkClock(m *turnstile.Message) error {
-	if p.cfg.MaxFuture <= 0 {
+	if p.cfg.MaxFuture <= 0 || m.Timestamp <= p.futureLimit {
 		return nil
 	}
-	limit := p.cfg.Now().Add(p.cfg.MaxFuture).Unix()
-	if m.Timestamp <= limit {
+	p.futureLimit = p.cfg.Now().Add(p.cfg.MaxFuture).Unix()
+	if m.Timestamp <= p.futureLimit {
 		return nil
 	}
 	return &turnstile.RejectError{Reason: turnstile.ReasonFuture, Detail: fmt.Sprintf(
@@ -309,8 +350,18 @@ func (p *Processor) sideRecord(st *partition, offset int64, value []byte, reason
 // emit writes every window of the partition that its watermark has closed.
 func (p *Processor) emit(ctx context.Context, st *partition) (bool, error) {
 	p.setWatermark(st)
+	if len(st.inflight) > 0 {
+		if err := p.collect(ctx, st, false); err != nil {
+			return false, err
+		}
+	}
 	if !st.engine.Ready() {
 		return false, nil
+	}
+	if len(st.retry) > 0 {
+		if err := p.retryWrites(ctx, st); err != nil {
+			return false, err
+		}
 	}
 	err := st.engine.Emit(func(c *window.Closed) error { return p.writeWindow(ctx, st, c) })
 	p.updateOpen()
@@ -320,6 +371,9 @@ func (p *Processor) emit(ctx context.Context, st *partition) (bool, error) {
 func (p *Processor) writeWindow(ctx context.Context, st *partition, c *window.Closed) error {
 	if len(c.Rows) == 0 {
 		return nil // no file for an empty emission
+	}
+	if p.slots != nil {
+		return p.submit(ctx, st, c)
 	}
 	var (
 		name string
@@ -379,6 +433,9 @@ func (p *Processor) Checkpoint(ctx context.Context, id int32) (cp Checkpoint, ok
 	if _, err := p.emit(ctx, st); err != nil {
 		return Checkpoint{}, false, err
 	}
+	if err := p.settleWrites(ctx, st); err != nil {
+		return Checkpoint{}, false, err
+	}
 	if !st.dirty {
 		return Checkpoint{}, false, nil
 	}
@@ -391,6 +448,15 @@ func (p *Processor) Checkpoint(ctx context.Context, id int32) (cp Checkpoint, ok
 	}
 	pos := max(st.pos, st.replayUntil)
 	return Checkpoint{Offset: next, Metadata: formatMetadata(st.engine.Watermark(), pos), Rows: st.pending}, true, nil
+}
+
+// settleWrites waits until every window file handed to the write-behind for
+// the partition is durable, writing the failed ones again.
+func (p *Processor) settleWrites(ctx context.Context, st *partition) error {
+	if err := p.collect(ctx, st, true); err != nil {
+		return err
+	}
+	return p.retryWrites(ctx, st)
 }
 
 func (p *Processor) flushSide(ctx context.Context, st *partition) error {
@@ -429,8 +495,14 @@ func (p *Processor) Flush(ctx context.Context, id int32) error {
 	if !ok {
 		return nil
 	}
+	if err := p.settleWrites(ctx, st); err != nil {
+		return err
+	}
 	err := st.engine.Flush(func(c *window.Closed) error { return p.writeWindow(ctx, st, c) })
 	p.updateOpen()
+	if err == nil {
+		err = p.settleWrites(ctx, st)
+	}
 	if err != nil {
 		return err
 	}

@@ -358,3 +358,42 @@ func sideRecords(t *testing.T, b lake.Bucket, prefix string) []lake.SideRecord {
 	}
 	return out
 }
+
+// TestClockGuardReadsClockRarely checks that the clock guard reads the wall
+// clock only when a record lies past its last limit, not once per record,
+// and still rejects a record past a fresh limit.
+func TestClockGuardReadsClockRarely(t *testing.T) {
+	ctx := context.Background()
+	p, b := newTestProcessor(t, false)
+	reads := 0
+	now := time.Date(2024, 7, 22, 10, 3, 0, 0, time.UTC)
+	p.cfg.MaxFuture = time.Hour
+	p.cfg.Now = func() time.Time { reads++; return now }
+	if err := p.Assign(0, Source(0), ""); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2024, 7, 22, 10, 0, 0, 0, time.UTC)
+	for i := range 1000 {
+		v := value(fmt.Sprintf("%02d", i%50), start.Add(time.Duration(i)*time.Second/10).Format(turnstile.TimestampLayout), fmt.Sprint(i))
+		if _, err := p.Handle(ctx, 0, int64(i), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if reads > 1 {
+		t.Errorf("the clock was read %d times for 1,000 records within the limit, want 1", reads)
+	}
+	now = now.Add(2 * time.Hour) // the limit moves; a record past the old one passes
+	if _, err := p.Handle(ctx, 0, 1000, value("01", "2024-07-22 12:30:00", "later")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Handle(ctx, 0, 1001, value("01", "2024-07-22 14:30:00", "future")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := p.Checkpoint(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	rejected := sideRecords(t, b, "turnstile_rejected/")
+	if len(rejected) != 1 || rejected[0].Offset != 1001 || rejected[0].Reason != "future_timestamp" {
+		t.Errorf("rejected %+v, want offset 1001 only, as future_timestamp", rejected)
+	}
+}

@@ -1,0 +1,202 @@
+package stream
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/turnstile-stream/turnstile-stream/internal/lake"
+	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
+	"github.com/turnstile-stream/turnstile-stream/internal/window"
+)
+
+// The write-behind of window files. Encoding a closed window (CSV and
+// deflate) costs about as much as windowing its records, so the goroutine that
+// parses hands each closed window to a goroutine of its own and goes on. The
+// writes keep their order: each job encodes at once, in parallel with the
+// others, then waits for the job submitted before it to finish before it
+// writes, so the objects appear in the order in which the windows closed, as
+// with synchronous writes. A job whose partition's previous write failed does
+// not write (it is skipped): the failed write and the ones after it are
+// retried, in order and synchronously, before the partition emits anything
+// else. Checkpoint waits for every write of its partition, so an offset is
+// committed only once the files it covers are durable.
+
+// DefaultWriteAhead is the default of Config.WriteAhead.
+const DefaultWriteAhead = 3
+
+// DefaultWriteTimeout is the default of Config.WriteTimeout.
+const DefaultWriteTimeout = 100 * time.Second
+
+type writeJob struct {
+	st       *partition
+	end      time.Time
+	name     string
+	rows     []turnstile.WindowCount // the job's own copy
+	guarded  bool
+	min, max int64 // offsets, for the log
+
+	prev, prevSame *writeJob // the job submitted before, and the one before of the same partition
+	done           chan struct{}
+
+	// Set by the job's goroutine before done is closed.
+	data    []byte
+	kept    bool
+	err     error
+	skipped bool // not attempted: the partition's previous write failed
+}
+
+// submit hands a closed window to the write-behind. It blocks while
+// Config.WriteAhead jobs are in flight.
+func (p *Processor) submit(ctx context.Context, st *partition, c *window.Closed) error {
+	end := time.Unix(c.End, 0).UTC()
+	name, err := p.cfg.Sink.WindowName(end, st.source)
+	if err != nil {
+		return fmt.Errorf("write window file: %w", err)
+	}
+	j := &writeJob{st: st, end: end, name: name, rows: append([]turnstile.WindowCount(nil), c.Rows...),
+		guarded: st.guarded, min: c.MinOffset, max: c.MaxOffset, prev: p.lastJob, done: make(chan struct{})}
+	if n := len(st.inflight); n > 0 {
+		j.prevSame = st.inflight[n-1]
+	}
+	p.slots <- struct{}{} // released by the job
+	p.lastJob = j
+	st.inflight = append(st.inflight, j)
+	st.dirty = true
+	jctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.WriteTimeout)
+	go func() {
+		defer func() { <-p.slots }()
+		defer cancel()
+		defer close(j.done)
+		j.data, j.err = p.encode(j.rows)
+		if j.prev != nil {
+			<-j.prev.done // which follows the done of every earlier job
+		}
+		failed := j.prevSame != nil && (j.prevSame.err != nil || j.prevSame.skipped)
+		j.prev, j.prevSame = nil, nil // let finished jobs go
+		if failed {
+			j.skipped = true
+			return
+		}
+		if j.err == nil {
+			j.err = p.put(jctx, j)
+		}
+	}()
+	return nil
+}
+
+func (p *Processor) encode(rows []turnstile.WindowCount) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(len(rows) * 16)
+	if err := lake.EncodeWindows(&buf, rows, p.cfg.Index); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// put writes an encoded job and counts it. It runs on the job's goroutine or,
+// for a retry, on the caller's.
+func (p *Processor) put(ctx context.Context, j *writeJob) error {
+	var err error
+	if j.guarded {
+		j.kept, err = p.cfg.Sink.CreateWindowData(ctx, j.name, j.data)
+	} else {
+		err = p.cfg.Sink.PutWindowData(ctx, j.name, j.data)
+	}
+	if err != nil {
+		return fmt.Errorf("write window file %s: %w", j.name, err)
+	}
+	if j.kept {
+		p.cfg.Metrics.windowsKept.Inc()
+		p.cfg.Logger.Info("window file exists and is kept: the partition started without commit metadata, so this window may be rebuilt from part of its records",
+			"object", j.name, "partition", j.st.id)
+		return nil
+	}
+	m := p.cfg.Metrics
+	m.windowsEmitted.Inc()
+	m.rowsWritten.Add(float64(len(j.rows)))
+	m.files.WithLabelValues("window").Inc()
+	m.bytes.WithLabelValues("window").Add(float64(len(j.data)))
+	p.cfg.Logger.Debug("window written", "object", j.name, "rows", len(j.rows), "partition", j.st.id,
+		"min_offset", j.min, "max_offset", j.max)
+	return nil
+}
+
+// collect takes the finished writes of a partition, in order. With wait, it
+// waits for all of them (or for ctx). The first failed write and the ones
+// after it move to the partition's retry list, and collect returns the
+// failure.
+func (p *Processor) collect(ctx context.Context, st *partition, wait bool) error {
+	for len(st.inflight) > 0 {
+		j := st.inflight[0]
+		if wait {
+			select {
+			case <-j.done:
+			case <-ctx.Done():
+				return fmt.Errorf("waiting for the window files of %s to be written: %w", st.source, ctx.Err())
+			}
+		} else {
+			select {
+			case <-j.done:
+			default:
+				return nil
+			}
+		}
+		if j.err != nil || j.skipped {
+			// The later writes of the partition skip: wait for them, they are quick.
+			for _, later := range st.inflight[1:] {
+				<-later.done
+			}
+			err := j.err
+			if err == nil {
+				err = fmt.Errorf("write window file %s: an earlier write failed", j.name)
+			}
+			st.retry = append(st.retry, st.inflight...)
+			st.inflight = st.inflight[:0]
+			return err
+		}
+		p.written(st, j)
+		st.inflight[0] = nil
+		st.inflight = st.inflight[1:]
+	}
+	return nil
+}
+
+// written records a window file that is durable.
+func (p *Processor) written(st *partition, j *writeJob) {
+	if p.cfg.KeepRows && !j.kept {
+		st.pending = append(st.pending, j.rows...)
+	}
+}
+
+// retryWrites writes the failed and skipped window files of a partition
+// again, in order, on the caller's goroutine.
+func (p *Processor) retryWrites(ctx context.Context, st *partition) error {
+	for len(st.retry) > 0 {
+		j := st.retry[0]
+		if j.data == nil {
+			var err error
+			if j.data, err = p.encode(j.rows); err != nil {
+				return err
+			}
+		}
+		j.kept = false
+		if err := p.put(ctx, j); err != nil {
+			return err
+		}
+		p.written(st, j)
+		st.retry[0] = nil
+		st.retry = st.retry[1:]
+	}
+	return nil
+}
+
+// settle waits for the writes of a partition that is being dropped, ignoring
+// their failures: its next owner writes its windows again.
+func (p *Processor) settle(st *partition) {
+	for _, j := range st.inflight {
+		<-j.done
+	}
+	st.inflight, st.retry = nil, nil
+}
