@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -743,5 +744,106 @@ func TestAbortedTransactionRewinds(t *testing.T) {
 	slices.Sort(rows)
 	if d := diffRows(rows, want); d != "" {
 		t.Fatalf("lake after aborted transactions differs from file mode:\n%s", d)
+	}
+}
+
+// TestDeadLetterOutagePausesAndResends makes the broker refuse every write to
+// the dead-letter topic for a while. The consumer must pause the partition
+// (not pile up records or re-send what was delivered), resume once the topic
+// takes writes again, and end with every rejected record in the topic once
+// and an exact lake.
+func TestDeadLetterOutagePausesAndResends(t *testing.T) {
+	broker, err := kafkatest.Start(kafkatest.Topics(1, "mta-turnstile", "mta-turnstile-dlq"), kafkatest.MinSessionTimeout(500*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+	valid := secondsInput(1, 2, 30)[0]
+	var values [][]byte
+	garbage := 0
+	for i, v := range valid {
+		values = append(values, v)
+		if i%5 == 4 {
+			values = append(values, []byte(fmt.Sprintf("garbage %d", i)))
+			garbage++
+		}
+	}
+	parts := [][][]byte{values}
+	produceParts(t, broker.Addr(), "mta-turnstile", parts)
+	spec, _ := window.NewSpec(2*time.Second, 2*time.Second, 0)
+	want := expectedRows(t, spec, parts)
+
+	var mu sync.Mutex
+	var until time.Time // refuse dead letters until then, from the first one
+	refused := 0
+	cluster := broker.Cluster()
+	cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		r := req.(*kmsg.ProduceRequest)
+		if len(r.Topics) != 1 || r.Topics[0].Topic != "mta-turnstile-dlq" {
+			return nil, nil, false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if until.IsZero() {
+			until = time.Now().Add(4 * time.Second) // > max.poll.interval.ms=3000
+		}
+		if time.Now().After(until) {
+			return nil, nil, false
+		}
+		refused++
+		resp := r.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range r.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = 29 // TOPIC_AUTHORIZATION_FAILED: not written, not retried by the client
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	lakeDir := t.TempDir()
+	bucket, err := lake.NewFileBucket(lakeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc := startConsumer(t, nil, "--config", writeProps(t, broker.Addr()), "--group", "dlq-outage", "--duration", "2s",
+		"--watermark", "0s", "--idle-close", "1s", "--commit-interval", "200ms", "--dead-letter-topic", "mta-turnstile-dlq",
+		"--max-future", "0", "--sink", "file://"+lakeDir+"/turnstile")
+	dead := readCommitted(t, broker.Addr(), "mta-turnstile-dlq", 60*time.Second, func(n int) bool { return n >= garbage })
+	ok := waitFor(30*time.Second, func() bool { rows, _ := windowRows(bucket); return len(rows) >= len(want) })
+	time.Sleep(time.Second)
+	logs := proc.logs.String()
+	proc.stop(t)
+	mu.Lock()
+	n := refused
+	mu.Unlock()
+	if n == 0 || !strings.Contains(logs, "partition paused") || !strings.Contains(logs, "partition resumed") {
+		t.Fatalf("the dead-letter outage did not pause and resume the partition (%d writes refused):\n%s", n, logs)
+	}
+	seen := map[int64]int{}
+	for _, m := range readCommitted(t, broker.Addr(), "mta-turnstile-dlq", 10*time.Second, nil) {
+		var rec lake.SideRecord
+		if err := json.Unmarshal(m.Value, &rec); err != nil {
+			t.Fatalf("dead letter %q: %v", m.Value, err)
+		}
+		seen[rec.Offset]++
+	}
+	if len(dead) < garbage || len(seen) != garbage {
+		t.Errorf("dead-letter topic holds %d distinct records, want %d", len(seen), garbage)
+	}
+	for off, c := range seen {
+		if c > 1 {
+			t.Errorf("dead letter at offset %d sent %d times", off, c)
+		}
+	}
+	rows, _ := windowRows(bucket)
+	slices.Sort(rows)
+	if d := diffRows(rows, want); !ok || d != "" {
+		t.Fatalf("lake after the dead-letter outage differs from file mode:\n%s\nlog:\n%s", d, logs)
 	}
 }

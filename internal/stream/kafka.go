@@ -383,7 +383,7 @@ func (k *Kafka) handle(ctx context.Context, msg *kafka.Message, now time.Time) {
 // that the loop keeps polling (the group sees a live member) while tick
 // retries the writes.
 func (k *Kafka) pause(part int32, ps *partState, err error) {
-	k.log.Error("writing to the lake failed; partition paused, retrying (the stream waits rather than lose data)", "partition", part, "err", err)
+	k.log.Error("writing to the lake or the dead-letter topic failed; partition paused, retrying (the stream waits rather than lose data)", "partition", part, "err", err)
 	if ps.paused {
 		return
 	}
@@ -414,7 +414,7 @@ func (k *Kafka) unpause(part int32, ps *partState) {
 	})
 	ps.paused = false
 	k.cfg.Metrics.paused.Dec()
-	k.log.Info("lake writes succeed again; partition resumed", "partition", part, "offset", next)
+	k.log.Info("writes succeed again; partition resumed", "partition", part, "offset", next)
 }
 
 func (k *Kafka) tp(part int32, offset kafka.Offset) kafka.TopicPartition {
@@ -632,9 +632,18 @@ func (k *Kafka) rebalance(ctx context.Context, c *kafka.Consumer, ev kafka.Event
 		}
 		k.log.Info("partitions assigned", "partitions", partitionList(e.Partitions), "incremental", k.cooperative)
 		if k.cooperative {
-			return c.IncrementalAssign(e.Partitions)
+			err = c.IncrementalAssign(e.Partitions)
+		} else {
+			err = c.Assign(e.Partitions)
 		}
-		return c.Assign(e.Partitions)
+		if err == nil {
+			// A partition paused here before it was lost must not stay paused
+			// in the client: its new state starts unpaused.
+			if rerr := c.Resume(e.Partitions); rerr != nil {
+				k.log.Warn("resuming the assigned partitions failed", "partitions", partitionList(e.Partitions), "err", rerr)
+			}
+		}
+		return err
 	case kafka.RevokedPartitions:
 		if c.AssignmentLost() {
 			k.log.Warn("assignment lost: not committing; the next owner replays from the last commit", "partitions", partitionList(e.Partitions))
