@@ -116,6 +116,29 @@ func produceParts(t *testing.T, addr, topic string, parts [][][]byte) {
 	}
 }
 
+// startBroker starts an embedded broker with the topics, each of the given
+// partitions, that accepts short session timeouts; it stops with the test.
+func startBroker(t *testing.T, partitions int32, topics ...string) *kafkatest.Broker {
+	t.Helper()
+	broker, err := kafkatest.Start(kafkatest.Topics(partitions, topics...), kafkatest.MinSessionTimeout(500*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(broker.Close)
+	return broker
+}
+
+// fileLake returns a temporary lake folder and the bucket that reads it.
+func fileLake(t *testing.T) (string, *lake.FileBucket) {
+	t.Helper()
+	dir := t.TempDir()
+	bucket, err := lake.NewFileBucket(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, bucket
+}
+
 // secondsInput returns, for each partition, one record per turnstile per
 // second of event time from 10:00:00 for the given number of seconds.
 func secondsInput(partitions, turnstiles, seconds int) [][][]byte {
@@ -199,11 +222,7 @@ func emitted(t *testing.T, addr, topic string, want int) []string {
 // reach the emit topic, and a restart rewrites no file and publishes no row
 // again.
 func TestIdleClosedWindowsCommittedOnce(t *testing.T) {
-	broker, err := kafkatest.Start(kafkatest.Topics(2, "mta-turnstile", "mta-turnstile-windows"), kafkatest.MinSessionTimeout(500*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer broker.Close()
+	broker := startBroker(t, 2, "mta-turnstile", "mta-turnstile-windows")
 	parts := secondsInput(2, 4, 10)
 	produceParts(t, broker.Addr(), "mta-turnstile", parts)
 	spec, _ := window.NewSpec(2*time.Second, 2*time.Second, 0)
@@ -260,21 +279,13 @@ func TestIdleClosedWindowsCommittedOnce(t *testing.T) {
 // the replay is done, or the replayed records would be late and the window
 // lost.
 func TestIdleRuleWaitsForReplay(t *testing.T) {
-	broker, err := kafkatest.Start(kafkatest.Topics(1, "mta-turnstile"), kafkatest.MinSessionTimeout(500*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer broker.Close()
+	broker := startBroker(t, 1, "mta-turnstile")
 	parts := secondsInput(1, 3, 12)
 	produceParts(t, broker.Addr(), "mta-turnstile", parts)
 	spec, _ := window.NewSpec(4*time.Second, 4*time.Second, 0)
 	want := expectedRows(t, spec, parts)
 	props := writeProps(t, broker.Addr())
-	lakeDir := t.TempDir()
-	bucket, err := lake.NewFileBucket(lakeDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lakeDir, bucket := fileLake(t)
 	args := func(idle string) []string {
 		return []string{"--config", props, "--group", "idle-replay", "--duration", "4s", "--watermark", "0s", "--idle-close", idle,
 			"--commit-interval", "200ms", "--max-future", "0", "--sink", "file://" + lakeDir + "/turnstile"}
@@ -317,11 +328,7 @@ func TestIdleRuleWaitsForReplay(t *testing.T) {
 func TestLakeOutageKeepsMembership(t *testing.T) {
 	srv := gcstest.New(t)
 	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host())
-	broker, err := kafkatest.Start(kafkatest.Topics(2, "mta-turnstile"), kafkatest.MinSessionTimeout(500*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer broker.Close()
+	broker := startBroker(t, 2, "mta-turnstile")
 	parts := crashInput(2)
 	for p := range parts {
 		parts[p] = parts[p][len(parts[p])-4000:] // about 330 windows per partition
@@ -381,11 +388,7 @@ func TestLakeOutageKeepsMembership(t *testing.T) {
 // fatal error. The first must exit non-zero with a clear message, so that its
 // supervisor restarts it.
 func TestFencedEmitterExits(t *testing.T) {
-	broker, err := kafkatest.Start(kafkatest.Topics(1, "mta-turnstile", "mta-turnstile-windows"), kafkatest.MinSessionTimeout(500*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer broker.Close()
+	broker := startBroker(t, 1, "mta-turnstile", "mta-turnstile-windows")
 	parts := secondsInput(1, 2, 10)
 	produceParts(t, broker.Addr(), "mta-turnstile", [][][]byte{parts[0][:10]})
 	props := writeProps(t, broker.Addr())
@@ -423,20 +426,12 @@ func TestFencedEmitterExits(t *testing.T) {
 // assignor: the second joins, then leaves, then joins again while the first
 // keeps its other partitions. The lake must be exact afterwards.
 func TestCooperativeRebalance(t *testing.T) {
-	broker, err := kafkatest.Start(kafkatest.Topics(4, "mta-turnstile"), kafkatest.MinSessionTimeout(500*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer broker.Close()
+	broker := startBroker(t, 4, "mta-turnstile")
 	parts := crashInput(4)
 	spec, _ := window.NewSpec(time.Minute, time.Minute, time.Minute)
 	want := expectedRows(t, spec, parts)
 	props := writeProps(t, broker.Addr(), "partition.assignment.strategy=cooperative-sticky")
-	lakeDir := t.TempDir()
-	bucket, err := lake.NewFileBucket(lakeDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lakeDir, bucket := fileLake(t)
 	args := []string{"--config", props, "--group", "coop", "--duration", "1", "--idle-close", "0",
 		"--commit-interval", "200ms", "--max-future", "0", "--sink", "file://" + lakeDir + "/turnstile"}
 	// Produce in two halves, so that the rebalances happen mid-stream.
@@ -478,21 +473,13 @@ func TestCooperativeRebalance(t *testing.T) {
 // SIGKILL and restarted under the same ID gets its partitions back and
 // finishes the lake exactly.
 func TestStaticMembership(t *testing.T) {
-	broker, err := kafkatest.Start(kafkatest.Topics(2, "mta-turnstile"), kafkatest.MinSessionTimeout(500*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer broker.Close()
+	broker := startBroker(t, 2, "mta-turnstile")
 	parts := secondsInput(2, 4, 30)
 	produceParts(t, broker.Addr(), "mta-turnstile", parts)
 	spec, _ := window.NewSpec(2*time.Second, 2*time.Second, 0)
 	want := expectedRows(t, spec, parts)
 	props := writeProps(t, broker.Addr())
-	lakeDir := t.TempDir()
-	bucket, err := lake.NewFileBucket(lakeDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lakeDir, bucket := fileLake(t)
 	args := []string{"--config", props, "--group", "static", "--instance-id", "consumer-vm-1", "--duration", "2s",
 		"--watermark", "0s", "--idle-close", "1s", "--commit-interval", "200ms", "--max-future", "0",
 		"--sink", "file://" + lakeDir + "/turnstile"}
@@ -538,21 +525,13 @@ func TestStaticMembership(t *testing.T) {
 // must keep the complete file rather than replace it, and leave every other
 // file as it was.
 func TestOffsetResetKeepsWindowFiles(t *testing.T) {
-	broker, err := kafkatest.Start(kafkatest.Topics(1, "mta-turnstile"), kafkatest.MinSessionTimeout(500*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer broker.Close()
+	broker := startBroker(t, 1, "mta-turnstile")
 	parts := secondsInput(1, 3, 20) // offsets 0-2 at 10:00:00, 3-5 at 10:00:01, ...
 	produceParts(t, broker.Addr(), "mta-turnstile", parts)
 	spec, _ := window.NewSpec(4*time.Second, 4*time.Second, 0)
 	want := expectedRows(t, spec, parts)
 	props := writeProps(t, broker.Addr())
-	lakeDir := t.TempDir()
-	bucket, err := lake.NewFileBucket(lakeDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lakeDir, bucket := fileLake(t)
 	args := []string{"--config", props, "--group", "reset", "--duration", "4s", "--watermark", "0s", "--idle-close", "1s",
 		"--commit-interval", "200ms", "--max-future", "0", "--sink", "file://" + lakeDir + "/turnstile"}
 	first := startConsumer(t, nil, args...)
@@ -605,11 +584,7 @@ func TestOffsetResetKeepsWindowFiles(t *testing.T) {
 // while: /readyz must turn not-ready while commits keep failing, and ready
 // again once one succeeds.
 func TestReadyzWhileCommitsFail(t *testing.T) {
-	broker, err := kafkatest.Start(kafkatest.Topics(1, "mta-turnstile"), kafkatest.MinSessionTimeout(500*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer broker.Close()
+	broker := startBroker(t, 1, "mta-turnstile")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -687,11 +662,7 @@ func TestReadyzWhileCommitsFail(t *testing.T) {
 // again: a read_committed reader still sees each row once, and the lake is
 // exact.
 func TestAbortedTransactionRewinds(t *testing.T) {
-	broker, err := kafkatest.Start(kafkatest.Topics(1, "mta-turnstile", "mta-turnstile-windows"), kafkatest.MinSessionTimeout(500*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer broker.Close()
+	broker := startBroker(t, 1, "mta-turnstile", "mta-turnstile-windows")
 	parts := secondsInput(1, 3, 20)
 	spec, _ := window.NewSpec(2*time.Second, 2*time.Second, 0)
 	want := expectedRows(t, spec, parts)
@@ -722,11 +693,7 @@ func TestAbortedTransactionRewinds(t *testing.T) {
 		return resp, nil, true
 	})
 	produceParts(t, broker.Addr(), "mta-turnstile", parts)
-	lakeDir := t.TempDir()
-	bucket, err := lake.NewFileBucket(lakeDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lakeDir, bucket := fileLake(t)
 	proc := startConsumer(t, nil, "--config", writeProps(t, broker.Addr()), "--group", "abort", "--duration", "2s",
 		"--watermark", "0s", "--idle-close", "1s", "--commit-interval", "200ms", "--emit-topic", "mta-turnstile-windows",
 		"--max-future", "0", "--sink", "file://"+lakeDir+"/turnstile")
@@ -753,11 +720,7 @@ func TestAbortedTransactionRewinds(t *testing.T) {
 // takes writes again, and end with every rejected record in the topic once
 // and an exact lake.
 func TestDeadLetterOutagePausesAndResends(t *testing.T) {
-	broker, err := kafkatest.Start(kafkatest.Topics(1, "mta-turnstile", "mta-turnstile-dlq"), kafkatest.MinSessionTimeout(500*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer broker.Close()
+	broker := startBroker(t, 1, "mta-turnstile", "mta-turnstile-dlq")
 	valid := secondsInput(1, 2, 30)[0]
 	var values [][]byte
 	garbage := 0
@@ -806,11 +769,7 @@ func TestDeadLetterOutagePausesAndResends(t *testing.T) {
 		}
 		return resp, nil, true
 	})
-	lakeDir := t.TempDir()
-	bucket, err := lake.NewFileBucket(lakeDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lakeDir, bucket := fileLake(t)
 	proc := startConsumer(t, nil, "--config", writeProps(t, broker.Addr()), "--group", "dlq-outage", "--duration", "2s",
 		"--watermark", "0s", "--idle-close", "1s", "--commit-interval", "200ms", "--dead-letter-topic", "mta-turnstile-dlq",
 		"--max-future", "0", "--sink", "file://"+lakeDir+"/turnstile")
