@@ -36,7 +36,7 @@ mkdir -p .cache
 log=.cache/e2e-containers.log
 status=0
 # shellcheck disable=SC2086 # E2E_CONTAINER_FLAGS is a list of flags
-go test -race -count=1 -timeout 20m -v ${E2E_CONTAINER_FLAGS:-} -run "$cases" ./tests/e2e/ 2>&1 |
+go test -tags containers -race -count=1 -timeout 20m -v ${E2E_CONTAINER_FLAGS:-} -run "$cases" ./tests/e2e/ 2>&1 |
   tee "$log" | grep -vE '^[0-9/]+ [0-9:]+ (🐳|✅|⏳|🔔|🚫)|CONFWARN' || status=$?
 echo "e2e-containers: full log in $log"
 exit "$status"
