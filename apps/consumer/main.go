@@ -17,9 +17,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/turnstile-stream/turnstile-stream/internal/kafkaconf"
+	"github.com/turnstile-stream/turnstile-stream/internal/kafka"
 	"github.com/turnstile-stream/turnstile-stream/internal/lake"
 	"github.com/turnstile-stream/turnstile-stream/internal/ops"
 	"github.com/turnstile-stream/turnstile-stream/internal/stream"
@@ -86,7 +86,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 type settings struct {
 	spec      window.Spec
 	idleClose time.Duration
-	props     kafkaconf.Properties
+	props     kafka.Properties
 	log       *slog.Logger
 	// writeTimeout bounds the lake writes between two polls: a third of
 	// max.poll.interval.ms.
@@ -137,7 +137,7 @@ func validate(o *options, stderr io.Writer) (*settings, error) {
 		return nil, fmt.Errorf("--commit-interval must be positive, got %s", o.commitInterval)
 	}
 	if o.input == "" || o.deadLetterTopic != "" {
-		if s.props, err = kafkaconf.Resolve(o.config, o.bootstrap); err != nil {
+		if s.props, err = kafka.Resolve(o.config, o.bootstrap); err != nil {
 			if o.input == "" {
 				return nil, fmt.Errorf("%w, or read a file with --input", err)
 			}
@@ -199,7 +199,7 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 
 	var side stream.SideWriter = stream.LakeSide{Sink: sink, Metrics: metrics}
 	if o.deadLetterTopic != "" {
-		producer, err := kafka.NewProducer(ptr(s.props.ConfigMap(nil, map[string]any{
+		producer, err := ckafka.NewProducer(ptr(s.props.ConfigMap(nil, map[string]any{
 			"client.id": o.client + "-dead-letter", "enable.idempotence": true, "acks": "all",
 		})))
 		if err != nil {
@@ -240,7 +240,7 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 		if o.instanceID != "" {
 			owned["group.instance.id"] = o.instanceID
 		}
-		consumer, err := kafka.NewConsumer(ptr(s.props.ConfigMap(stream.ConsumerDefaults, merge(stream.ConsumerOverrides, owned))))
+		consumer, err := ckafka.NewConsumer(ptr(s.props.ConfigMap(stream.ConsumerDefaults, merge(stream.ConsumerOverrides, owned))))
 		if err != nil {
 			fmt.Fprintln(stderr, "consumer: kafka:", err)
 			return exitUsage
@@ -300,9 +300,9 @@ func defaultTransactionalID(group, client, instanceID string, hostname func() (s
 	return group + "." + client + "." + host
 }
 
-func drainEvents(p *kafka.Producer, log *slog.Logger) {
+func drainEvents(p *ckafka.Producer, log *slog.Logger) {
 	for ev := range p.Events() {
-		if e, ok := ev.(kafka.Error); ok {
+		if e, ok := ev.(ckafka.Error); ok {
 			log.Warn("dead-letter producer error", "err", e)
 		}
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
-	"github.com/turnstile-stream/turnstile-stream/internal/dashboard"
 	"github.com/turnstile-stream/turnstile-stream/internal/kafkatest"
 	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 )
@@ -117,7 +116,7 @@ func produceWindows(t *testing.T, addr string, rows []turnstile.WindowCount) {
 	deliveries := make(chan kafka.Event, len(rows))
 	topic := windowTopic
 	for i := range rows {
-		key, value, hs := dashboard.Encode(&rows[i], 5*time.Minute)
+		key, value, hs := turnstile.EncodeWindowMessage(&rows[i], 5*time.Minute)
 		headers := make([]kafka.Header, len(hs))
 		for j, h := range hs {
 			headers[j] = kafka.Header{Key: h.Key, Value: h.Value}

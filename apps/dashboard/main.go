@@ -21,9 +21,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/turnstile-stream/turnstile-stream/internal/dashboard"
-	"github.com/turnstile-stream/turnstile-stream/internal/kafkaconf"
+	"github.com/turnstile-stream/turnstile-stream/internal/kafka"
 	"github.com/turnstile-stream/turnstile-stream/internal/ops"
 )
 
@@ -81,7 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 }
 
 type settings struct {
-	props kafkaconf.Properties
+	props kafka.Properties
 	log   *slog.Logger
 }
 
@@ -112,7 +111,7 @@ func validate(o *options, stderr io.Writer) (*settings, error) {
 			return nil, fmt.Errorf("--consumer-metrics: want an http(s) URL such as http://localhost:9091/metrics, got %q", o.consumerMetrics)
 		}
 	}
-	if s.props, err = kafkaconf.Resolve(o.config, o.bootstrap); err != nil {
+	if s.props, err = kafka.Resolve(o.config, o.bootstrap); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -141,29 +140,16 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening chan<- 
 	reg := ops.NewRegistry()
 	d := dashboard.New(dashboard.Config{History: o.history, MaxRows: o.maxRows, MaxFuture: o.maxFuture, Logger: log, Registry: reg})
 
-	// No group joined by default, but confluent-kafka-go wants a group.id:
-	// a per-process one, never joined and never committed to.
-	group, joinGroup := o.group, o.group != ""
-	if !joinGroup {
-		host, _ := os.Hostname()
-		group = "turnstile-dashboard-" + host + "-" + strconv.Itoa(os.Getpid())
-	}
-	consumer, err := kafka.NewConsumer(ptr(s.props.ConfigMap(dashboard.ConsumerDefaults,
-		merge(dashboard.ConsumerOverrides, map[string]any{"group.id": group, "client.id": "turnstile-dashboard"}))))
+	reader, err := kafka.OpenReader(kafka.ReaderConfig{Props: s.props, Topic: o.topic, Group: o.group, Logger: log})
 	if err != nil {
-		fmt.Fprintln(stderr, "dashboard: kafka:", err)
+		fmt.Fprintln(stderr, "dashboard:", err)
 		return exitUsage
 	}
 	defer func() {
-		if err := consumer.Close(); err != nil {
+		if err := reader.Close(); err != nil {
 			log.Warn("closing the Kafka consumer", "err", err)
 		}
 	}()
-	readerGroup := ""
-	if joinGroup {
-		readerGroup = group
-	}
-	reader := dashboard.NewReader(consumer, dashboard.ReaderConfig{Topic: o.topic, Group: readerGroup, Logger: log})
 	d.SetReaderLag(reader.Lag)
 
 	ln, err := net.Listen("tcp", o.addr)
@@ -246,16 +232,3 @@ func tick(ctx context.Context, every time.Duration, f func()) {
 		}
 	}
 }
-
-func merge(a, b map[string]any) map[string]any {
-	out := make(map[string]any, len(a)+len(b))
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
-	}
-	return out
-}
-
-func ptr[T any](v T) *T { return &v }

@@ -35,11 +35,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/turnstile-stream/turnstile-stream/internal/kafkaconf"
+	"github.com/turnstile-stream/turnstile-stream/internal/kafka"
 	"github.com/turnstile-stream/turnstile-stream/internal/mta"
 	"github.com/turnstile-stream/turnstile-stream/internal/ops"
 	"github.com/turnstile-stream/turnstile-stream/internal/publish"
-	"github.com/turnstile-stream/turnstile-stream/internal/publish/kafkasink"
 	"github.com/turnstile-stream/turnstile-stream/internal/publish/metrics"
 	"github.com/turnstile-stream/turnstile-stream/internal/synthetic"
 	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
@@ -75,7 +74,7 @@ type options struct {
 	maxDelta     int64
 	topic        string
 	configPath   string
-	props        kafkaconf.Properties
+	props        kafka.Properties
 	createTopic  bool
 	partitions   int
 	out          string
@@ -222,7 +221,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		if o.configPath == "" {
 			return o, errors.New("--config FILE is required to send to Kafka (or use --out - to write to stdout)")
 		}
-		props, err := kafkaconf.Load(o.configPath)
+		props, err := kafka.Load(o.configPath)
 		if err != nil {
 			return o, fmt.Errorf("--config: %w", err)
 		}
@@ -472,8 +471,8 @@ func openSink(ctx context.Context, o *options, stdout io.Writer, counters *publi
 		return &fileSink{LineWriter: publish.NewLineWriter(f, counters), f: f}, exitOK
 	}
 	log.Info("kafka producer", "topic", o.topic, "config", o.configPath, "properties", o.props.Redacted(),
-		"forced", fmt.Sprintf("enable.idempotence=true acks=all linger.ms=%d", kafkasink.LingerMS))
-	p, err := kafkasink.New(kafkasink.Config{Props: o.props, Topic: o.topic, Counters: counters, Logger: log})
+		"forced", fmt.Sprintf("enable.idempotence=true acks=all linger.ms=%d", kafka.LingerMS))
+	p, err := kafka.NewProducer(kafka.ProducerConfig{Props: o.props, Topic: o.topic, Counters: counters, Logger: log})
 	if err != nil {
 		log.Error("bad kafka configuration", "config", o.configPath, "err", err)
 		return nil, exitUsage

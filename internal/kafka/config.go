@@ -1,13 +1,26 @@
-// Package kafkaconf loads librdkafka client properties from a key=value file,
-// like the Spark job's docker-kafka.properties, and turns them into
-// confluent-kafka-go configuration.
+// Package kafka is the one adapter between the pipeline and Kafka: the only
+// package (with internal/kafkatest) that imports confluent-kafka-go. It holds
+//   - the librdkafka properties file and the configuration rules and
+//     defaults of every client (config.go);
+//   - the bridge that routes librdkafka's log lines into slog, for every
+//     client (log.go);
+//   - the producer's sink (producer.go), the consumer's group loop
+//     (group.go, poller.go), its transactional emitter (emit.go) and
+//     dead-letter writer (deadletter.go), and the dashboard's reader
+//     (reader.go).
 //
-// The file format: one key=value per line; blank lines and lines starting with
+// The core packages (stream, window, lake, turnstile, dashboard) know nothing
+// of Kafka; this package feeds them and writes what they produce.
+//
+// # Properties files
+//
+// Load reads librdkafka client properties from a key=value file, like the
+// Spark job's docker-kafka.properties. The file format: one key=value per line; blank lines and lines starting with
 // # are ignored; spaces around keys and values are trimmed; a value may hold
 // '='. A value of the form ${NAME} is read from the environment variable NAME,
 // so that secrets need not live in the file. Secret values are never logged:
 // use Properties.Redacted to print a configuration.
-package kafkaconf
+package kafka
 
 import (
 	"bufio"
@@ -17,7 +30,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
 
 // Properties are librdkafka configuration properties.
@@ -98,8 +111,8 @@ func (p Properties) Redacted() []string {
 // ConfigMap returns a confluent-kafka-go ConfigMap of defaults, overlaid with
 // the properties p, overlaid with overrides. Keys the application must own
 // (such as enable.auto.commit for the consumer) belong in overrides.
-func (p Properties) ConfigMap(defaults, overrides map[string]any) kafka.ConfigMap {
-	cm := kafka.ConfigMap{}
+func (p Properties) ConfigMap(defaults, overrides map[string]any) ckafka.ConfigMap {
+	cm := ckafka.ConfigMap{}
 	for k, v := range defaults {
 		cm[k] = v
 	}
@@ -133,4 +146,92 @@ func Resolve(configPath, bootstrap string) (Properties, error) {
 		return nil, fmt.Errorf("no bootstrap.servers in %s and no --bootstrap", configPath)
 	}
 	return props, nil
+}
+
+// The configuration rules. Each client's ConfigMap is built by one function
+// below, from the properties file and these definitions, each written once.
+
+// consumerDefaults are the librdkafka properties every consumer (the group
+// consumer and the dashboard reader) starts from; the properties file may
+// override them.
+//
+// fetch.queue.backoff.ms: librdkafka's default of 1000 ms makes a consumer
+// that has drained its prefetch queue sit idle for up to a second; 20 ms keeps
+// it busy without spinning (see BENCHMARKS.md).
+var consumerDefaults = map[string]any{
+	"fetch.queue.backoff.ms": 20,
+	"session.timeout.ms":     10000,
+	"heartbeat.interval.ms":  1000,
+}
+
+// idempotent are the properties every producer forces over the properties
+// file: idempotent delivery (no duplicates or reordering on retries) and acks
+// from all in-sync replicas.
+var idempotent = map[string]any{
+	"enable.idempotence": true,
+	"acks":               "all",
+}
+
+// LingerMS is the linger.ms the producer and the emit producer force:
+// messages wait up to 20 ms to fill a batch. That is invisible next to the
+// consumer's 5-minute windows and lets a replay batch thousands of messages
+// per request.
+const LingerMS = 20
+
+// groupConfig is the configuration of the consumer's group member. The
+// properties file may override consumerDefaults and auto.offset.reset
+// (earliest); the consumer owns the commit settings (its commit protocol
+// stores offsets itself), group.id, client.id and group.instance.id (static
+// membership, when instanceID is set).
+func groupConfig(props Properties, group, client, instanceID string) ckafka.ConfigMap {
+	owned := map[string]any{
+		"enable.auto.commit":       false,
+		"enable.auto.offset.store": false,
+		"enable.partition.eof":     false,
+		"group.id":                 group,
+		"client.id":                client,
+	}
+	if instanceID != "" {
+		owned["group.instance.id"] = instanceID
+	}
+	return props.ConfigMap(merge(consumerDefaults, map[string]any{"auto.offset.reset": "earliest"}), merge(owned, logSettings))
+}
+
+// readerConfig is the configuration of the dashboard's reader: it reads from
+// the beginning of the retained messages and commits nothing, under group.id
+// group (confluent-kafka-go requires one even when no group is joined).
+func readerConfig(props Properties, group string) ckafka.ConfigMap {
+	return props.ConfigMap(consumerDefaults, merge(map[string]any{
+		"auto.offset.reset":    "earliest",
+		"enable.auto.commit":   false,
+		"enable.partition.eof": false,
+		"group.id":             group,
+		"client.id":            "turnstile-dashboard",
+	}, logSettings))
+}
+
+// deadLetterConfig is the configuration of the consumer's dead-letter
+// producer: idempotent, client.id CLIENT-dead-letter.
+func deadLetterConfig(props Properties, client string) ckafka.ConfigMap {
+	return props.ConfigMap(nil, merge(map[string]any{"client.id": client + "-dead-letter"}, idempotent, logSettings))
+}
+
+// emitConfig is the configuration of the consumer's transactional emit
+// producer: idempotent, batching through linger.ms, client.id CLIENT-emit
+// and the given transactional.id.
+func emitConfig(props Properties, client, transactionalID string) ckafka.ConfigMap {
+	return props.ConfigMap(nil, merge(map[string]any{
+		"client.id": client + "-emit", "transactional.id": transactionalID, "linger.ms": LingerMS,
+	}, idempotent, logSettings))
+}
+
+// merge returns the union of ms; a later map wins on a shared key.
+func merge(ms ...map[string]any) map[string]any {
+	out := map[string]any{}
+	for _, m := range ms {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
 }

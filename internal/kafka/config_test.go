@@ -1,4 +1,4 @@
-package kafkaconf
+package kafka
 
 import (
 	"os"
@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -139,5 +141,68 @@ func TestResolve(t *testing.T) {
 		if err != nil || p["bootstrap.servers"] != tt.want {
 			t.Errorf("Resolve(%q, %q) = %v, %v; want bootstrap.servers %s", tt.config, tt.bootstrap, p, err, tt.want)
 		}
+	}
+}
+
+// TestClientConfigs checks what the properties file may change in each
+// client's configuration and what the client owns.
+func TestClientConfigs(t *testing.T) {
+	// A file that tries to change everything.
+	file := Properties{
+		"bootstrap.servers":      "b:9092",
+		"fetch.queue.backoff.ms": "5",
+		"session.timeout.ms":     "6000",
+		"auto.offset.reset":      "latest",
+		"enable.auto.commit":     "true",
+		"enable.partition.eof":   "true",
+		"enable.idempotence":     "false",
+		"acks":                   "1",
+		"linger.ms":              "0",
+		"group.id":               "file",
+		"client.id":              "file",
+		"transactional.id":       "file",
+		"go.logs.channel.enable": "false",
+	}
+	tests := []struct {
+		name string
+		cm   ckafka.ConfigMap
+		want map[string]any
+	}{
+		{"group consumer", groupConfig(file, "g", "c", "i"), map[string]any{
+			"bootstrap.servers": "b:9092", "fetch.queue.backoff.ms": "5", "session.timeout.ms": "6000",
+			"heartbeat.interval.ms": 1000, "auto.offset.reset": "latest",
+			"enable.auto.commit": false, "enable.auto.offset.store": false, "enable.partition.eof": false,
+			"group.id": "g", "client.id": "c", "group.instance.id": "i", "go.logs.channel.enable": true,
+		}},
+		{"group consumer defaults", groupConfig(Properties{"bootstrap.servers": "b:9092"}, "g", "c", ""), map[string]any{
+			"fetch.queue.backoff.ms": 20, "session.timeout.ms": 10000, "heartbeat.interval.ms": 1000,
+			"auto.offset.reset": "earliest", "group.instance.id": nil,
+		}},
+		{"dashboard reader", readerConfig(file, "g"), map[string]any{
+			"fetch.queue.backoff.ms": "5", "session.timeout.ms": "6000", "heartbeat.interval.ms": 1000,
+			"auto.offset.reset": "earliest", "enable.auto.commit": false, "enable.partition.eof": false,
+			"group.id": "g", "client.id": "turnstile-dashboard", "go.logs.channel.enable": true,
+		}},
+		{"dead-letter producer", deadLetterConfig(file, "c"), map[string]any{
+			"enable.idempotence": true, "acks": "all", "linger.ms": "0", "client.id": "c-dead-letter",
+			"go.logs.channel.enable": true,
+		}},
+		{"emit producer", emitConfig(file, "c", "txn"), map[string]any{
+			"enable.idempotence": true, "acks": "all", "linger.ms": LingerMS, "client.id": "c-emit",
+			"transactional.id": "txn", "go.logs.channel.enable": true,
+		}},
+		{"producer", producerConfig(file), map[string]any{
+			"enable.idempotence": true, "acks": "all", "linger.ms": LingerMS, "client.id": "file",
+			"go.logs.channel.enable": true, "go.delivery.report.fields": "key",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, want := range tt.want {
+				if got, ok := tt.cm[k]; (want == nil && ok) || (want != nil && got != want) {
+					t.Errorf("%s = %v, want %v", k, got, want)
+				}
+			}
+		})
 	}
 }

@@ -1,53 +1,36 @@
-// Package kafkasink is the Kafka publish.Sink: a confluent-kafka-go producer
-// that batches through linger.ms, counts delivery reports, logs each failed
-// delivery with its key, and creates its topic through the AdminClient.
-package kafkasink
+package kafka
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"sync"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
-	"github.com/turnstile-stream/turnstile-stream/internal/kafkaconf"
 	"github.com/turnstile-stream/turnstile-stream/internal/publish"
 )
 
-// LingerMS is the linger.ms the producer forces: messages wait up to 20 ms to
-// fill a batch. That is invisible next to the consumer's 5-minute windows and
-// lets a replay batch thousands of messages per request.
-const LingerMS = 20
+// The producer's sink (apps/producer): a publish.Sink that batches through
+// linger.ms, counts delivery reports, logs each failed delivery with its key,
+// and creates its topic through the AdminClient.
 
-// Forced are the librdkafka properties the producer always sets, over the
-// properties file: idempotent delivery (no duplicates or reordering on
-// retries), acks from all in-sync replicas, and batching through linger.ms
-// rather than a flush per message.
-var Forced = map[string]any{
-	"enable.idempotence": true,
-	"acks":               "all",
-	"linger.ms":          LingerMS,
-}
-
-// defaults may be overridden by the properties file.
-var defaults = map[string]any{
+// producerDefaults may be overridden by the properties file.
+var producerDefaults = map[string]any{
 	"client.id": "turnstile-producer",
 }
 
-// internal are confluent-kafka-go settings the sink's code depends on.
-var internal = map[string]any{
+// producerInternal are confluent-kafka-go settings the sink's code depends on.
+var producerInternal = map[string]any{
 	"go.delivery.report.fields": "key",  // failed deliveries are logged by key; the value is not needed
-	"go.logs.channel.enable":    true,   // librdkafka logs go to the slog logger
 	"go.events.channel.size":    100000, // delivery reports waiting to be counted
 }
 
-// Config configures New.
-type Config struct {
-	Props    kafkaconf.Properties // from the --config file; must set bootstrap.servers
+// ProducerConfig configures NewProducer.
+type ProducerConfig struct {
+	Props    Properties // from the --config file; must set bootstrap.servers
 	Topic    string
 	Counters *publish.Counters // receives Sent and Failed
 	Logger   *slog.Logger
@@ -55,30 +38,29 @@ type Config struct {
 
 // Producer is a publish.Sink that produces to one Kafka topic.
 type Producer struct {
-	p        *kafka.Producer
+	p        *ckafka.Producer
 	topic    string
 	counters *publish.Counters
 	log      *slog.Logger
 	wg       sync.WaitGroup
-	msg      kafka.Message // reused by Send
+	logsDone <-chan struct{} // closed once the librdkafka log lines are all logged
+	msg      ckafka.Message  // reused by Send
 
 	mu    sync.Mutex
 	fatal error // a fatal librdkafka error: no more messages can be sent
 }
 
-// ConfigMap returns the librdkafka configuration New uses for props: the
-// defaults, overlaid with props, overlaid with Forced and the sink's own
-// settings.
-func ConfigMap(props kafkaconf.Properties) kafka.ConfigMap {
-	overrides := maps.Clone(Forced)
-	maps.Copy(overrides, internal)
-	return props.ConfigMap(defaults, overrides)
+// producerConfig returns the librdkafka configuration NewProducer uses for
+// props: the defaults, overlaid with props, overlaid with the forced delivery
+// settings (idempotent, linger.ms LingerMS) and the sink's own settings.
+func producerConfig(props Properties) ckafka.ConfigMap {
+	return props.ConfigMap(producerDefaults, merge(idempotent, map[string]any{"linger.ms": LingerMS}, producerInternal, logSettings))
 }
 
-// New creates the producer. It does not wait for the broker: librdkafka
+// NewProducer creates the producer. It does not wait for the broker: librdkafka
 // connects in the background, and an unreachable broker shows up as failed
 // deliveries (after message.timeout.ms) and logged errors.
-func New(cfg Config) (*Producer, error) {
+func NewProducer(cfg ProducerConfig) (*Producer, error) {
 	if cfg.Topic == "" {
 		return nil, errors.New("kafka producer: empty topic")
 	}
@@ -88,15 +70,15 @@ func New(cfg Config) (*Producer, error) {
 	if cfg.Counters == nil || cfg.Logger == nil {
 		return nil, errors.New("kafka producer: Counters and Logger are required")
 	}
-	cm := ConfigMap(cfg.Props)
-	kp, err := kafka.NewProducer(&cm)
+	cm := producerConfig(cfg.Props)
+	kp, err := ckafka.NewProducer(&cm)
 	if err != nil {
 		return nil, fmt.Errorf("kafka producer: %w", err)
 	}
 	p := &Producer{p: kp, topic: cfg.Topic, counters: cfg.Counters, log: cfg.Logger}
-	p.wg.Add(2)
+	p.logsDone = forwardLogs(kp.Logs(), cfg.Logger)
+	p.wg.Add(1)
 	go p.deliveryReports()
-	go p.logs()
 	return p, nil
 }
 
@@ -105,14 +87,14 @@ func (p *Producer) deliveryReports() {
 	defer p.wg.Done()
 	for ev := range p.p.Events() {
 		switch e := ev.(type) {
-		case *kafka.Message:
+		case *ckafka.Message:
 			if err := e.TopicPartition.Error; err != nil {
 				p.counters.Failed.Add(1)
 				p.log.Error("delivery failed", "key", string(e.Key), "topic", p.topic, "err", err)
 				continue
 			}
 			p.counters.Sent.Add(1)
-		case kafka.Error:
+		case ckafka.Error:
 			if e.IsFatal() {
 				p.mu.Lock()
 				p.fatal = e
@@ -123,24 +105,6 @@ func (p *Producer) deliveryReports() {
 			// librdkafka logs the same condition through the logs channel.
 			p.log.Debug("kafka producer error", "err", e)
 		}
-	}
-}
-
-// logs forwards librdkafka's log lines.
-func (p *Producer) logs() {
-	defer p.wg.Done()
-	for l := range p.p.Logs() {
-		// syslog levels: 3 error, 4 warning, 5 notice, 6 info, 7 debug.
-		level := slog.LevelDebug
-		switch {
-		case l.Level <= 3:
-			level = slog.LevelError
-		case l.Level == 4:
-			level = slog.LevelWarn
-		case l.Level == 5:
-			level = slog.LevelInfo
-		}
-		p.log.Log(context.Background(), level, l.Message, "source", "librdkafka", "tag", l.Tag)
 	}
 }
 
@@ -160,8 +124,8 @@ const queueFullBackoff = 2 * time.Millisecond
 // librdkafka copies.
 func (p *Producer) Send(ctx context.Context, key, value []byte) error {
 	msg := &p.msg
-	*msg = kafka.Message{
-		TopicPartition: kafka.TopicPartition{Topic: &p.topic, Partition: kafka.PartitionAny},
+	*msg = ckafka.Message{
+		TopicPartition: ckafka.TopicPartition{Topic: &p.topic, Partition: ckafka.PartitionAny},
 		Key:            key,
 		Value:          value,
 	}
@@ -170,8 +134,8 @@ func (p *Producer) Send(ctx context.Context, key, value []byte) error {
 			return err
 		}
 		err := p.p.Produce(msg, nil)
-		var kerr kafka.Error
-		if err == nil || !errors.As(err, &kerr) || kerr.Code() != kafka.ErrQueueFull {
+		var kerr ckafka.Error
+		if err == nil || !errors.As(err, &kerr) || kerr.Code() != ckafka.ErrQueueFull {
 			return err
 		}
 		// Wait for deliveries to make room. Not Flush: it would make
@@ -196,11 +160,12 @@ func (p *Producer) Close(ctx context.Context) error {
 	var err error
 	if n := p.p.Len(); n > 0 {
 		err = fmt.Errorf("kafka producer: %d message(s) still queued when the flush timed out", n)
-		p.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight)
+		p.p.Purge(ckafka.PurgeQueue | ckafka.PurgeInFlight)
 		p.p.Flush(1000) // deliver the purge reports
 	}
 	p.p.Close()
 	p.wg.Wait()
+	<-p.logsDone
 	return err
 }
 
@@ -209,7 +174,7 @@ func (p *Producer) Close(ctx context.Context) error {
 // replication factor is the broker's default. A topic that exists is left as
 // it is, whatever its partition count.
 func (p *Producer) EnsureTopic(ctx context.Context, topic string, partitions int) (bool, error) {
-	admin, err := kafka.NewAdminClientFromProducer(p.p)
+	admin, err := ckafka.NewAdminClientFromProducer(p.p)
 	if err != nil {
 		return false, fmt.Errorf("admin client: %w", err)
 	}
@@ -223,22 +188,22 @@ func (p *Producer) EnsureTopic(ctx context.Context, topic string, partitions int
 	if err != nil {
 		return false, fmt.Errorf("list topics: %w", err)
 	}
-	if t, ok := md.Topics[topic]; ok && t.Error.Code() == kafka.ErrNoError {
+	if t, ok := md.Topics[topic]; ok && t.Error.Code() == ckafka.ErrNoError {
 		p.log.Info("topic exists", "topic", topic, "partitions", len(t.Partitions))
 		return false, nil
 	}
 	res, err := admin.CreateTopics(ctx,
-		[]kafka.TopicSpecification{{Topic: topic, NumPartitions: partitions}},
-		kafka.SetAdminOperationTimeout(timeout))
+		[]ckafka.TopicSpecification{{Topic: topic, NumPartitions: partitions}},
+		ckafka.SetAdminOperationTimeout(timeout))
 	if err != nil {
 		return false, fmt.Errorf("create topic %s: %w", topic, err)
 	}
 	for _, r := range res {
 		switch r.Error.Code() {
-		case kafka.ErrNoError:
+		case ckafka.ErrNoError:
 			p.log.Info("created topic", "topic", topic, "partitions", partitions)
 			return true, nil
-		case kafka.ErrTopicAlreadyExists:
+		case ckafka.ErrTopicAlreadyExists:
 			return false, nil
 		default:
 			return false, fmt.Errorf("create topic %s: %w", topic, r.Error)

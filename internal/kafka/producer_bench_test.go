@@ -1,4 +1,4 @@
-package kafkasink
+package kafka
 
 import (
 	"bytes"
@@ -47,7 +47,7 @@ func BenchmarkReplayToEmbeddedBroker(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		var c publish.Counters
-		p, err := New(Config{Props: props(broker.Addr()), Topic: "mta-turnstile", Counters: &c, Logger: log})
+		p, err := NewProducer(ProducerConfig{Props: producerProps(broker.Addr()), Topic: "mta-turnstile", Counters: &c, Logger: log})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package kafkasink
+package kafka
 
 import (
 	"bytes"
@@ -12,7 +12,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/turnstile-stream/turnstile-stream/internal/kafkaconf"
 	"github.com/turnstile-stream/turnstile-stream/internal/kafkatest"
 	"github.com/turnstile-stream/turnstile-stream/internal/publish"
 )
@@ -20,8 +19,8 @@ import (
 // props returns the properties file content a test would use against an
 // embedded broker: its address plus the producer half of
 // kafkatest.ClientDefaults (fetch settings only concern consumers).
-func props(addr string) kafkaconf.Properties {
-	return kafkaconf.Properties{
+func producerProps(addr string) Properties {
+	return Properties{
 		"bootstrap.servers":   addr,
 		"enable.metrics.push": fmt.Sprint(kafkatest.ClientDefaults["enable.metrics.push"]),
 	}
@@ -70,8 +69,8 @@ func consume(t *testing.T, addr, topic string, n int) []*kgo.Record {
 	return out
 }
 
-func TestConfigMapForcesDeliverySettings(t *testing.T) {
-	cm := ConfigMap(kafkaconf.Properties{
+func TestProducerConfigForcesDeliverySettings(t *testing.T) {
+	cm := producerConfig(Properties{
 		"bootstrap.servers":  "broker:9092",
 		"acks":               "1",
 		"enable.idempotence": "false",
@@ -100,16 +99,16 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	tests := []struct {
 		name    string
-		cfg     Config
+		cfg     ProducerConfig
 		wantErr string
 	}{
-		{name: "no bootstrap", cfg: Config{Props: kafkaconf.Properties{}, Topic: "t", Counters: &c, Logger: log}, wantErr: "bootstrap.servers"},
-		{name: "no topic", cfg: Config{Props: kafkaconf.Properties{"bootstrap.servers": "x:1"}, Counters: &c, Logger: log}, wantErr: "empty topic"},
-		{name: "unknown property", cfg: Config{Props: kafkaconf.Properties{"bootstrap.servers": "x:1", "no.such.property": "1"}, Topic: "t", Counters: &c, Logger: log}, wantErr: "no.such.property"},
+		{name: "no bootstrap", cfg: ProducerConfig{Props: Properties{}, Topic: "t", Counters: &c, Logger: log}, wantErr: "bootstrap.servers"},
+		{name: "no topic", cfg: ProducerConfig{Props: Properties{"bootstrap.servers": "x:1"}, Counters: &c, Logger: log}, wantErr: "empty topic"},
+		{name: "unknown property", cfg: ProducerConfig{Props: Properties{"bootstrap.servers": "x:1", "no.such.property": "1"}, Topic: "t", Counters: &c, Logger: log}, wantErr: "no.such.property"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := New(tt.cfg)
+			p, err := NewProducer(tt.cfg)
 			if err == nil {
 				p.Close(context.Background())
 				t.Fatal("New succeeded")
@@ -129,7 +128,7 @@ func TestProduceToEmbeddedBroker(t *testing.T) {
 	defer b.Close()
 	const topic = "mta-turnstile-test"
 	var c publish.Counters
-	p, err := New(Config{Props: props(b.Addr()), Topic: topic, Counters: &c, Logger: slog.New(slog.DiscardHandler)})
+	p, err := NewProducer(ProducerConfig{Props: producerProps(b.Addr()), Topic: topic, Counters: &c, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,11 +184,11 @@ func TestFailedDeliveriesAreLoggedWithTheirKey(t *testing.T) {
 	}
 	addr := b.Addr()
 	b.Close() // nobody listens any more
-	pr := props(addr)
+	pr := producerProps(addr)
 	pr["message.timeout.ms"] = "300"
 	var c publish.Counters
 	var logs syncBuffer
-	p, err := New(Config{Props: pr, Topic: "mta-turnstile", Counters: &c, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	p, err := NewProducer(ProducerConfig{Props: pr, Topic: "mta-turnstile", Counters: &c, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +221,7 @@ func TestCloseTimeoutPurgesAndCountsFailed(t *testing.T) {
 	addr := b.Addr()
 	b.Close()
 	var c publish.Counters
-	p, err := New(Config{Props: props(addr), Topic: "mta-turnstile", Counters: &c, Logger: slog.New(slog.DiscardHandler)})
+	p, err := NewProducer(ProducerConfig{Props: producerProps(addr), Topic: "mta-turnstile", Counters: &c, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,18 +1,24 @@
-package dashboard
+package kafka
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"strconv"
 	"sync"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/turnstile-stream/turnstile-stream/internal/dashboard"
+	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 )
 
-// ReaderConfig configures a Reader.
+// ReaderConfig configures OpenReader.
 type ReaderConfig struct {
+	Props Properties // from the --config file; must set bootstrap.servers
 	Topic string
 	// Group, when set, makes the reader join that consumer group. Empty (the
 	// default) means no group: the reader assigns itself every partition of
@@ -26,49 +32,52 @@ type ReaderConfig struct {
 	Logger   *slog.Logger
 }
 
-// Reader reads window messages from Kafka into a Dashboard.
+// Reader reads window messages from Kafka into a dashboard.Dashboard.
 type Reader struct {
-	consumer *kafka.Consumer
+	consumer *ckafka.Consumer
 	cfg      ReaderConfig
 	log      *slog.Logger
+	logsDone <-chan struct{} // closed once the librdkafka log lines are all logged
 
 	mu       sync.Mutex
 	assigned map[int32]bool
 }
 
-// ConsumerDefaults are the librdkafka properties a Reader starts from; the
-// properties file may override them.
-var ConsumerDefaults = map[string]any{
-	"fetch.queue.backoff.ms": 20,
-	"session.timeout.ms":     10000,
-	"heartbeat.interval.ms":  1000,
-}
-
-// ConsumerOverrides are the properties the Reader owns: it reads from the
-// beginning of the retained messages and commits nothing.
-var ConsumerOverrides = map[string]any{
-	"auto.offset.reset":    "earliest",
-	"enable.auto.commit":   false,
-	"enable.partition.eof": false,
-}
-
-// NewReader returns a reader over consumer, which must have been made with
-// ConsumerOverrides and a group.id (confluent-kafka-go requires one even
-// when no group is joined).
-func NewReader(consumer *kafka.Consumer, cfg ReaderConfig) *Reader {
+// OpenReader creates the reader's consumer (see readerConfig). Without a
+// group it uses a per-process group.id, never joined and never committed to,
+// as confluent-kafka-go requires one. Close releases the consumer.
+func OpenReader(cfg ReaderConfig) (*Reader, error) {
 	if cfg.Discover <= 0 {
 		cfg.Discover = 30 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Reader{consumer: consumer, cfg: cfg, log: cfg.Logger, assigned: map[int32]bool{}}
+	group := cfg.Group
+	if group == "" {
+		host, _ := os.Hostname()
+		group = "turnstile-dashboard-" + host + "-" + strconv.Itoa(os.Getpid())
+	}
+	cm := readerConfig(cfg.Props, group)
+	consumer, err := ckafka.NewConsumer(&cm)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	return &Reader{consumer: consumer, cfg: cfg, log: cfg.Logger, assigned: map[int32]bool{},
+		logsDone: forwardLogs(consumer.Logs(), cfg.Logger)}, nil
+}
+
+// Close closes the consumer.
+func (r *Reader) Close() error {
+	err := r.consumer.Close()
+	<-r.logsDone
+	return err
 }
 
 // Run reads until ctx is done, decoding each message and adding it to d.
 // Messages that do not decode are logged, counted and skipped. It returns
 // nil when ctx ends and an error on a fatal Kafka error.
-func (r *Reader) Run(ctx context.Context, d *Dashboard) error {
+func (r *Reader) Run(ctx context.Context, d *dashboard.Dashboard) error {
 	if r.cfg.Group != "" {
 		if err := r.consumer.SubscribeTopics([]string{r.cfg.Topic}, nil); err != nil {
 			return fmt.Errorf("subscribe to %s: %w", r.cfg.Topic, err)
@@ -92,12 +101,12 @@ func (r *Reader) Run(ctx context.Context, d *Dashboard) error {
 		ev := r.consumer.Poll(100)
 		switch e := ev.(type) {
 		case nil:
-		case *kafka.Message:
+		case *ckafka.Message:
 			if e.TopicPartition.Error != nil {
 				r.log.Warn("kafka message error", "err", e.TopicPartition.Error)
 				continue
 			}
-			row, err := Decode(e.Key, e.Value, headers(e.Headers))
+			wc, start, err := turnstile.DecodeWindowMessage(e.Key, e.Value, headers(e.Headers))
 			if err != nil {
 				d.Bad()
 				if time.Since(badLogged) > 10*time.Second { // a bad feed must not flood the log
@@ -107,8 +116,8 @@ func (r *Reader) Run(ctx context.Context, d *Dashboard) error {
 				}
 				continue
 			}
-			d.Add(row)
-		case kafka.Error:
+			d.Add(dashboard.Row{WindowCount: wc, Start: start})
+		case ckafka.Error:
 			if e.IsFatal() {
 				return fmt.Errorf("kafka: %w", e)
 			}
@@ -118,13 +127,14 @@ func (r *Reader) Run(ctx context.Context, d *Dashboard) error {
 	return nil
 }
 
-func headers(hs []kafka.Header) []Header {
+// headers converts message headers to the codec's.
+func headers(hs []ckafka.Header) []turnstile.Header {
 	if len(hs) == 0 {
 		return nil
 	}
-	out := make([]Header, len(hs))
+	out := make([]turnstile.Header, len(hs))
 	for i, h := range hs {
-		out[i] = Header{Key: h.Key, Value: h.Value}
+		out[i] = turnstile.Header{Key: h.Key, Value: h.Value}
 	}
 	return out
 }
@@ -143,7 +153,7 @@ func (r *Reader) assignAll(ctx context.Context) error {
 			return nil
 		}
 		if !errors.Is(err, errNoTopic) {
-			var kerr kafka.Error
+			var kerr ckafka.Error
 			if errors.As(err, &kerr) && kerr.IsFatal() {
 				return err
 			}
@@ -166,10 +176,10 @@ func (r *Reader) discover() error {
 		return fmt.Errorf("metadata of %s: %w", topic, err)
 	}
 	tm, ok := md.Topics[topic]
-	if !ok || tm.Error.Code() == kafka.ErrUnknownTopicOrPart || tm.Error.Code() == kafka.ErrUnknownTopic {
+	if !ok || tm.Error.Code() == ckafka.ErrUnknownTopicOrPart || tm.Error.Code() == ckafka.ErrUnknownTopic {
 		return fmt.Errorf("%s: %w", topic, errNoTopic)
 	}
-	if tm.Error.Code() != kafka.ErrNoError {
+	if tm.Error.Code() != ckafka.ErrNoError {
 		return fmt.Errorf("metadata of %s: %w", topic, tm.Error)
 	}
 	if len(tm.Partitions) == 0 {
@@ -177,10 +187,10 @@ func (r *Reader) discover() error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var add []kafka.TopicPartition
+	var add []ckafka.TopicPartition
 	for _, p := range tm.Partitions {
 		if !r.assigned[p.ID] {
-			add = append(add, kafka.TopicPartition{Topic: &topic, Partition: p.ID, Offset: kafka.OffsetBeginning})
+			add = append(add, ckafka.TopicPartition{Topic: &topic, Partition: p.ID, Offset: ckafka.OffsetBeginning})
 		}
 	}
 	if len(add) == 0 {

@@ -1,69 +1,70 @@
-package dashboard
+package turnstile
 
 import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 )
 
-// t0 is a window end: 2019-05-04 12:00:00 UTC.
-var t0 = time.Date(2019, 5, 4, 12, 0, 0, 0, time.UTC).Unix()
+// wmEnd is a window end: 2019-05-04 12:00:00 UTC.
+var wmEnd = time.Date(2019, 5, 4, 12, 0, 0, 0, time.UTC).Unix()
 
-func wc(station, lines, scp string, end, entries, exits int64) turnstile.WindowCount {
-	return turnstile.WindowCount{
-		Key: turnstile.Key{CA: "A002", Unit: "R051", SCP: scp, Station: station, LineName: lines, Division: "BMT", Desc: "REGULAR"},
+func wmRow(station, lines, scp string, end, entries, exits int64) WindowCount {
+	return WindowCount{
+		Key: Key{CA: "A002", Unit: "R051", SCP: scp, Station: station, LineName: lines, Division: "BMT", Desc: "REGULAR"},
 		End: end, Entries: entries, Exits: exits,
 	}
 }
 
-func row(station, lines, scp string, end, entries, exits int64) Row {
-	return Row{WindowCount: wc(station, lines, scp, end, entries, exits), Start: end - 300}
-}
-
-func TestDecodeRoundTrip(t *testing.T) {
-	for _, c := range []turnstile.WindowCount{
-		wc("59 ST", "NQR456W", "02-00-00", t0, 120, 340),
-		wc(`TIMES SQ, "42 ST"`, "1237ACENQRSW", "01-00-01", t0+300, 0, 0),
-		wc("34 ST-PENN STA", "ACE", "00-00-00", t0, -5, 9_000_000_000),
-		wc(`A|B \ C`, "1|2", `\|`, t0, 1, 2), // separators and escapes inside fields
+func TestWindowMessageRoundTrip(t *testing.T) {
+	for _, c := range []WindowCount{
+		wmRow("59 ST", "NQR456W", "02-00-00", wmEnd, 120, 340),
+		wmRow(`TIMES SQ, "42 ST"`, "1237ACENQRSW", "01-00-01", wmEnd+300, 0, 0),
+		wmRow("34 ST-PENN STA", "ACE", "00-00-00", wmEnd, -5, 9_000_000_000),
+		wmRow(`A|B \ C`, "1|2", `\|`, wmEnd, 1, 2), // separators and escapes inside fields
 	} {
-		key, value, headers := Encode(&c, 5*time.Minute)
-		got, err := Decode(key, value, headers)
+		key, value, headers := EncodeWindowMessage(&c, 5*time.Minute)
+		got, start, err := DecodeWindowMessage(key, value, headers)
 		if err != nil {
-			t.Fatalf("Decode(%s): %v", value, err)
+			t.Fatalf("DecodeWindowMessage(%s): %v", value, err)
 		}
-		if got.WindowCount != c {
-			t.Errorf("Decode(%s) = %+v, want %+v", value, got.WindowCount, c)
+		if got != c {
+			t.Errorf("DecodeWindowMessage(%s) = %+v, want %+v", value, got, c)
 		}
-		if got.Start != c.End-300 {
-			t.Errorf("Start = %d, want %d", got.Start, c.End-300)
+		if start != c.End-300 {
+			t.Errorf("start = %d, want %d", start, c.End-300)
 		}
 	}
 }
 
-func TestDecodeContractExample(t *testing.T) {
+func TestWindowMessageContractExample(t *testing.T) {
 	value := "A002,R051,02-00-00,59 ST,NQR456W,BMT,05/04/2019,12:05:00,REGULAR,17,23"
 	key := "A002|R051|02-00-00|59 ST|NQR456W|BMT|REGULAR|1556971500"
 	headers := []Header{{"window_start", []byte("2019-05-04T12:00:00Z")}, {"window_end", []byte("2019-05-04T12:05:00Z")}}
-	got, err := Decode([]byte(key), []byte(value), headers)
+	got, start, err := DecodeWindowMessage([]byte(key), []byte(value), headers)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := wc("59 ST", "NQR456W", "02-00-00", 1556971500, 17, 23)
-	if got.WindowCount != want || got.Start != 1556971200 {
-		t.Errorf("got %+v start %d, want %+v start 1556971200", got.WindowCount, got.Start, want)
+	want := wmRow("59 ST", "NQR456W", "02-00-00", 1556971500, 17, 23)
+	if got != want || start != 1556971200 {
+		t.Errorf("got %+v start %d, want %+v start 1556971200", got, start, want)
 	}
 	// No key and no headers: the value alone is enough.
-	if got, err := Decode(nil, []byte(value), nil); err != nil || got.WindowCount != want || got.Start != 0 {
-		t.Errorf("value only: got %+v, %v", got, err)
+	if got, start, err := DecodeWindowMessage(nil, []byte(value), nil); err != nil || got != want || start != 0 {
+		t.Errorf("value only: got %+v start %d, %v", got, start, err)
+	}
+	// The encoder writes exactly the contract's bytes.
+	k, v, hs := EncodeWindowMessage(&want, 5*time.Minute)
+	if string(k) != key || string(v) != value || len(hs) != 2 ||
+		hs[0].Key != headers[0].Key || string(hs[0].Value) != string(headers[0].Value) ||
+		hs[1].Key != headers[1].Key || string(hs[1].Value) != string(headers[1].Value) {
+		t.Errorf("EncodeWindowMessage = %q, %q, %q; want the contract example", k, v, hs)
 	}
 }
 
-func TestDecodeRejects(t *testing.T) {
-	c := wc("59 ST", "NQR456W", "02-00-00", t0, 1, 2)
-	key, value, headers := Encode(&c, 5*time.Minute)
+func TestDecodeWindowMessageRejects(t *testing.T) {
+	c := wmRow("59 ST", "NQR456W", "02-00-00", wmEnd, 1, 2)
+	key, value, headers := EncodeWindowMessage(&c, 5*time.Minute)
 	for _, tc := range []struct {
 		name       string
 		key, value string
@@ -82,13 +83,13 @@ func TestDecodeRejects(t *testing.T) {
 		{"window_start after end", "", string(value), []Header{{HeaderWindowStart, []byte("2019-05-04T12:00:00Z")}}, "not before"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Decode([]byte(tc.key), []byte(tc.value), tc.headers)
+			_, _, err := DecodeWindowMessage([]byte(tc.key), []byte(tc.value), tc.headers)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want one mentioning %q", err, tc.want)
 			}
 		})
 	}
-	if _, err := Decode(key, value, headers); err != nil {
+	if _, _, err := DecodeWindowMessage(key, value, headers); err != nil {
 		t.Errorf("the good message: %v", err)
 	}
 }

@@ -1,0 +1,84 @@
+package kafka
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/turnstile-stream/turnstile-stream/internal/publish"
+)
+
+func TestLogLevel(t *testing.T) {
+	for _, tt := range []struct {
+		syslog int
+		want   slog.Level
+	}{
+		{0, slog.LevelError}, {2, slog.LevelError}, {3, slog.LevelError},
+		{4, slog.LevelWarn}, {5, slog.LevelInfo}, {6, slog.LevelDebug}, {7, slog.LevelDebug},
+	} {
+		if got := logLevel(tt.syslog); got != tt.want {
+			t.Errorf("logLevel(%d) = %v, want %v", tt.syslog, got, tt.want)
+		}
+	}
+}
+
+func TestForwardLogs(t *testing.T) {
+	var buf bytes.Buffer
+	logs := make(chan ckafka.LogEvent, 2)
+	logs <- ckafka.LogEvent{Name: "rdkafka#producer-1", Tag: "FAIL", Message: "Connect to ipv4#127.0.0.1:1 failed", Level: 3}
+	logs <- ckafka.LogEvent{Name: "rdkafka#producer-1", Tag: "BROKER", Message: "chatter", Level: 7}
+	close(logs)
+	<-forwardLogs(logs, slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	got := buf.String()
+	want := `level=ERROR msg="Connect to ipv4#127.0.0.1:1 failed" source=librdkafka client=rdkafka#producer-1 tag=FAIL`
+	if !strings.Contains(got, want) {
+		t.Errorf("log %q lacks %q", got, want)
+	}
+	if strings.Contains(got, "chatter") {
+		t.Errorf("a debug line passed an info logger: %q", got)
+	}
+}
+
+// TestEveryClientLogsThroughSlog checks that each client the package makes
+// hands librdkafka's log lines to its slog.Logger (here the debug lines that
+// the debug property turns on), and none to stderr.
+func TestEveryClientLogsThroughSlog(t *testing.T) {
+	props := func() Properties {
+		return Properties{"bootstrap.servers": "127.0.0.1:1", "debug": "generic", "enable.metrics.push": "false"}
+	}
+	for _, tc := range []struct {
+		name string
+		open func(log *slog.Logger) (close func(), err error)
+	}{
+		{"producer", func(log *slog.Logger) (func(), error) {
+			var c publish.Counters
+			p, err := NewProducer(ProducerConfig{Props: props(), Topic: "t", Counters: &c, Logger: log})
+			if err != nil {
+				return nil, err
+			}
+			return func() { _ = p.Close(t.Context()) }, nil
+		}},
+		{"dashboard reader", func(log *slog.Logger) (func(), error) {
+			r, err := OpenReader(ReaderConfig{Props: props(), Topic: "t", Logger: log})
+			if err != nil {
+				return nil, err
+			}
+			return func() { _ = r.Close() }, nil
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf syncBuffer
+			closeClient, err := tc.open(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+			if err != nil {
+				t.Fatal(err)
+			}
+			closeClient() // waits until every line is logged
+			if !strings.Contains(buf.String(), "source=librdkafka") {
+				t.Errorf("no librdkafka line reached the logger:\n%s", buf.String())
+			}
+		})
+	}
+}
