@@ -3,7 +3,7 @@
 // sending on an injected Clock, counts what happens, and on the way out
 // flushes the sink within a deadline and sums it all up.
 //
-// It holds no Kafka code: the Kafka sink lives in package kafkasink, and the
+// It holds no Kafka code: the Kafka sink is internal/kafka's Producer, and the
 // LineWriter here serves --out - without any network.
 package publish
 
