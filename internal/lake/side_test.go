@@ -79,3 +79,57 @@ func TestDecodeSideRejects(t *testing.T) {
 		t.Errorf("empty side file: %v, %v", recs, err)
 	}
 }
+
+// TestSideRecordJSON checks the one encoding of a side record: MarshalJSON is
+// a side file's line without its line end, json.Marshal and json.Unmarshal go
+// through it, and every value round-trips, valid UTF-8 or not.
+func TestSideRecordJSON(t *testing.T) {
+	p0 := int32(0)
+	for _, tt := range []struct {
+		name string
+		rec  SideRecord
+		want string
+	}{
+		{"utf-8", SideRecord{Reason: "field_count", Source: "p0", Partition: &p0, Offset: 1, Value: "a <b> & c"},
+			`{"reason":"field_count","source":"p0","partition":0,"offset":1,"value":"a <b> & c"}`},
+		{"not utf-8", SideRecord{Reason: "bad_encoding", Detail: "d", Source: "p0", Partition: &p0, Offset: 2, Value: "\xff\xfe\x00"},
+			`{"reason":"bad_encoding","detail":"d","source":"p0","partition":0,"offset":2,"value_base64":"//4A"}`},
+		{"late, file mode", SideRecord{Reason: "late", Source: "input", Offset: 3, WindowEnd: "2024-07-22T10:15:00Z"},
+			`{"reason":"late","source":"input","offset":3,"value":"","window_end":"2024-07-22T10:15:00Z"}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.rec.MarshalJSON()
+			if err != nil || string(got) != tt.want {
+				t.Fatalf("MarshalJSON = %s, %v; want %s", got, err, tt.want)
+			}
+			var side bytes.Buffer
+			if err := EncodeSide(&side, []SideRecord{tt.rec}); err != nil {
+				t.Fatal(err)
+			}
+			if line := gunzipT(t, side.Bytes()); line != tt.want+"\n" {
+				t.Errorf("side file line %q, want MarshalJSON's %q", line, tt.want+"\n")
+			}
+			viaMarshal, err := json.Marshal(&tt.rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, data := range [][]byte{got, viaMarshal} {
+				var back SideRecord
+				if err := json.Unmarshal(data, &back); err != nil {
+					t.Fatalf("Unmarshal(%s): %v", data, err)
+				}
+				if back.Value != tt.rec.Value || back.Offset != tt.rec.Offset || back.Reason != tt.rec.Reason ||
+					back.Detail != tt.rec.Detail || back.Source != tt.rec.Source || back.WindowEnd != tt.rec.WindowEnd ||
+					(back.Partition == nil) != (tt.rec.Partition == nil) {
+					t.Errorf("Unmarshal(%s) = %+v, want %+v", data, back, tt.rec)
+				}
+			}
+		})
+	}
+	for _, bad := range []string{`{"reason":"x","source":"p0","offset":1}`, `{"value":"a","value_base64":"YQ=="}`, `{"value_base64":"!!"}`, `nope`} {
+		var r SideRecord
+		if err := json.Unmarshal([]byte(bad), &r); err == nil {
+			t.Errorf("Unmarshal(%s) accepted it: %+v", bad, r)
+		}
+	}
+}
