@@ -15,11 +15,12 @@
 // # Properties files
 //
 // Load reads librdkafka client properties from a key=value file, like the
-// Spark job's docker-kafka.properties. The file format: one key=value per line; blank lines and lines starting with
-// # are ignored; spaces around keys and values are trimmed; a value may hold
-// '='. A value of the form ${NAME} is read from the environment variable NAME,
-// so that secrets need not live in the file. Secret values are never logged:
-// use Properties.Redacted to print a configuration.
+// Spark job's docker-kafka.properties: one key=value per line; blank lines
+// and lines starting with # are ignored; spaces around keys and values are
+// trimmed; a value may hold '='. A value of the form ${NAME} is read from the
+// environment variable NAME, so that secrets need not live in the file.
+// Secret values are never logged: use Properties.Redacted to print a
+// configuration.
 package kafka
 
 import (
@@ -28,7 +29,9 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
@@ -224,6 +227,32 @@ func emitConfig(props Properties, client, transactionalID string) ckafka.ConfigM
 		"client.id": client + "-emit", "transactional.id": transactionalID, "linger.ms": LingerMS,
 	}, idempotent, logSettings))
 }
+
+// WriteTimeoutFor returns the write timeout for a consumer whose
+// max.poll.interval.ms is the given value (librdkafka's default, 300000, when
+// it is empty): a third of it, so that a failing write leaves time to poll.
+func WriteTimeoutFor(maxPollIntervalMs string) (time.Duration, error) {
+	ms := 300000
+	if maxPollIntervalMs != "" {
+		var err error
+		if ms, err = strconv.Atoi(maxPollIntervalMs); err != nil || ms <= 0 {
+			return 0, fmt.Errorf("max.poll.interval.ms %q: want a positive number of milliseconds", maxPollIntervalMs)
+		}
+	}
+	return time.Duration(ms) * time.Millisecond / 3, nil
+}
+
+// ConfigError is the error of a client that librdkafka refused to create
+// with its configuration (an unknown or invalid property): a usage error, not
+// a runtime one.
+type ConfigError struct {
+	What string // the client: "kafka" for the group consumer
+	Err  error
+}
+
+func (e *ConfigError) Error() string { return e.What + ": " + e.Err.Error() }
+
+func (e *ConfigError) Unwrap() error { return e.Err }
 
 // merge returns the union of ms; a later map wins on a shared key.
 func merge(ms ...map[string]any) map[string]any {

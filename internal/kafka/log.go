@@ -17,9 +17,14 @@ var logSettings = map[string]any{"go.logs.channel.enable": true}
 // with log, at the slog level of its syslog level (logLevel), with the
 // attributes source=librdkafka, client (the client instance's name) and tag.
 // It returns at once; the returned channel is closed once logs is closed,
-// which confluent-kafka-go does when the client is closed.
+// which confluent-kafka-go does when the client is closed (at once when logs
+// is nil: the client was made without logSettings).
 func forwardLogs(logs <-chan ckafka.LogEvent, log *slog.Logger) <-chan struct{} {
 	done := make(chan struct{})
+	if logs == nil { // a client made without logSettings
+		close(done)
+		return done
+	}
 	go func() {
 		defer close(done)
 		for l := range logs {

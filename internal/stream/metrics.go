@@ -91,6 +91,31 @@ func (m *Metrics) setLag(partition int32, lag int64) {
 	m.lag.WithLabelValues(strconv.Itoa(int(partition))).Set(float64(lag))
 }
 
+// The Kafka source (internal/kafka) reports through these.
+
+// SetLag sets a partition's lag: its high watermark minus the next offset to
+// read.
+func (m *Metrics) SetLag(partition int32, lag int64) { m.setLag(partition, lag) }
+
+// Commit counts one offset commit.
+func (m *Metrics) Commit() { m.commits.Inc() }
+
+// CommitError counts one failed offset commit.
+func (m *Metrics) CommitError() { m.commitErrors.Inc() }
+
+// TxnAbort counts one aborted emit-topic transaction.
+func (m *Metrics) TxnAbort() { m.txnAborts.Inc() }
+
+// PartitionPaused counts one more paused partition.
+func (m *Metrics) PartitionPaused() { m.paused.Inc() }
+
+// PartitionResumed counts one fewer paused partition.
+func (m *Metrics) PartitionResumed() { m.paused.Dec() }
+
+// Metrics returns the metrics the Processor counts into (Config.Metrics, or
+// its own unregistered ones).
+func (p *Processor) Metrics() *Metrics { return p.cfg.Metrics }
+
 func (m *Metrics) forget(partition int32) {
 	p := strconv.Itoa(int(partition))
 	m.watermarkSeconds.DeleteLabelValues(p)
