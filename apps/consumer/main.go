@@ -199,16 +199,13 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 
 	var side stream.SideWriter = stream.LakeSide{Sink: sink, Metrics: metrics}
 	if o.deadLetterTopic != "" {
-		producer, err := ckafka.NewProducer(ptr(s.props.ConfigMap(nil, map[string]any{
-			"client.id": o.client + "-dead-letter", "enable.idempotence": true, "acks": "all",
-		})))
+		dl, err := kafka.OpenDeadLetter(s.props, o.client, o.deadLetterTopic, log)
 		if err != nil {
-			fmt.Fprintln(stderr, "consumer: dead-letter producer:", err)
+			fmt.Fprintln(stderr, "consumer:", err)
 			return exitUsage
 		}
-		defer producer.Close()
-		go drainEvents(producer, log)
-		side = &stream.KafkaSide{Producer: producer, Topic: o.deadLetterTopic}
+		defer dl.Close()
+		side = dl
 	}
 
 	// File mode writes window files behind the parsing goroutine; Kafka mode
@@ -298,14 +295,6 @@ func defaultTransactionalID(group, client, instanceID string, hostname func() (s
 		host = fmt.Sprintf("pid%d", os.Getpid())
 	}
 	return group + "." + client + "." + host
-}
-
-func drainEvents(p *ckafka.Producer, log *slog.Logger) {
-	for ev := range p.Events() {
-		if e, ok := ev.(ckafka.Error); ok {
-			log.Warn("dead-letter producer error", "err", e)
-		}
-	}
 }
 
 func merge(a, b map[string]any) map[string]any {
