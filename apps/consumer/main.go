@@ -208,16 +208,16 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 		side = dl
 	}
 
-	// File mode writes window files behind the parsing goroutine; Kafka mode
-	// writes them on the poll loop, within its write budget, so that a lake
-	// outage or a revocation never holds the loop past max.poll.interval.ms
-	// (docs/consumer-pipeline.md).
-	writeAhead := stream.DefaultWriteAhead
+	// Window files are written behind the goroutine that parses. In Kafka
+	// mode a write (and the wait for a write slot) is bounded by the loop's
+	// write budget, so that a lake outage or a revocation never holds the
+	// loop past max.poll.interval.ms (docs/consumer-pipeline.md).
+	writeTimeout := stream.DefaultWriteTimeout
 	if input == nil {
-		writeAhead = -1
+		writeTimeout = s.writeTimeout
 	}
 	proc := stream.New(stream.Config{Spec: s.spec, Sink: sink, Side: side, Index: o.index, KeepRows: o.emitTopic != "",
-		MaxFuture: o.maxFuture, WriteAhead: writeAhead, Logger: log, Metrics: metrics})
+		MaxFuture: o.maxFuture, WriteTimeout: writeTimeout, Logger: log, Metrics: metrics})
 	var runErr error
 	if input != nil {
 		if err := serveMetrics(ctx, o.metricsAddr, reg, nil, log); err != nil {
@@ -262,7 +262,6 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 		k := stream.NewKafka(consumer, proc, stream.KafkaConfig{
 			Topic: o.topic, CommitInterval: o.commitInterval, IdleClose: s.idleClose, WriteTimeout: s.writeTimeout,
 			Logger: log, Metrics: metrics, Emit: emitter, WindowSize: s.spec.Size(),
-			SyncPoll: true, // the poll goroutine stays off in Kafka mode for now (docs/consumer-pipeline.md)
 		})
 		if err := serveMetrics(ctx, o.metricsAddr, reg, k.Ready, log); err != nil {
 			consumer.Close()

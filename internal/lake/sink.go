@@ -157,8 +157,8 @@ func (s *Sink) PutWindowData(ctx context.Context, name string, data []byte) erro
 }
 
 // CreateWindows is PutWindows that never replaces a window file. When a file
-// exists under the name with exactly these bytes, it counts as written (kept
-// is false); when it holds other bytes, it is left as it is and kept is true.
+// exists under the name with the same CSV text, it counts as written (kept
+// is false); when it holds other text, it is left as it is and kept is true.
 // The consumer writes this way for a partition whose committed offset carries
 // no usable metadata, where a replay may rebuild a window from part of its
 // records.
@@ -188,7 +188,23 @@ func (s *Sink) CreateWindowData(ctx context.Context, name string, data []byte) (
 	if err != nil {
 		return false, fmt.Errorf("lake: window file %s exists, reading it to compare: %w", name, err)
 	}
-	return !bytes.Equal(old, data), nil
+	return !sameText(old, data), nil
+}
+
+// sameText reports whether two gzip objects (window or side files) hold the
+// same text. It compares the text, not the bytes, so that a file written by a
+// release that compressed at another level (or with another gzip header)
+// counts as the same; an object that does not decompress is never the same.
+func sameText(a, b []byte) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	ta, err := gunzip(a)
+	if err != nil {
+		return false
+	}
+	tb, err := gunzip(b)
+	return err == nil && bytes.Equal(ta, tb)
 }
 
 // PutSide writes recs as a side file of kind whose first record has the offset
@@ -196,9 +212,9 @@ func (s *Sink) CreateWindowData(ctx context.Context, name string, data []byte) (
 // pass CheckSource.
 //
 // A side object is never replaced: PutSide creates it only if absent
-// (Bucket.Create). If an object of that name exists with the same bytes (a
+// (Bucket.Create). If an object of that name exists with the same text (a
 // replay wrote the same batch again), PutSide is done and writes nothing. If
-// it holds other bytes (a replay after a crash batched the records
+// it holds other text (a replay after a crash batched the records
 // differently), PutSide writes a new object under the next free name
 // (Layout.SideObjectN). So no record once written is lost; a record can be
 // written twice, in two objects: side output is at least once, and a
@@ -222,7 +238,7 @@ func (s *Sink) PutSide(ctx context.Context, kind SideKind, source string, firstO
 		if err != nil {
 			return name, 0, fmt.Errorf("lake: side object %s exists, reading it to compare: %w", name, err)
 		}
-		if bytes.Equal(old, data) {
+		if sameText(old, data) {
 			return name, len(data), nil
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
+
 	"github.com/turnstile-stream/turnstile-stream/internal/gcstest"
 	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 )
@@ -241,5 +243,68 @@ func TestSinkCreateWindows(t *testing.T) {
 		if now, _ := s.Bucket.Get(ctx, name); !bytes.Equal(now, written) {
 			t.Errorf("%s: the window file was replaced", tc.name)
 		}
+	}
+}
+
+// TestSinkCreateWindowsAcrossCompressionLevels: a window file that an older
+// release compressed at another deflate level holds the same rows, so
+// rewriting it create-only counts as written, not as a kept partial window.
+func TestSinkCreateWindowsAcrossCompressionLevels(t *testing.T) {
+	ctx := t.Context()
+	s := &Sink{Bucket: NewMemBucket(), Layout: Layout{Prefix: "turnstile"}}
+	end := time.Date(2024, 7, 22, 10, 5, 0, 0, time.UTC)
+	var rows []turnstile.WindowCount
+	for i := range 200 {
+		rows = append(rows, turnstile.WindowCount{Key: turnstile.Key{CA: "A002", Unit: "R051", SCP: fmt.Sprintf("%02d", i)}, End: end.Unix(), Entries: int64(i), Exits: 4})
+	}
+	var csv bytes.Buffer
+	if err := EncodeWindows(&csv, rows, true); err != nil {
+		t.Fatal(err)
+	}
+	text, err := gunzip(csv.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, level := range []int{gzip.BestCompression, gzip.DefaultCompression, gzip.NoCompression} {
+		var old bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&old, level)
+		zw.Write(text)
+		zw.Close()
+		if bytes.Equal(old.Bytes(), csv.Bytes()) {
+			t.Fatalf("level %d: the old file has the same bytes; the test needs other bytes", level)
+		}
+		name, _ := s.WindowName(end, "p0")
+		if err := s.Bucket.Put(ctx, name, old.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, kept, err := s.CreateWindows(ctx, end, "p0", rows, true); err != nil || kept {
+			t.Errorf("level %d: kept %v, %v; want the same rows counted as written", level, kept, err)
+		}
+		if now, _ := s.Bucket.Get(ctx, name); !bytes.Equal(now, old.Bytes()) {
+			t.Errorf("level %d: the window file was replaced", level)
+		}
+	}
+
+	// The same holds for a side object: a replay of the same batch writes no
+	// second object.
+	recs := []SideRecord{{Source: "p0", Offset: 7, Reason: "field_count", Value: "a,b"}}
+	var side bytes.Buffer
+	if err := EncodeSide(&side, recs); err != nil {
+		t.Fatal(err)
+	}
+	text, err = gunzip(side.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&old, gzip.BestCompression)
+	zw.Write(text)
+	zw.Close()
+	first := s.Layout.SideObject(Rejected, "p0", 7)
+	if err := s.Bucket.Put(ctx, first, old.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if name, _, err := s.PutSide(ctx, Rejected, "p0", 7, recs); err != nil || name != first {
+		t.Errorf("side replay wrote %s, %v; want the existing %s counted as written", name, err, first)
 	}
 }

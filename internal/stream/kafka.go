@@ -122,6 +122,9 @@ type partState struct {
 	// are dropped, to be read again from the position after the last handled
 	// record once a retry succeeds.
 	paused bool
+	// commitDue is set when a record closed windows whose files are still
+	// being written behind: the partition commits once they are durable.
+	commitDue bool
 }
 
 // NewKafka wires a subscribed-to-be consumer to a Processor.
@@ -247,6 +250,7 @@ loop:
 				break loop
 			}
 		}
+		k.commitDue(budget)
 		if now.Sub(lastTick) >= 500*time.Millisecond && k.fatal == nil {
 			lastTick = now
 			k.tick(budget, now)
@@ -375,7 +379,24 @@ func (k *Kafka) handle(ctx context.Context, msg *kafka.Message, now time.Time) {
 		return
 	}
 	if wrote {
-		k.commit(ctx, part)
+		// Commit once the window files are durable: at once when they were
+		// written synchronously, else after a later batch (commitDue), so
+		// that encoding and writing them overlap with the next records.
+		if k.p.Writing(part) {
+			ps.commitDue = true
+		} else {
+			k.commit(ctx, part)
+		}
+	}
+}
+
+// commitDue commits the partitions whose window files, handed to the
+// write-behind, have all been written since a record closed them.
+func (k *Kafka) commitDue(ctx context.Context) {
+	for part, ps := range k.parts {
+		if ps.commitDue && !ps.paused && !k.p.Writing(part) {
+			k.commit(ctx, part)
+		}
 	}
 }
 
@@ -427,6 +448,7 @@ func (k *Kafka) tp(part int32, offset kafka.Offset) kafka.TopicPartition {
 // paused partition is retried per tick, so that a lake outage over many
 // partitions cannot hold the loop longer than one write.
 func (k *Kafka) tick(ctx context.Context, now time.Time) {
+	k.commitDue(ctx)
 	retried := false
 	for _, part := range k.p.Partitions() {
 		ps := k.parts[part]
@@ -517,6 +539,9 @@ func (k *Kafka) commitAll(ctx context.Context) {
 // transaction rewinds the partition; a fatal one stops Run. ctx bounds the
 // writes and the transaction.
 func (k *Kafka) commit(ctx context.Context, part int32) bool {
+	if ps := k.parts[part]; ps != nil {
+		ps.commitDue = false
+	}
 	cp, ok, err := k.p.Checkpoint(ctx, part)
 	if err != nil {
 		if ps := k.parts[part]; ps != nil {

@@ -60,7 +60,15 @@ func (p *Processor) submit(ctx context.Context, st *partition, c *window.Closed)
 	if n := len(st.inflight); n > 0 {
 		j.prevSame = st.inflight[n-1]
 	}
-	p.slots <- struct{}{} // released by the job
+	// A slot is released by a job when it is done; a job's write ends within
+	// Config.WriteTimeout, and the wait for a slot within ctx (the poll loop's
+	// budget), so that a lake outage cannot hold the feeding goroutine. The
+	// window stays in the engine and is handed over again by the next emit.
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("write window file %s: waiting for the writes before it: %w", name, ctx.Err())
+	}
 	p.lastJob = j
 	st.inflight = append(st.inflight, j)
 	st.dirty = true
@@ -190,6 +198,22 @@ func (p *Processor) retryWrites(ctx context.Context, st *partition) error {
 		st.retry = st.retry[1:]
 	}
 	return nil
+}
+
+// Writing reports whether window files of the partition handed to the
+// write-behind are still being written. Jobs finish in order, so the last
+// one's being done means every one is.
+func (p *Processor) Writing(id int32) bool {
+	st, ok := p.parts[id]
+	if !ok || len(st.inflight) == 0 {
+		return false
+	}
+	select {
+	case <-st.inflight[len(st.inflight)-1].done:
+		return false
+	default:
+		return true
+	}
 }
 
 // settle waits for the writes of a partition that is being dropped, ignoring

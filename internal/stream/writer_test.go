@@ -155,3 +155,49 @@ func TestFailedWriteBehindIsRetriedInOrder(t *testing.T) {
 		t.Errorf("checkpoint offset %d with %d rows, want 2 and 2", cp.Offset, len(cp.Rows))
 	}
 }
+
+// TestHandleWaitsForAWriteSlotWithinItsContext checks that a full
+// write-ahead holds the feeding goroutine no longer than its context (in
+// Kafka mode, the loop's write budget): during a lake outage the writes in
+// flight may take their whole timeout, and a loop blocked on them would let
+// the group drop the member. The window that found no slot stays in the
+// engine and is written, in order, once the lake is back.
+func TestHandleWaitsForAWriteSlotWithinItsContext(t *testing.T) {
+	gate := make(chan struct{})
+	p, b := newGateProcessor(t, gate)
+	stamps := []string{"2024-07-22 10:01:00", "2024-07-22 10:06:00", "2024-07-22 10:11:00", "2024-07-22 10:16:00"}
+	for i, ts := range stamps { // three windows close and wait at the gate: every slot is taken
+		if _, err := p.Handle(t.Context(), 0, int64(i), value("01", ts, ts)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Handle(ctx, 0, 4, value("01", "2024-07-22 10:21:00", "e")) // closes a fourth window
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Handle with every write slot taken: %v, want the context's deadline", err)
+		}
+	case <-time.After(10 * time.Second):
+		close(gate)
+		t.Fatal("Handle waited for a write slot past its context's deadline")
+	}
+	close(gate)
+	cp, ok, err := p.Checkpoint(t.Context(), 0)
+	if err != nil || !ok {
+		t.Fatalf("checkpoint once the lake is back: %v %v", ok, err)
+	}
+	want := []string{"turnstile/20240722T100500_p0.csv.gz", "turnstile/20240722T101000_p0.csv.gz",
+		"turnstile/20240722T101500_p0.csv.gz", "turnstile/20240722T102000_p0.csv.gz"}
+	if got := b.written(); !slices.Equal(got, want) {
+		t.Errorf("written %q, want %q in this order", got, want)
+	}
+	if cp.Offset != 4 || len(cp.Rows) != 4 {
+		t.Errorf("checkpoint offset %d with %d rows, want 4 and 4", cp.Offset, len(cp.Rows))
+	}
+}
