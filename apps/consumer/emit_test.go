@@ -14,7 +14,6 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/turnstile-stream/turnstile-stream/internal/kafkatest"
 	"github.com/turnstile-stream/turnstile-stream/internal/lake"
-	"github.com/turnstile-stream/turnstile-stream/internal/stream"
 	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 	"github.com/turnstile-stream/turnstile-stream/internal/window"
 )
@@ -95,8 +94,8 @@ func TestEmitTopicMatchesLake(t *testing.T) {
 		if err != nil {
 			t.Fatalf("emitted value %q: %v", m.Value, err)
 		}
-		if string(m.Key) != string(stream.EmitKey(&c)) {
-			t.Fatalf("key %q, want %q", m.Key, stream.EmitKey(&c))
+		if string(m.Key) != string(turnstile.AppendWindowKey(nil, &c)) {
+			t.Fatalf("key %q, want %q", m.Key, turnstile.AppendWindowKey(nil, &c))
 		}
 		if seen[string(m.Key)] {
 			t.Errorf("row emitted twice to read_committed readers: %s", m.Key)

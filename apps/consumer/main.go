@@ -17,7 +17,6 @@ import (
 	"syscall"
 	"time"
 
-	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/turnstile-stream/turnstile-stream/internal/kafka"
 	"github.com/turnstile-stream/turnstile-stream/internal/lake"
@@ -143,7 +142,7 @@ func validate(o *options, stderr io.Writer) (*settings, error) {
 			}
 			return nil, err
 		}
-		if s.writeTimeout, err = stream.WriteTimeoutFor(s.props["max.poll.interval.ms"]); err != nil {
+		if s.writeTimeout, err = kafka.WriteTimeoutFor(s.props["max.poll.interval.ms"]); err != nil {
 			return nil, err
 		}
 	}
@@ -233,43 +232,35 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 		log.Info("consumer starting", "topic", o.topic, "group", o.group, "sink", o.sink,
 			"duration", s.spec.Size(), "slide", s.spec.Slide(), "watermark", s.spec.Delay(), "idle_close", s.idleClose,
 			"kafka", strings.Join(s.props.Redacted(), " "))
-		owned := map[string]any{"group.id": o.group, "client.id": o.client}
-		if o.instanceID != "" {
-			owned["group.instance.id"] = o.instanceID
+		txnID := o.transactionalID
+		if o.emitTopic != "" && txnID == "" {
+			txnID = defaultTransactionalID(o.group, o.client, o.instanceID, os.Hostname)
 		}
-		consumer, err := ckafka.NewConsumer(ptr(s.props.ConfigMap(stream.ConsumerDefaults, merge(stream.ConsumerOverrides, owned))))
-		if err != nil {
-			fmt.Fprintln(stderr, "consumer: kafka:", err)
-			return exitUsage
-		}
-		var emitter *stream.Emitter
-		if o.emitTopic != "" {
-			txnID := o.transactionalID
-			if txnID == "" {
-				txnID = defaultTransactionalID(o.group, o.client, o.instanceID, os.Hostname)
-			}
-			emitter, err = stream.NewEmitter(ctx, s.props.ConfigMap(nil, map[string]any{
-				"client.id": o.client + "-emit", "transactional.id": txnID, "enable.idempotence": true, "acks": "all", "linger.ms": 20,
-			}), o.emitTopic, log, metrics)
-			if err != nil {
-				log.Error("consumer failed", "err", err)
-				consumer.Close()
-				return exitRuntime
-			}
-			defer emitter.Close()
-			log.Info("publishing closed windows", "emit_topic", o.emitTopic, "transactional_id", txnID)
-		}
-		k := stream.NewKafka(consumer, proc, stream.KafkaConfig{
+		g, err := kafka.OpenGroup(ctx, proc, kafka.GroupConfig{
+			Props: s.props, Group: o.group, Client: o.client, InstanceID: o.instanceID,
+			EmitTopic: o.emitTopic, TransactionalID: txnID,
 			Topic: o.topic, CommitInterval: o.commitInterval, IdleClose: s.idleClose, WriteTimeout: s.writeTimeout,
-			Logger: log, Metrics: metrics, Emit: emitter, WindowSize: s.spec.Size(),
+			Logger: log, Metrics: metrics, WindowSize: s.spec.Size(),
 		})
-		if err := serveMetrics(ctx, o.metricsAddr, reg, k.Ready, log); err != nil {
-			consumer.Close()
+		var cerr *kafka.ConfigError
+		if errors.As(err, &cerr) {
 			fmt.Fprintln(stderr, "consumer:", err)
 			return exitUsage
 		}
-		runErr = k.Run(ctx)
-		if err := consumer.Close(); err != nil {
+		if err != nil {
+			log.Error("consumer failed", "err", err)
+			return exitRuntime
+		}
+		if o.emitTopic != "" {
+			log.Info("publishing closed windows", "emit_topic", o.emitTopic, "transactional_id", txnID)
+		}
+		if err := serveMetrics(ctx, o.metricsAddr, reg, g.Ready, log); err != nil {
+			_ = g.Close()
+			fmt.Fprintln(stderr, "consumer:", err)
+			return exitUsage
+		}
+		runErr = g.Run(ctx)
+		if err := g.Close(); err != nil {
 			log.Warn("closing the Kafka consumer", "err", err)
 		}
 	}
@@ -295,19 +286,6 @@ func defaultTransactionalID(group, client, instanceID string, hostname func() (s
 	}
 	return group + "." + client + "." + host
 }
-
-func merge(a, b map[string]any) map[string]any {
-	out := make(map[string]any, len(a)+len(b))
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
-	}
-	return out
-}
-
-func ptr[T any](v T) *T { return &v }
 
 // serveMetrics serves /metrics, /healthz and /readyz on addr until ctx is
 // done; an empty addr serves nothing.

@@ -1,4 +1,4 @@
-package stream
+package kafka
 
 import (
 	"context"
@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/turnstile-stream/turnstile-stream/internal/stream"
 	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 )
 
@@ -18,9 +20,9 @@ import (
 // one. (A read_uncommitted reader may see aborted rows; the key lets it drop
 // a repeat.)
 //
-// Each row's value is the lake row (turnstile.AppendWindowCount, no index
-// column), its key is EmitKey, and headers window_start and window_end carry
-// the window bounds in RFC 3339.
+// Each row is one window message (turnstile.EncodeWindowMessage): its key is
+// the window key, its value the lake row (no index column), and headers
+// window_start and window_end carry the window bounds in RFC 3339.
 //
 // Commit sorts the errors of a transaction three ways (see Commit): fatal
 // ones end the consumer (ErrFatal), abortable ones abort the transaction
@@ -35,12 +37,12 @@ type Emitter struct {
 	close    func()
 }
 
-// txnProducer is the part of *kafka.Producer that Commit uses, so that tests
+// txnProducer is the part of *ckafka.Producer that Commit uses, so that tests
 // can inject each kind of transaction error.
 type txnProducer interface {
 	BeginTransaction() error
-	Produce(msg *kafka.Message, deliveryChan chan kafka.Event) error
-	SendOffsetsToTransaction(ctx context.Context, offsets []kafka.TopicPartition, meta *kafka.ConsumerGroupMetadata) error
+	Produce(msg *ckafka.Message, deliveryChan chan ckafka.Event) error
+	SendOffsetsToTransaction(ctx context.Context, offsets []ckafka.TopicPartition, meta *ckafka.ConsumerGroupMetadata) error
 	CommitTransaction(ctx context.Context) error
 	AbortTransaction(ctx context.Context) error
 }
@@ -55,7 +57,7 @@ var ErrFatal = errors.New("fatal transaction error")
 // partition to its last committed state.
 var ErrAborted = errors.New("transaction aborted")
 
-// txnError is how librdkafka classifies a transaction error (kafka.Error has
+// txnError is how librdkafka classifies a transaction error (ckafka.Error has
 // these methods).
 type txnError interface {
 	IsFatal() bool
@@ -71,10 +73,10 @@ func isFatal(err error) bool {
 	if errors.As(err, &te) && te.IsFatal() {
 		return true
 	}
-	var kerr kafka.Error
+	var kerr ckafka.Error
 	if errors.As(err, &kerr) {
 		switch kerr.Code() {
-		case kafka.ErrFenced, kafka.ErrProducerFenced, kafka.ErrInvalidProducerEpoch:
+		case ckafka.ErrFenced, ckafka.ErrProducerFenced, ckafka.ErrInvalidProducerEpoch:
 			return true
 		}
 	}
@@ -87,21 +89,27 @@ func isRetriable(err error) bool {
 }
 
 // NewEmitter starts a transactional producer with the given configuration
-// (which must hold bootstrap.servers and transactional.id) and initialises its
-// transactions, fencing an earlier producer with the same transactional.id.
-func NewEmitter(ctx context.Context, cm kafka.ConfigMap, topic string, log *slog.Logger, metrics *Metrics) (*Emitter, error) {
-	p, err := kafka.NewProducer(&cm)
+// (emitConfig: it must hold bootstrap.servers and transactional.id) and
+// initialises its transactions, fencing an earlier producer with the same
+// transactional.id. The producer's librdkafka logs go to log.
+func NewEmitter(ctx context.Context, cm ckafka.ConfigMap, topic string, log *slog.Logger, metrics *stream.Metrics) (*Emitter, error) {
+	p, err := ckafka.NewProducer(&cm)
 	if err != nil {
 		return nil, fmt.Errorf("emit producer: %w", err)
+	}
+	logsDone := forwardLogs(p.Logs(), log)
+	closeProducer := func() {
+		p.Close()
+		<-logsDone
 	}
 	go func() {
 		for ev := range p.Events() {
 			switch e := ev.(type) {
-			case *kafka.Message:
+			case *ckafka.Message:
 				if e.TopicPartition.Error != nil {
 					log.Warn("emit topic delivery failed (the transaction will abort)", "err", e.TopicPartition.Error)
 				}
-			case kafka.Error:
+			case ckafka.Error:
 				log.Warn("emit producer error", "err", e)
 			}
 		}
@@ -109,13 +117,13 @@ func NewEmitter(ctx context.Context, cm kafka.ConfigMap, topic string, log *slog
 	initCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	if err := p.InitTransactions(initCtx); err != nil {
-		p.Close()
+		closeProducer()
 		return nil, fmt.Errorf("emit producer: init transactions: %w", err)
 	}
 	e := newEmitter(p, topic, log)
-	e.close = p.Close
+	e.close = closeProducer
 	if metrics != nil {
-		e.aborts = metrics.txnAborts.Inc
+		e.aborts = metrics.TxnAbort
 	}
 	return e, nil
 }
@@ -131,13 +139,6 @@ func (e *Emitter) Close() {
 	}
 }
 
-// EmitKey is the message key of a row: turnstile.AppendWindowKey, the
-// grouping key and the window end with no two rows sharing one, so that a
-// reader can drop a repeat.
-func EmitKey(c *turnstile.WindowCount) []byte {
-	return turnstile.AppendWindowKey(nil, c)
-}
-
 // Commit publishes rows and commits offsets for the consumer group (meta)
 // in one transaction, within ctx and the emitter's timeout:
 //   - a retriable error of SendOffsetsToTransaction or CommitTransaction
@@ -146,7 +147,7 @@ func EmitKey(c *turnstile.WindowCount) []byte {
 //   - any other error aborts the transaction and returns an error wrapping
 //     ErrAborted: nothing of it is visible, and the caller must rewind the
 //     partitions to their last committed state.
-func (e *Emitter) Commit(ctx context.Context, meta *kafka.ConsumerGroupMetadata, size time.Duration, rows []turnstile.WindowCount, offsets []kafka.TopicPartition) error {
+func (e *Emitter) Commit(ctx context.Context, meta *ckafka.ConsumerGroupMetadata, size time.Duration, rows []turnstile.WindowCount, offsets []ckafka.TopicPartition) error {
 	tctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
 	if err := e.producer.BeginTransaction(); err != nil {
@@ -205,28 +206,29 @@ func (e *Emitter) fail(ctx context.Context, err error) error {
 	return fmt.Errorf("emit: %w: %w", ErrAborted, err)
 }
 
+// produce queues one window message per row, in the open transaction. The
+// key, a row's window key, differs for every row, so that a reader can drop
+// a repeat.
 func (e *Emitter) produce(rows []turnstile.WindowCount, size time.Duration) error {
-	var value []byte
 	for i := range rows {
-		r := &rows[i]
-		value = turnstile.AppendWindowCount(value[:0], r)
-		end := r.EndTime()
-		msg := &kafka.Message{
-			TopicPartition: kafka.TopicPartition{Topic: &e.topic, Partition: kafka.PartitionAny},
-			Key:            EmitKey(r),
-			Value:          append([]byte(nil), value...),
-			Headers: []kafka.Header{
-				{Key: "window_start", Value: []byte(end.Add(-size).Format(time.RFC3339))},
-				{Key: "window_end", Value: []byte(end.Format(time.RFC3339))},
-			},
+		key, value, headers := turnstile.EncodeWindowMessage(&rows[i], size)
+		hs := make([]ckafka.Header, len(headers))
+		for j, h := range headers {
+			hs[j] = ckafka.Header{Key: h.Key, Value: h.Value}
+		}
+		msg := &ckafka.Message{
+			TopicPartition: ckafka.TopicPartition{Topic: &e.topic, Partition: ckafka.PartitionAny},
+			Key:            key,
+			Value:          value,
+			Headers:        hs,
 		}
 		for {
 			err := e.producer.Produce(msg, nil)
 			if err == nil {
 				break
 			}
-			var kerr kafka.Error
-			if errors.As(err, &kerr) && kerr.Code() == kafka.ErrQueueFull {
+			var kerr ckafka.Error
+			if errors.As(err, &kerr) && kerr.Code() == ckafka.ErrQueueFull {
 				time.Sleep(10 * time.Millisecond)
 				continue
 			}

@@ -1,4 +1,4 @@
-package stream
+package kafka
 
 import (
 	"context"
@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 )
 
 // txnErr is a transaction error classified the way librdkafka classifies
-// kafka.Error.
+// ckafka.Error.
 type txnErr struct {
 	msg                       string
 	fatal, retriable, aborted bool
@@ -41,11 +41,11 @@ func (f *fakeTxn) next(call string) error {
 }
 
 func (f *fakeTxn) BeginTransaction() error { return f.next("begin") }
-func (f *fakeTxn) Produce(*kafka.Message, chan kafka.Event) error {
+func (f *fakeTxn) Produce(*ckafka.Message, chan ckafka.Event) error {
 	f.produced++
 	return nil
 }
-func (f *fakeTxn) SendOffsetsToTransaction(context.Context, []kafka.TopicPartition, *kafka.ConsumerGroupMetadata) error {
+func (f *fakeTxn) SendOffsetsToTransaction(context.Context, []ckafka.TopicPartition, *ckafka.ConsumerGroupMetadata) error {
 	return f.next("send_offsets")
 }
 func (f *fakeTxn) CommitTransaction(context.Context) error { return f.next("commit") }
@@ -75,7 +75,7 @@ func TestEmitterTransactionErrors(t *testing.T) {
 		{"fatal commit stops", map[string][]error{"commit": {fatal}}, ErrFatal, "begin send_offsets commit"},
 		{"fatal begin stops", map[string][]error{"begin": {fatal}}, ErrFatal, "begin"},
 		{"fatal abort stops", map[string][]error{"commit": {abortable}, "abort": {fatal}}, ErrFatal, "begin send_offsets commit abort"},
-		{"fenced is fatal even when abortable", map[string][]error{"send_offsets": {kafka.NewError(kafka.ErrFenced, "fenced", false)}}, ErrFatal,
+		{"fenced is fatal even when abortable", map[string][]error{"send_offsets": {ckafka.NewError(ckafka.ErrFenced, "fenced", false)}}, ErrFatal,
 			"begin send_offsets"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -84,7 +84,7 @@ func TestEmitterTransactionErrors(t *testing.T) {
 			e.backoff = time.Millisecond
 			aborts := 0
 			e.aborts = func() { aborts++ }
-			meta, err := kafka.NewTestConsumerGroupMetadata("g")
+			meta, err := ckafka.NewTestConsumerGroupMetadata("g")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -119,7 +119,7 @@ func TestEmitterRetriableUntilTimeout(t *testing.T) {
 	}
 	e := newEmitter(fake, "windows", slog.New(slog.DiscardHandler))
 	e.backoff, e.timeout = time.Millisecond, 50*time.Millisecond
-	meta, _ := kafka.NewTestConsumerGroupMetadata("g")
+	meta, _ := ckafka.NewTestConsumerGroupMetadata("g")
 	err := e.Commit(context.Background(), meta, time.Minute, nil, nil)
 	if !errors.Is(err, ErrAborted) {
 		t.Fatalf("Commit: %v, want ErrAborted once time ran out", err)

@@ -1,42 +1,27 @@
-package stream
+package kafka
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync/atomic"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
-	"github.com/turnstile-stream/turnstile-stream/internal/lake"
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/turnstile-stream/turnstile-stream/internal/stream"
 )
 
-// ConsumerDefaults are the librdkafka consumer properties the consumer starts
-// from; the properties file may override them.
-//
-// fetch.queue.backoff.ms: librdkafka's default of 1000 ms makes a consumer that
-// has drained its prefetch queue sit idle for up to a second; 20 ms keeps it
-// busy without spinning (see BENCHMARKS.md).
-var ConsumerDefaults = map[string]any{
-	"fetch.queue.backoff.ms": 20,
-	"auto.offset.reset":      "earliest",
-	"session.timeout.ms":     10000,
-	"heartbeat.interval.ms":  1000,
-}
+// GroupConfig configures OpenGroup and NewGroup.
+type GroupConfig struct {
+	// Props, Group, Client and InstanceID make OpenGroup's consumer
+	// (groupConfig); EmitTopic and TransactionalID its emit producer, when
+	// EmitTopic is set (emitConfig). NewGroup ignores them.
+	Props                      Properties
+	Group, Client, InstanceID  string
+	EmitTopic, TransactionalID string
 
-// ConsumerOverrides are the properties the consumer must own for its commit
-// protocol; a properties file cannot change them.
-var ConsumerOverrides = map[string]any{
-	"enable.auto.commit":       false,
-	"enable.auto.offset.store": false,
-	"enable.partition.eof":     false,
-}
-
-// KafkaConfig configures RunKafka.
-type KafkaConfig struct {
 	Topic string
 	// CommitInterval is how often partitions with new records are committed
 	// when no window closes (side outputs are written first).
@@ -55,11 +40,12 @@ type KafkaConfig struct {
 	// until a retry succeeds.
 	WriteTimeout time.Duration
 	Logger       *slog.Logger
-	Metrics      *Metrics
+	Metrics      *stream.Metrics
 	Now          func() time.Time // the wall clock, injectable for tests
 	// Emit, when set, publishes the rows of closed windows in a transaction
 	// with the offsets instead of committing offsets alone. The Processor
-	// must keep rows (Config.KeepRows).
+	// must keep rows (stream.Config.KeepRows). OpenGroup sets it from
+	// EmitTopic.
 	Emit *Emitter
 	// WindowSize dates the window_start header of emitted rows.
 	WindowSize time.Duration
@@ -69,29 +55,17 @@ type KafkaConfig struct {
 	SyncPoll bool
 }
 
-// WriteTimeoutFor returns the write timeout for a consumer whose
-// max.poll.interval.ms is the given value (librdkafka's default, 300000, when
-// it is empty): a third of it, so that a failing write leaves time to poll.
-func WriteTimeoutFor(maxPollIntervalMs string) (time.Duration, error) {
-	ms := 300000
-	if maxPollIntervalMs != "" {
-		var err error
-		if ms, err = strconv.Atoi(maxPollIntervalMs); err != nil || ms <= 0 {
-			return 0, fmt.Errorf("max.poll.interval.ms %q: want a positive number of milliseconds", maxPollIntervalMs)
-		}
-	}
-	return time.Duration(ms) * time.Millisecond / 3, nil
-}
-
 // commitFailuresNotReady is how many commits in a row may fail before /readyz
 // reports the consumer not ready.
 const commitFailuresNotReady = 3
 
-// Kafka runs a Processor over the partitions a consumer group assigns.
-type Kafka struct {
-	c     *kafka.Consumer
-	p     *Processor
-	cfg   KafkaConfig
+// Group runs a stream.Processor over the partitions a consumer group
+// assigns: the consumer's Kafka source, and its commit protocol
+// (docs/consumer.md).
+type Group struct {
+	c     *ckafka.Consumer
+	p     *stream.Processor
+	cfg   GroupConfig
 	log   *slog.Logger
 	ready atomic.Bool
 
@@ -105,6 +79,8 @@ type Kafka struct {
 
 	pl     atomic.Pointer[poller] // the poll goroutine, while it runs
 	fences map[int32]int          // seeks whose fence has not come through the stream yet
+
+	close func() error // OpenGroup's: closes the consumer and the emitter
 }
 
 // partState is the poll loop's view of one assigned partition.
@@ -127,8 +103,58 @@ type partState struct {
 	commitDue bool
 }
 
-// NewKafka wires a subscribed-to-be consumer to a Processor.
-func NewKafka(c *kafka.Consumer, p *Processor, cfg KafkaConfig) *Kafka {
+// OpenGroup creates the group's consumer (groupConfig) and, when
+// cfg.EmitTopic is set, its emit producer (emitConfig, NewEmitter), routes
+// their librdkafka logs to cfg.Logger, and wires them to p. A configuration
+// librdkafka refuses is a *ConfigError. Close releases the clients.
+func OpenGroup(ctx context.Context, p *stream.Processor, cfg GroupConfig) (*Group, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cm := groupConfig(cfg.Props, cfg.Group, cfg.Client, cfg.InstanceID)
+	c, err := ckafka.NewConsumer(&cm)
+	if err != nil {
+		return nil, &ConfigError{What: "kafka", Err: err}
+	}
+	logsDone := forwardLogs(c.Logs(), cfg.Logger)
+	closeConsumer := func() error {
+		err := c.Close()
+		<-logsDone
+		return err
+	}
+	if cfg.EmitTopic != "" {
+		metrics := cfg.Metrics
+		if metrics == nil {
+			metrics = p.Metrics()
+		}
+		cfg.Emit, err = NewEmitter(ctx, emitConfig(cfg.Props, cfg.Client, cfg.TransactionalID), cfg.EmitTopic, cfg.Logger, metrics)
+		if err != nil {
+			_ = closeConsumer()
+			return nil, err
+		}
+	}
+	g := NewGroup(c, p, cfg)
+	g.close = func() error {
+		err := closeConsumer()
+		if cfg.Emit != nil {
+			cfg.Emit.Close()
+		}
+		return err
+	}
+	return g, nil
+}
+
+// Close closes the clients OpenGroup made: the consumer (its error is
+// returned), then the emit producer. Call it after Run has returned.
+func (k *Group) Close() error {
+	if k.close == nil {
+		return nil
+	}
+	return k.close()
+}
+
+// NewGroup wires a subscribed-to-be consumer to a Processor.
+func NewGroup(c *ckafka.Consumer, p *stream.Processor, cfg GroupConfig) *Group {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -136,7 +162,7 @@ func NewKafka(c *kafka.Consumer, p *Processor, cfg KafkaConfig) *Kafka {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Metrics == nil {
-		cfg.Metrics = p.cfg.Metrics
+		cfg.Metrics = p.Metrics()
 	}
 	if cfg.CommitInterval <= 0 {
 		cfg.CommitInterval = 5 * time.Second
@@ -147,20 +173,20 @@ func NewKafka(c *kafka.Consumer, p *Processor, cfg KafkaConfig) *Kafka {
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 100 * time.Second
 	}
-	return &Kafka{c: c, p: p, cfg: cfg, log: cfg.Logger, parts: make(map[int32]*partState), fences: make(map[int32]int)}
+	return &Group{c: c, p: p, cfg: cfg, log: cfg.Logger, parts: make(map[int32]*partState), fences: make(map[int32]int)}
 }
 
 // Ready reports whether the consumer has subscribed, is polling, and its
 // commits are not failing in a row.
-func (k *Kafka) Ready() bool {
+func (k *Group) Ready() bool {
 	return k.ready.Load() && k.commitFailures.Load() < commitFailuresNotReady
 }
 
 // Run subscribes and processes records until ctx is cancelled, then writes
 // what is safe, commits and returns nil. It returns an error for a fatal
 // client error or a fatal emit-transaction error (a fenced producer).
-func (k *Kafka) Run(ctx context.Context) error {
-	rebalance := func(c *kafka.Consumer, ev kafka.Event) error {
+func (k *Group) Run(ctx context.Context) error {
+	rebalance := func(c *ckafka.Consumer, ev ckafka.Event) error {
 		if pl := k.pl.Load(); pl != nil {
 			return pl.rebalance(ev) // on the poll goroutine: Run's goroutine handles it
 		}
@@ -185,13 +211,13 @@ func (k *Kafka) Run(ctx context.Context) error {
 		now := k.cfg.Now()
 		budget := budgets.get(ctx, time.Now(), k.cfg.WriteTimeout) // real time, as the deadline is
 		switch e := ev.(type) {
-		case *kafka.Message:
+		case *ckafka.Message:
 			if e.TopicPartition.Error != nil {
 				k.log.Warn("message error", "partition", e.TopicPartition.Partition, "err", e.TopicPartition.Error)
 				break
 			}
 			k.handle(budget, e, now)
-		case kafka.Error:
+		case ckafka.Error:
 			if e.IsFatal() {
 				return fmt.Errorf("kafka: fatal error: %w", e)
 			}
@@ -207,7 +233,7 @@ func (k *Kafka) Run(ctx context.Context) error {
 
 // stop ends Run: unless an error is fatal, it writes what is safe and
 // commits.
-func (k *Kafka) stop(ctx context.Context) error {
+func (k *Group) stop(ctx context.Context) error {
 	if k.fatal != nil {
 		return k.fatal
 	}
@@ -219,7 +245,7 @@ func (k *Kafka) stop(ctx context.Context) error {
 }
 
 // runPolled is Run's loop with a poll goroutine (poller.go).
-func (k *Kafka) runPolled(ctx context.Context) error {
+func (k *Group) runPolled(ctx context.Context) error {
 	pl := newPoller(k.c)
 	k.pl.Store(pl)
 	go pl.run()
@@ -276,7 +302,7 @@ loop:
 
 // item handles one entry of the poll goroutine's stream. It returns an error
 // for a fatal client error.
-func (k *Kafka) item(ctx, budget context.Context, it pollItem, now time.Time) error {
+func (k *Group) item(ctx, budget context.Context, it pollItem, now time.Time) error {
 	switch {
 	case it.msg != nil:
 		e := it.msg
@@ -289,7 +315,7 @@ func (k *Kafka) item(ctx, budget context.Context, it pollItem, now time.Time) er
 		}
 		k.handle(budget, e, now)
 	case it.ev != nil:
-		if e, ok := it.ev.(kafka.Error); ok {
+		if e, ok := it.ev.(ckafka.Error); ok {
 			if e.IsFatal() {
 				return fmt.Errorf("kafka: fatal error: %w", e)
 			}
@@ -303,7 +329,7 @@ func (k *Kafka) item(ctx, budget context.Context, it pollItem, now time.Time) er
 
 // drain handles the entries that do not carry records: rebalances and the
 // fences of seeks.
-func (k *Kafka) drain(ctx context.Context, it pollItem) {
+func (k *Group) drain(ctx context.Context, it pollItem) {
 	switch {
 	case it.rebalance != nil:
 		it.rebalance.done <- k.rebalance(ctx, k.c, it.rebalance.ev)
@@ -321,7 +347,7 @@ func (k *Kafka) drain(ctx context.Context, it pollItem) {
 // goroutine between two polls, and drops the partition's records fetched
 // before it; without a poll goroutine, it runs do now. An error from do is
 // fatal.
-func (k *Kafka) seek(part int32, do func() error) {
+func (k *Group) seek(part int32, do func() error) {
 	if pl := k.pl.Load(); pl != nil {
 		k.fences[part]++
 		pl.call(part, do)
@@ -359,7 +385,7 @@ func (b *writeBudget) stop() {
 
 // handle processes one record received at now. ctx bounds its writes (the
 // loop's budget).
-func (k *Kafka) handle(ctx context.Context, msg *kafka.Message, now time.Time) {
+func (k *Group) handle(ctx context.Context, msg *ckafka.Message, now time.Time) {
 	part := msg.TopicPartition.Partition
 	ps, ok := k.parts[part]
 	if !ok || !k.p.Owns(part) {
@@ -392,7 +418,7 @@ func (k *Kafka) handle(ctx context.Context, msg *kafka.Message, now time.Time) {
 
 // commitDue commits the partitions whose window files, handed to the
 // write-behind, have all been written since a record closed them.
-func (k *Kafka) commitDue(ctx context.Context) {
+func (k *Group) commitDue(ctx context.Context) {
 	for part, ps := range k.parts {
 		if ps.commitDue && !ps.paused && !k.p.Writing(part) {
 			k.commit(ctx, part)
@@ -403,51 +429,51 @@ func (k *Kafka) commitDue(ctx context.Context) {
 // pause stops fetching a partition whose lake or dead-letter writes fail, so
 // that the loop keeps polling (the group sees a live member) while tick
 // retries the writes.
-func (k *Kafka) pause(part int32, ps *partState, err error) {
+func (k *Group) pause(part int32, ps *partState, err error) {
 	k.log.Error("writing to the lake or the dead-letter topic failed; partition paused, retrying (the stream waits rather than lose data)", "partition", part, "err", err)
 	if ps.paused {
 		return
 	}
-	if perr := k.c.Pause([]kafka.TopicPartition{k.tp(part, kafka.OffsetInvalid)}); perr != nil {
+	if perr := k.c.Pause([]ckafka.TopicPartition{k.tp(part, ckafka.OffsetInvalid)}); perr != nil {
 		k.log.Warn("pausing the partition failed; its records are dropped until the retry succeeds", "partition", part, "err", perr)
 	}
 	ps.paused = true
-	k.cfg.Metrics.paused.Inc()
+	k.cfg.Metrics.PartitionPaused()
 }
 
 // unpause resumes a paused partition from the record after the last one
 // handled: the records fetched meanwhile were dropped.
-func (k *Kafka) unpause(part int32, ps *partState) {
+func (k *Group) unpause(part int32, ps *partState) {
 	next := k.p.Position(part) + 1
 	if next <= 0 {
 		next = ps.committed
 	}
 	k.seek(part, func() error {
 		if next >= 0 {
-			if err := k.c.Seek(k.tp(part, kafka.Offset(next)), 0); err != nil {
+			if err := k.c.Seek(k.tp(part, ckafka.Offset(next)), 0); err != nil {
 				k.log.Warn("seeking the resumed partition failed", "partition", part, "offset", next, "err", err)
 			}
 		}
-		if err := k.c.Resume([]kafka.TopicPartition{k.tp(part, kafka.OffsetInvalid)}); err != nil {
+		if err := k.c.Resume([]ckafka.TopicPartition{k.tp(part, ckafka.OffsetInvalid)}); err != nil {
 			k.log.Warn("resuming the partition failed", "partition", part, "err", err)
 		}
 		return nil
 	})
 	ps.paused = false
-	k.cfg.Metrics.paused.Dec()
+	k.cfg.Metrics.PartitionResumed()
 	k.log.Info("writes succeed again; partition resumed", "partition", part, "offset", next)
 }
 
-func (k *Kafka) tp(part int32, offset kafka.Offset) kafka.TopicPartition {
+func (k *Group) tp(part int32, offset ckafka.Offset) ckafka.TopicPartition {
 	topic := k.cfg.Topic
-	return kafka.TopicPartition{Topic: &topic, Partition: part, Offset: offset}
+	return ckafka.TopicPartition{Topic: &topic, Partition: part, Offset: offset}
 }
 
 // tick retries a paused partition, applies the idle rule, updates lag, and
 // commits on the interval. ctx bounds its writes (the loop's budget): one
 // paused partition is retried per tick, so that a lake outage over many
 // partitions cannot hold the loop longer than one write.
-func (k *Kafka) tick(ctx context.Context, now time.Time) {
+func (k *Group) tick(ctx context.Context, now time.Time) {
 	k.commitDue(ctx)
 	retried := false
 	for _, part := range k.p.Partitions() {
@@ -492,7 +518,7 @@ func (k *Kafka) tick(ctx context.Context, now time.Time) {
 // handle) when it is known, and notes when the partition has caught up with
 // the log end since its assignment. Until its replay is done a restored
 // partition is never caught up.
-func (k *Kafka) lag(part int32, ps *partState) (int64, bool) {
+func (k *Group) lag(part int32, ps *partState) (int64, bool) {
 	if k.p.Replaying(part) {
 		return 0, false
 	}
@@ -514,13 +540,13 @@ func (k *Kafka) lag(part int32, ps *partState) (int64, bool) {
 	if lag == 0 {
 		ps.caughtUp = true
 	}
-	k.cfg.Metrics.setLag(part, lag)
+	k.cfg.Metrics.SetLag(part, lag)
 	return lag, true
 }
 
 // commitAll commits every partition that is not paused, while ctx (the
 // loop's budget) lasts; the rest wait for the next interval.
-func (k *Kafka) commitAll(ctx context.Context) {
+func (k *Group) commitAll(ctx context.Context) {
 	k.lastCommit = k.cfg.Now()
 	for _, part := range k.p.Partitions() {
 		if ctx.Err() != nil {
@@ -538,7 +564,7 @@ func (k *Kafka) commitAll(ctx context.Context) {
 // nothing is lost, as the uncommitted records are replayed. An aborted emit
 // transaction rewinds the partition; a fatal one stops Run. ctx bounds the
 // writes and the transaction.
-func (k *Kafka) commit(ctx context.Context, part int32) bool {
+func (k *Group) commit(ctx context.Context, part int32) bool {
 	if ps := k.parts[part]; ps != nil {
 		ps.commitDue = false
 	}
@@ -552,10 +578,10 @@ func (k *Kafka) commit(ctx context.Context, part int32) bool {
 	if !ok {
 		return true
 	}
-	offsets := []kafka.TopicPartition{k.tp(part, kafka.Offset(cp.Offset))}
+	offsets := []ckafka.TopicPartition{k.tp(part, ckafka.Offset(cp.Offset))}
 	offsets[0].Metadata = &cp.Metadata
 	if k.cfg.Emit != nil {
-		var meta *kafka.ConsumerGroupMetadata
+		var meta *ckafka.ConsumerGroupMetadata
 		if meta, err = k.c.GetConsumerGroupMetadata(); err == nil {
 			err = k.cfg.Emit.Commit(ctx, meta, k.cfg.WindowSize, cp.Rows, offsets)
 		}
@@ -566,18 +592,18 @@ func (k *Kafka) commit(ctx context.Context, part int32) bool {
 	case err == nil:
 		k.p.Committed(part)
 		k.commitFailures.Store(0)
-		k.cfg.Metrics.commits.Inc()
+		k.cfg.Metrics.Commit()
 		k.log.Debug("committed", "partition", part, "offset", cp.Offset, "metadata", cp.Metadata)
 	case errors.Is(err, ErrFatal):
-		k.cfg.Metrics.commitErrors.Inc()
+		k.cfg.Metrics.CommitError()
 		k.fatal = err
 	case errors.Is(err, ErrAborted):
-		k.cfg.Metrics.commitErrors.Inc()
+		k.cfg.Metrics.CommitError()
 		k.commitFailures.Add(1)
 		k.log.Warn("emit transaction aborted; rewinding the partition to its last commit", "partition", part, "err", err)
 		k.rewind(ctx, part)
 	default:
-		k.cfg.Metrics.commitErrors.Inc()
+		k.cfg.Metrics.CommitError()
 		k.commitFailures.Add(1)
 		k.log.Warn("commit failed; will retry", "partition", part, "offset", cp.Offset, "err", err)
 	}
@@ -587,8 +613,8 @@ func (k *Kafka) commit(ctx context.Context, part int32) bool {
 // rewind restores a partition to its last committed state, as a new owner
 // would: the processor forgets it and restores it from the committed offset
 // and metadata, and the consumer seeks back to that offset.
-func (k *Kafka) rewind(ctx context.Context, part int32) {
-	committed, err := k.committed(ctx, []kafka.TopicPartition{k.tp(part, kafka.OffsetInvalid)})
+func (k *Group) rewind(ctx context.Context, part int32) {
+	committed, err := k.committed(ctx, []ckafka.TopicPartition{k.tp(part, ckafka.OffsetInvalid)})
 	if err != nil || len(committed) != 1 {
 		k.fatal = fmt.Errorf("rewind partition %d after an aborted transaction: %w", part, err)
 		return
@@ -597,7 +623,7 @@ func (k *Kafka) rewind(ctx context.Context, part int32) {
 	k.assign(committed[0], k.cfg.Now())
 	offset := committed[0].Offset
 	if offset < 0 {
-		offset = kafka.OffsetBeginning
+		offset = ckafka.OffsetBeginning
 	}
 	k.seek(part, func() error {
 		if err := k.c.Seek(k.tp(part, offset), 0); err != nil {
@@ -609,15 +635,15 @@ func (k *Kafka) rewind(ctx context.Context, part int32) {
 
 // assign starts a partition in the processor from its committed offset and
 // metadata.
-func (k *Kafka) assign(tp kafka.TopicPartition, now time.Time) {
+func (k *Group) assign(tp ckafka.TopicPartition, now time.Time) {
 	meta := ""
 	if tp.Metadata != nil {
 		meta = *tp.Metadata
 	}
 	usable := meta != ""
-	if err := k.p.Assign(tp.Partition, Source(tp.Partition), meta); err != nil {
+	if err := k.p.Assign(tp.Partition, stream.Source(tp.Partition), meta); err != nil {
 		k.log.Warn("ignoring commit metadata of an unknown format", "err", err)
-		_ = k.p.Assign(tp.Partition, Source(tp.Partition), "")
+		_ = k.p.Assign(tp.Partition, stream.Source(tp.Partition), "")
 		usable = false
 	}
 	if !usable {
@@ -628,7 +654,7 @@ func (k *Kafka) assign(tp kafka.TopicPartition, now time.Time) {
 			"partition", tp.Partition, "committed_offset", tp.Offset)
 	}
 	if old := k.parts[tp.Partition]; old != nil && old.paused {
-		k.cfg.Metrics.paused.Dec()
+		k.cfg.Metrics.PartitionResumed()
 	}
 	k.parts[tp.Partition] = &partState{lastRecv: now, lastAdvance: now, committed: max(int64(tp.Offset), -1)}
 }
@@ -639,10 +665,10 @@ func (k *Kafka) assign(tp kafka.TopicPartition, now time.Time) {
 // are supported: with cooperative-sticky, only the partitions in the event
 // are added or removed. ctx is Run's: once it is cancelled, an assignment
 // stops waiting for the committed offsets and takes no partition.
-func (k *Kafka) rebalance(ctx context.Context, c *kafka.Consumer, ev kafka.Event) error {
+func (k *Group) rebalance(ctx context.Context, c *ckafka.Consumer, ev ckafka.Event) error {
 	k.cooperative = c.GetRebalanceProtocol() == "COOPERATIVE"
 	switch e := ev.(type) {
-	case kafka.AssignedPartitions:
+	case ckafka.AssignedPartitions:
 		committed, err := k.committed(ctx, e.Partitions)
 		if err != nil {
 			// Run is stopping. The client assigns the partitions itself when
@@ -669,7 +695,7 @@ func (k *Kafka) rebalance(ctx context.Context, c *kafka.Consumer, ev kafka.Event
 			}
 		}
 		return err
-	case kafka.RevokedPartitions:
+	case ckafka.RevokedPartitions:
 		if c.AssignmentLost() {
 			k.log.Warn("assignment lost: not committing; the next owner replays from the last commit", "partitions", partitionList(e.Partitions))
 		} else {
@@ -684,7 +710,7 @@ func (k *Kafka) rebalance(ctx context.Context, c *kafka.Consumer, ev kafka.Event
 		for _, tp := range e.Partitions {
 			k.p.Revoke(tp.Partition)
 			if ps := k.parts[tp.Partition]; ps != nil && ps.paused {
-				k.cfg.Metrics.paused.Dec()
+				k.cfg.Metrics.PartitionResumed()
 			}
 			delete(k.parts, tp.Partition)
 		}
@@ -700,7 +726,7 @@ func (k *Kafka) rebalance(ctx context.Context, c *kafka.Consumer, ev kafka.Event
 // committed fetches the committed offsets and metadata of the partitions,
 // retrying until ctx is cancelled: starting a partition without its metadata
 // could rewrite a window file from a partial replay.
-func (k *Kafka) committed(ctx context.Context, parts []kafka.TopicPartition) ([]kafka.TopicPartition, error) {
+func (k *Group) committed(ctx context.Context, parts []ckafka.TopicPartition) ([]ckafka.TopicPartition, error) {
 	for attempt := 1; ; attempt++ {
 		got, err := k.c.Committed(parts, 10000)
 		if err == nil {
@@ -713,7 +739,7 @@ func (k *Kafka) committed(ctx context.Context, parts []kafka.TopicPartition) ([]
 	}
 }
 
-func partitionList(tps []kafka.TopicPartition) []int32 {
+func partitionList(tps []ckafka.TopicPartition) []int32 {
 	out := make([]int32, len(tps))
 	for i, tp := range tps {
 		out[i] = tp.Partition
@@ -730,86 +756,4 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-// KafkaSide writes rejected and late records to a dead-letter topic as JSON,
-// keyed by source, and waits for every delivery before it returns. A crash
-// between delivery and the commit can repeat records in the topic (at least
-// once: each record carries its partition and offset, the key to drop a
-// repeat); the lake side output does not have this gap. When some records of
-// a batch fail, Write returns an error and the next Write of the same batch
-// sends only the records not yet delivered.
-type KafkaSide struct {
-	Producer *kafka.Producer
-	Topic    string
-	Timeout  time.Duration
-
-	delivered map[sideKey]bool // records of the failing batch already delivered
-}
-
-type sideKey struct {
-	kind   lake.SideKind
-	source string
-	offset int64
-}
-
-// Write produces recs and waits for their delivery reports.
-func (s *KafkaSide) Write(ctx context.Context, kind lake.SideKind, source string, firstOffset int64, recs []lake.SideRecord) error {
-	deliveries := make(chan kafka.Event, len(recs))
-	sent := 0
-	for i := range recs {
-		if s.delivered[sideKey{kind, source, recs[i].Offset}] {
-			continue
-		}
-		value, err := json.Marshal(&recs[i])
-		if err != nil {
-			return err
-		}
-		err = s.Producer.Produce(&kafka.Message{
-			TopicPartition: kafka.TopicPartition{Topic: &s.Topic, Partition: kafka.PartitionAny},
-			Key:            []byte(source),
-			Value:          value,
-			Headers:        []kafka.Header{{Key: "kind", Value: []byte(kind)}},
-			Opaque:         recs[i].Offset,
-		}, deliveries)
-		if err != nil {
-			return fmt.Errorf("dead-letter topic %s: %w", s.Topic, err)
-		}
-		sent++
-	}
-	timeout := s.Timeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	var errs []error
-	for range sent {
-		select {
-		case ev := <-deliveries:
-			m, ok := ev.(*kafka.Message)
-			if !ok {
-				continue
-			}
-			if m.TopicPartition.Error != nil {
-				errs = append(errs, m.TopicPartition.Error)
-				continue
-			}
-			if s.delivered == nil {
-				s.delivered = make(map[sideKey]bool)
-			}
-			s.delivered[sideKey{kind, source, m.Opaque.(int64)}] = true
-		case <-deadline.C:
-			return fmt.Errorf("dead-letter topic %s: no delivery report within %s", s.Topic, timeout)
-		case <-ctx.Done():
-			return fmt.Errorf("dead-letter topic %s: %w", s.Topic, ctx.Err())
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("dead-letter topic %s: %d of %d records not delivered: %w", s.Topic, len(errs), len(recs), errors.Join(errs...))
-	}
-	for i := range recs {
-		delete(s.delivered, sideKey{kind, source, recs[i].Offset})
-	}
-	return nil
 }

@@ -9,7 +9,11 @@ import (
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
+	"github.com/turnstile-stream/turnstile-stream/internal/kafkatest"
+	"github.com/turnstile-stream/turnstile-stream/internal/lake"
 	"github.com/turnstile-stream/turnstile-stream/internal/publish"
+	"github.com/turnstile-stream/turnstile-stream/internal/stream"
+	"github.com/turnstile-stream/turnstile-stream/internal/window"
 )
 
 func TestLogLevel(t *testing.T) {
@@ -61,6 +65,37 @@ func TestEveryClientLogsThroughSlog(t *testing.T) {
 				return nil, err
 			}
 			return func() { _ = p.Close(t.Context()) }, nil
+		}},
+		{"group consumer", func(log *slog.Logger) (func(), error) {
+			sink := &lake.Sink{Bucket: lake.NewMemBucket(), Layout: lake.Layout{Prefix: "turnstile"}}
+			spec, _ := window.NewSpec(time.Minute, time.Minute, time.Minute)
+			proc := stream.New(stream.Config{Spec: spec, Sink: sink, Side: stream.LakeSide{Sink: sink}})
+			g, err := OpenGroup(t.Context(), proc, GroupConfig{Props: props(), Group: "g", Client: "c", Topic: "t", Logger: log})
+			if err != nil {
+				return nil, err
+			}
+			return func() { _ = g.Close() }, nil
+		}},
+		{"dead-letter producer", func(log *slog.Logger) (func(), error) {
+			dl, err := OpenDeadLetter(props(), "c", "t", log)
+			if err != nil {
+				return nil, err
+			}
+			return dl.Close, nil
+		}},
+		{"emit producer", func(log *slog.Logger) (func(), error) {
+			b, err := kafkatest.Start()
+			if err != nil {
+				return nil, err
+			}
+			pr := props()
+			pr["bootstrap.servers"] = b.Addr()
+			e, err := NewEmitter(t.Context(), emitConfig(pr, "c", "txn"), "t", log, nil)
+			if err != nil {
+				b.Close()
+				return nil, err
+			}
+			return func() { e.Close(); b.Close() }, nil
 		}},
 		{"dashboard reader", func(log *slog.Logger) (func(), error) {
 			r, err := OpenReader(ReaderConfig{Props: props(), Topic: "t", Logger: log})

@@ -1,9 +1,9 @@
-package stream
+package kafka
 
 import (
 	"sync"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
 
 // The poll goroutine. Taking a record out of librdkafka through the Go
@@ -29,14 +29,14 @@ const pollBatch = 256
 
 // pollItem is one entry of the stream handed over by the poll goroutine.
 type pollItem struct {
-	msg       *kafka.Message
-	ev        kafka.Event // an error event
+	msg       *ckafka.Message
+	ev        ckafka.Event // an error event
 	rebalance *rebalanceCall
 	fence     *fence
 }
 
 type rebalanceCall struct {
-	ev   kafka.Event
+	ev   ckafka.Event
 	done chan error
 }
 
@@ -53,7 +53,7 @@ type pollerCall struct {
 }
 
 type poller struct {
-	c     *kafka.Consumer
+	c     *ckafka.Consumer
 	out   chan []pollItem
 	stop  chan struct{}
 	batch []pollItem
@@ -62,7 +62,7 @@ type poller struct {
 	calls []pollerCall // run between two polls, each followed by its fence
 }
 
-func newPoller(c *kafka.Consumer) *poller {
+func newPoller(c *ckafka.Consumer) *poller {
 	return &poller{c: c, out: make(chan []pollItem, 4), stop: make(chan struct{}), batch: make([]pollItem, 0, pollBatch)}
 }
 
@@ -90,7 +90,7 @@ func (pl *poller) run() {
 		switch e := pl.c.Poll(timeout).(type) {
 		case nil:
 			pl.flush()
-		case *kafka.Message:
+		case *ckafka.Message:
 			pl.batch = append(pl.batch, pollItem{msg: e})
 			if len(pl.batch) >= pollBatch {
 				pl.flush()
@@ -112,7 +112,7 @@ func (pl *poller) flush() {
 
 // rebalance runs inside Poll: it hands the event over and waits for its
 // result.
-func (pl *poller) rebalance(ev kafka.Event) error {
+func (pl *poller) rebalance(ev ckafka.Event) error {
 	pl.flush()
 	call := &rebalanceCall{ev: ev, done: make(chan error, 1)}
 	pl.out <- []pollItem{{rebalance: call}}

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
-	"github.com/turnstile-stream/turnstile-stream/internal/kafkatest"
 	"github.com/turnstile-stream/turnstile-stream/internal/lake"
 	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 	"github.com/turnstile-stream/turnstile-stream/internal/window"
@@ -55,59 +53,4 @@ func BenchmarkFileMode(b *testing.B) {
 		b.Fatalf("read %d lines, want %d", res.Lines, b.N)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
-}
-
-// BenchmarkKafkaConsume measures the Kafka source against the embedded broker
-// for several values of fetch.queue.backoff.ms: records produced up front, then
-// consumed, windowed and written to an in-memory bucket.
-func BenchmarkKafkaConsume(b *testing.B) {
-	const records = 200_000
-	broker, err := kafkatest.Start(kafkatest.Topics(4, "bench"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer broker.Close()
-	var recs []kafkatest.Record
-	for i, v := range benchLines(records) {
-		recs = append(recs, kafkatest.Record{Partition: int32(i % 4), Value: v})
-	}
-	if err := kafkatest.Produce(broker.Addr(), "bench", recs); err != nil {
-		b.Fatal(err)
-	}
-	spec, err := window.NewSpec(5*time.Minute, 5*time.Minute, 5*time.Minute)
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, backoff := range []int{1000, 100, 20, 10} {
-		b.Run(fmt.Sprintf("fetch.queue.backoff.ms=%d", backoff), func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				c, err := kafka.NewConsumer(&kafka.ConfigMap{
-					"bootstrap.servers": broker.Addr(), "group.id": fmt.Sprintf("bench-%d-%d-%d", backoff, i, time.Now().UnixNano()),
-					"enable.metrics.push": false, "fetch.queue.backoff.ms": backoff, "auto.offset.reset": "earliest",
-					"enable.auto.commit": false, "enable.auto.offset.store": false,
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
-				sink := &lake.Sink{Bucket: lake.NewMemBucket(), Layout: lake.Layout{Prefix: "turnstile"}}
-				m := NewMetrics(nil)
-				p := New(Config{Spec: spec, Sink: sink, Side: LakeSide{Sink: sink}, Metrics: m})
-				k := NewKafka(c, p, KafkaConfig{Topic: "bench", Metrics: m})
-				ctx, cancel := context.WithCancel(context.Background())
-				go func() {
-					for m.RecordsIn() < records {
-						time.Sleep(2 * time.Millisecond)
-					}
-					cancel()
-				}()
-				start := time.Now()
-				if err := k.Run(ctx); err != nil {
-					b.Fatal(err)
-				}
-				b.ReportMetric(records/time.Since(start).Seconds(), "records/s")
-				cancel()
-				c.Close()
-			}
-		})
-	}
 }

@@ -87,15 +87,13 @@ func (m *Metrics) watermarkGauge(partition int32) prometheus.Gauge {
 	return m.watermarkSeconds.WithLabelValues(strconv.Itoa(int(partition)))
 }
 
-func (m *Metrics) setLag(partition int32, lag int64) {
-	m.lag.WithLabelValues(strconv.Itoa(int(partition))).Set(float64(lag))
-}
-
 // The Kafka source (internal/kafka) reports through these.
 
 // SetLag sets a partition's lag: its high watermark minus the next offset to
 // read.
-func (m *Metrics) SetLag(partition int32, lag int64) { m.setLag(partition, lag) }
+func (m *Metrics) SetLag(partition int32, lag int64) {
+	m.lag.WithLabelValues(strconv.Itoa(int(partition))).Set(float64(lag))
+}
 
 // Commit counts one offset commit.
 func (m *Metrics) Commit() { m.commits.Inc() }
