@@ -98,15 +98,21 @@ func (p *FieldSplitter) splitQuoted(s []byte, fields [][]byte) (int, error) {
 	return n, nil
 }
 
+// trimSpace trims the spaces and tabs around b. Both splitters trim with it
+// (a line that splitASCII takes holds no tab).
 func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+	for len(b) > 0 && isBlank(b[0]) {
 		b = b[1:]
 	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+	for len(b) > 0 && isBlank(b[len(b)-1]) {
 		b = b[:len(b)-1]
 	}
 	return b
 }
+
+// isBlank reports whether c is a space or a tab. Most bytes are neither and
+// fail its first comparison.
+func isBlank(c byte) bool { return c <= ' ' && (c == ' ' || c == '\t') }
 
 // TrimLineEnd removes one trailing "\n", then one trailing "\r", from b.
 func TrimLineEnd(b []byte) []byte {

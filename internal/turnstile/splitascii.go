@@ -5,16 +5,35 @@ import (
 	"math/bits"
 )
 
-// Bytes of a 64-bit word, for splitASCII.
+// Bytes of a 64-bit word, for the bit tests below.
 const (
 	ones   = 0x0101010101010101
 	highs  = 0x8080808080808080
 	sevens = 0x7f7f7f7f7f7f7f7f
 )
 
-// zeroBytes returns a word with the high bit set in every byte of x that is
-// zero, and no other bit. Every byte of x must be below 0x80.
-func zeroBytes(x uint64) uint64 { return ^(x + sevens) & highs }
+// The bit tests of splitASCII look at the eight bytes of a word at once.
+// Each returns a word that is non-zero exactly when its test holds for some
+// byte, so that several tests combine with | into one branch.
+
+// hasZeroByte returns a word with the high bit set in every byte of x that
+// is zero, and no other bit. The result is exact when every byte of x is
+// below 0x80; otherwise it may be wrong, in either direction.
+func hasZeroByte(x uint64) uint64 { return ^(x + sevens) & highs }
+
+// hasByte returns a word with the high bit set in every byte of x that is c,
+// and no other bit. Like hasZeroByte, it is exact when every byte of x is
+// below 0x80 (c among them).
+func hasByte(x uint64, c byte) uint64 { return hasZeroByte(x ^ ones*uint64(c)) }
+
+// hasLess returns a word that is non-zero exactly when some byte of x is
+// below n, for n ≤ 0x80. Its lowest set bit is the high bit of the first
+// such byte; the bits above it may be set by the borrow and mean nothing.
+func hasLess(x uint64, n byte) uint64 { return (x - ones*uint64(n)) &^ x & highs }
+
+// hasNonASCII returns a word with the high bit set in every byte of x that
+// is 0x80 or above, and no other bit.
+func hasNonASCII(x uint64) uint64 { return x & highs }
 
 // splitASCII splits s on commas, as Split does, when s is printable ASCII
 // with no quote: the common case, which it scans eight bytes at a time.
@@ -42,33 +61,25 @@ func splitASCII(s []byte, fields [][]byte) (n int, plain bool) {
 		}
 		// Non-ASCII bytes, quotes and control bytes (line breaks among them,
 		// tabs too, which the general path trims just as well) take the
-		// general path.
-		if (w|zeroBytes(w^('"'*ones))|(w-' '*ones)&^w)&highs != 0 {
+		// general path. (hasByte may be wrong for a word that is not ASCII,
+		// but such a word fails hasNonASCII.)
+		// The commas are marked first, which spares the compiler a spill of w;
+		// once the word is known to be ASCII, hasByte marks exactly them.
+		commas := hasByte(w, ',')
+		if hasNonASCII(w)|hasByte(w, '"')|hasLess(w, ' ') != 0 {
 			return 0, false
 		}
-		for c := zeroBytes(w ^ (',' * ones)); c != 0; c &= c - 1 {
+		for c := commas; c != 0; c &= c - 1 {
 			j := i + bits.TrailingZeros64(c)>>3
 			if n < len(fields) {
-				fields[n] = trimSpaces(s[start:j])
+				fields[n] = trimSpace(s[start:j])
 			}
 			n++
 			start = j + 1
 		}
 	}
 	if n < len(fields) {
-		fields[n] = trimSpaces(s[start:])
+		fields[n] = trimSpace(s[start:])
 	}
 	return n + 1, true
-}
-
-// trimSpaces trims the spaces around b: trimSpace for a plain line, which
-// holds no tab.
-func trimSpaces(b []byte) []byte {
-	for len(b) > 0 && b[0] == ' ' {
-		b = b[1:]
-	}
-	for len(b) > 0 && b[len(b)-1] == ' ' {
-		b = b[:len(b)-1]
-	}
-	return b
 }

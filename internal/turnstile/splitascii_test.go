@@ -2,6 +2,8 @@ package turnstile
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -51,4 +53,56 @@ func hasSpecial(b []byte) bool {
 		}
 	}
 	return false
+}
+
+// TestBitTests checks each bit test of splitASCII against its byte-by-byte
+// definition, on words built from bytes around the edges the tests rely on.
+func TestBitTests(t *testing.T) {
+	edges := []byte{0, 1, '\t', '\n', 0x1f, ' ', '!', '"', '#', ',', 'x', 0x7e, 0x7f, 0x80, 0x81, 0xfe, 0xff}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200_000 {
+		var b [8]byte
+		for k := range b {
+			if rng.IntN(4) == 0 {
+				b[k] = byte(rng.UintN(256))
+			} else {
+				b[k] = edges[rng.IntN(len(edges))]
+			}
+		}
+		w := binary.LittleEndian.Uint64(b[:])
+		ascii := true
+		var zero, quote, nonASCII uint64
+		less := false
+		for k, c := range b {
+			high := uint64(0x80) << (8 * k)
+			if c >= 0x80 {
+				ascii = false
+				nonASCII |= high
+			}
+			if c == 0 {
+				zero |= high
+			}
+			if c == '"' {
+				quote |= high
+			}
+			if c < ' ' {
+				less = true
+			}
+		}
+		if got := hasNonASCII(w); got != nonASCII {
+			t.Fatalf("hasNonASCII(%q) = %#x, want %#x", b, got, nonASCII)
+		}
+		if got := hasLess(w, ' ') != 0; got != less {
+			t.Fatalf("hasLess(%q, ' ') != 0 is %v, want %v", b, got, less)
+		}
+		if !ascii {
+			continue // hasZeroByte and hasByte promise nothing
+		}
+		if got := hasZeroByte(w); got != zero {
+			t.Fatalf("hasZeroByte(%q) = %#x, want %#x", b, got, zero)
+		}
+		if got := hasByte(w, '"'); got != quote {
+			t.Fatalf("hasByte(%q, '\"') = %#x, want %#x", b, got, quote)
+		}
+	}
 }
