@@ -80,6 +80,56 @@ func (m *Message) AppendKey(b []byte) []byte {
 	return b
 }
 
+// SplitKey splits a grouping key encoded by AppendKey into its fields, in
+// KeyFields order. The fields point into b. It reports false when b is not
+// such an encoding.
+func SplitKey(b []byte, fields *[len(KeyFields)][]byte) bool {
+	if len(b) > 0 && b[0] == 0 {
+		b = b[1:]
+		for i := range fields {
+			n, w := binary.Uvarint(b)
+			if w <= 0 || n > uint64(len(b)-w) {
+				return false
+			}
+			fields[i], b = b[w:w+int(n)], b[w+int(n):]
+		}
+		return len(b) == 0
+	}
+	for i := range len(fields) - 1 {
+		j := bytes.IndexByte(b, ',')
+		if j < 0 {
+			return false
+		}
+		fields[i], b = b[:j], b[j+1:]
+	}
+	if bytes.IndexByte(b, ',') >= 0 {
+		return false
+	}
+	fields[len(fields)-1] = b
+	return true
+}
+
+// AppendDedup appends the identity of the message among those with the same
+// TIMESTAMP to b: its ID and STATION, each prefixed by its length as a
+// uvarint. Two messages append the same bytes exactly when their ID and
+// STATION are equal.
+func (m *Message) AppendDedup(b []byte) []byte {
+	b = appendLengthPrefixed(b, m.Fields[FieldID])
+	return appendLengthPrefixed(b, m.Fields[FieldStation])
+}
+
+// appendLengthPrefixed appends f to b, prefixed by its length as a uvarint:
+// a list of fields encoded so has no other list's encoding, whatever bytes
+// the fields hold.
+func appendLengthPrefixed(b, f []byte) []byte {
+	if len(f) < 0x80 {
+		b = append(b, byte(len(f))) // the one-byte uvarint
+	} else {
+		b = binary.AppendUvarint(b, uint64(len(f)))
+	}
+	return append(b, f...)
+}
+
 // Record returns a copy of m that owns its strings.
 func (m *Message) Record() Record {
 	f := &m.Fields

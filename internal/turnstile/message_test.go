@@ -1,8 +1,12 @@
 package turnstile
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
-// keyOf parses a value and returns its AppendKey encoding and key fields.
+// keyOf parses a value and returns its AppendKey encoding and key fields,
+// after checking that SplitKey gives the fields back.
 func keyOf(t *testing.T, value string) (string, [len(KeyFields)]string, bool) {
 	t.Helper()
 	var p Parser
@@ -14,7 +18,17 @@ func keyOf(t *testing.T, value string) (string, [len(KeyFields)]string, bool) {
 	for i, fi := range KeyFields {
 		fields[i] = string(m.Fields[fi])
 	}
-	return string(m.AppendKey(nil)), fields, true
+	key := m.AppendKey(nil)
+	var split [len(KeyFields)][]byte
+	if !SplitKey(key, &split) {
+		t.Fatalf("SplitKey refused the key %q of %q", key, value)
+	}
+	for i := range split {
+		if string(split[i]) != fields[i] {
+			t.Fatalf("SplitKey(%q) gives field %d %q, the message has %q", key, i, split[i], fields[i])
+		}
+	}
+	return string(key), fields, true
 }
 
 // TestAppendKey checks that the key encoding is the same whichever path a
@@ -97,4 +111,55 @@ func FuzzAppendKey(f *testing.F) {
 			t.Fatalf("fields %q and %q, keys %q and %q", fieldsA, fieldsB, keyA, keyB)
 		}
 	})
+}
+
+// TestSplitKeyRefuses checks that SplitKey refuses what AppendKey never
+// writes.
+func TestSplitKeyRefuses(t *testing.T) {
+	for _, b := range []string{
+		"", "A002", "A,B,C,D,E,F", "A,B,C,D,E,F,G,H", // six fields, eight fields
+		"\x00", "\x00\x01A", "\x00\x05AB\x00\x00\x00\x00\x00\x00", // short fields
+		"\x00\x00\x00\x00\x00\x00\x00\x00X",                // seven empty fields, then more
+		"\x00\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", // a length that overflows
+	} {
+		var fields [len(KeyFields)][]byte
+		if SplitKey([]byte(b), &fields) {
+			t.Errorf("SplitKey(%q) = true, %q", b, fields)
+		}
+	}
+}
+
+// TestAppendDedup checks that two messages have the same dedup bytes
+// exactly when their ID and STATION are equal, and that no other field
+// counts.
+func TestAppendDedup(t *testing.T) {
+	dedup := func(id, station, scp, ts string) string {
+		r := good
+		r = strings.Replace(r, ",id1,", ","+id+",", 1)
+		r = strings.Replace(r, ",59 ST,", ","+station+",", 1)
+		r = strings.Replace(r, ",02-00-00,", ","+scp+",", 1)
+		r = strings.Replace(r, "2024-07-22 10:01:00", ts, 1)
+		var p Parser
+		var m Message
+		if err := p.Parse([]byte(r), &m); err != nil {
+			t.Fatalf("%q: %v", r, err)
+		}
+		return string(m.AppendDedup(nil))
+	}
+	long := strings.Repeat("x", 200) // a two-byte length
+	base := dedup("id1", "59 ST", "02-00-00", "2024-07-22 10:01:00")
+	if got := dedup("id1", "59 ST", "02-00-01", "2024-07-23 10:01:00"); got != base {
+		t.Errorf("SCP and TIMESTAMP change the dedup bytes: %q, %q", got, base)
+	}
+	seen := map[string][2]string{}
+	for _, c := range [][2]string{
+		{"id1", "59 ST"}, {"id2", "59 ST"}, {"id1", "59 SU"}, {"id1", "5"}, {"id15", ""},
+		{"id", "159 ST"}, {long, "59 ST"}, {long + "5", "9 ST"}, {"\"a\"\"b\"", "59 ST"},
+	} {
+		d := dedup(c[0], c[1], "02-00-00", "2024-07-22 10:01:00")
+		if other, dup := seen[d]; dup {
+			t.Errorf("%q and %q have the same dedup bytes %q", c, other, d)
+		}
+		seen[d] = c
+	}
 }
