@@ -147,9 +147,9 @@ func (e *Engine) Ready() bool {
 
 // Add adds one valid record at the given offset (a Kafka offset, or a line
 // number). Records must come in offset order.
-func (e *Engine) Add(m *Record, offset int64) Result {
+func (e *Engine) Add(rec *Record, offset int64) Result {
 	var r Result
-	t := m.Time
+	t := rec.Time
 	if !e.span.ok || e.span.t != t {
 		// Records mostly come in runs of one TIMESTAMP: divide once per run.
 		e.span = span{t: t, first: e.spec.firstStart(t), last: e.spec.lastStart(t), ok: true}
@@ -167,13 +167,13 @@ func (e *Engine) Add(m *Record, offset int64) Result {
 		e.last, e.lastT = e.set(t, lastEnd), t
 	}
 	// The set is the TIMESTAMP's own, so the hash leaves the TIMESTAMP out.
-	if !e.last.add(hash128(m.Dedup, e.keys.seed)) {
+	if !e.last.add(hash128(rec.Dedup, e.keys.seed)) {
 		r.Duplicate = true
 		e.observe(t)
 		return r
 	}
 
-	id, split := e.keys.intern(m.Key, e.partition)
+	id, split := e.keys.intern(rec.Key, e.partition)
 	r.SplitKey = split
 	for start := first; start <= last; start += e.spec.slide {
 		end := start + e.spec.size
@@ -182,7 +182,7 @@ func (e *Engine) Add(m *Record, offset int64) Result {
 			r.LateEnd = end
 			continue
 		}
-		if e.window(start).add(id, m.Entries, m.Exits, offset, e.keys.Len()) {
+		if e.window(start).add(id, rec.Entries, rec.Exits, offset, e.keys.Len()) {
 			e.keys.hold(id)
 		}
 		r.Added++
