@@ -3,6 +3,7 @@ package turnstile
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"math/rand/v2"
 	"testing"
 )
@@ -72,7 +73,7 @@ func TestBitTests(t *testing.T) {
 		w := binary.LittleEndian.Uint64(b[:])
 		ascii := true
 		var zero, quote, nonASCII uint64
-		less := false
+		less, firstLess := false, 0
 		for k, c := range b {
 			high := uint64(0x80) << (8 * k)
 			if c >= 0x80 {
@@ -85,15 +86,15 @@ func TestBitTests(t *testing.T) {
 			if c == '"' {
 				quote |= high
 			}
-			if c < ' ' {
-				less = true
+			if c < ' ' && !less {
+				less, firstLess = true, k
 			}
 		}
 		if got := hasNonASCII(w); got != nonASCII {
 			t.Fatalf("hasNonASCII(%q) = %#x, want %#x", b, got, nonASCII)
 		}
-		if got := hasLess(w, ' ') != 0; got != less {
-			t.Fatalf("hasLess(%q, ' ') != 0 is %v, want %v", b, got, less)
+		if got := hasLess(w, ' '); (got != 0) != less || less && bits.TrailingZeros64(got) != 8*firstLess+7 {
+			t.Fatalf("hasLess(%q, ' ') = %#x, want the high bit of byte %d lowest (or zero: %v)", b, got, firstLess, !less)
 		}
 		if !ascii {
 			continue // hasZeroByte and hasByte promise nothing
