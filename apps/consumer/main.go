@@ -98,13 +98,13 @@ func validate(o *options, stderr io.Writer) (*settings, error) {
 	if s.log, err = ops.NewLogger(stderr, o.logFormat, o.logLevel); err != nil {
 		return nil, err
 	}
-	size, err := window.ParseLength(o.duration)
+	size, err := parseLength(o.duration)
 	if err != nil {
 		return nil, fmt.Errorf("--duration: %w", err)
 	}
 	slide := size
 	if o.slide != "" {
-		if slide, err = window.ParseLength(o.slide); err != nil {
+		if slide, err = parseLength(o.slide); err != nil {
 			return nil, fmt.Errorf("--slide: %w", err)
 		}
 	}

@@ -77,6 +77,7 @@ type Processor struct {
 
 	parser turnstile.Parser
 	msg    turnstile.Message
+	rec    window.Record // what the engine takes of msg
 	// futureLimit is the clock guard's last limit (Unix seconds): a record
 	// at or before it passes without reading the clock, since the limit only
 	// grows with the wall clock.
@@ -130,7 +131,7 @@ func New(cfg Config) *Processor {
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
 	}
-	p := &Processor{cfg: cfg, keys: window.NewKeys(), parts: make(map[int32]*partition)}
+	p := &Processor{cfg: cfg, keys: window.NewKeys(hashSeed()), parts: make(map[int32]*partition)}
 	if cfg.WriteAhead > 0 {
 		p.slots = make(chan struct{}, cfg.WriteAhead)
 	}
@@ -297,7 +298,7 @@ func (p *Processor) handle(ctx context.Context, st *partition, offset int64, val
 		return p.emit(ctx, st)
 	}
 	m.valid.Inc()
-	r := st.engine.Add(&p.msg, offset)
+	r := st.engine.Add(windowRecord(&p.msg, &p.rec), offset)
 	if r.SplitKey {
 		m.splitKeys.Inc()
 		p.cfg.Logger.Warn("a turnstile key shows up on two partitions: its windows are split; such a topic needs a single partition",

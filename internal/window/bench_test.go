@@ -37,9 +37,10 @@ func benchEngine(b *testing.B, keys int) {
 	}
 	var p turnstile.Parser
 	var m turnstile.Message
+	var r Record
 	emitted := 0
 	emit := func(c *Closed) error { emitted += len(c.Rows); return nil }
-	e := New(spec, NewKeys(), 0)
+	e := New(spec, NewKeys(testSeed), 0)
 	runtime.GC() // collect the garbage of building the values outside the timed loop
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -52,7 +53,7 @@ func benchEngine(b *testing.B, keys int) {
 		if err := p.Parse(vals[i%n], &m); err != nil {
 			b.Fatal(err)
 		}
-		e.Add(&m, int64(i))
+		e.Add(recordOf(&m, &r), int64(i))
 		if e.Ready() {
 			_ = e.Emit(emit)
 		}
@@ -84,32 +85,33 @@ func cellBytes(tb testing.TB, keys int) float64 {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	msgs := make([]turnstile.Message, len(vals))
-	parsers := make([]turnstile.Parser, len(vals))
+	recs := make([]Record, len(vals))
 	for i, v := range vals {
-		if err := parsers[i].Parse(v, &msgs[i]); err != nil {
+		var p turnstile.Parser
+		var m turnstile.Message
+		if err := p.Parse(v, &m); err != nil {
 			tb.Fatal(err)
 		}
+		recordOf(&m, &recs[i])
 	}
-	keyTable := NewKeys()
+	keyTable := NewKeys(testSeed)
 	warm := New(spec, keyTable, 0) // intern the keys first: the key table is shared, not per window
-	for i := range msgs {
-		warm.Add(&msgs[i], int64(i))
+	for i := range recs {
+		warm.Add(&recs[i], int64(i))
 	}
 	e := New(spec, keyTable, 0)
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	for i := range msgs {
-		e.keys.intern(&msgs[i], 0)
+	for i := range recs {
+		e.keys.intern(recs[i].Key, 0)
 		e.window(0).add(int32(i), 1, 1, int64(i), keyTable.Len())
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	runtime.KeepAlive(e)
 	runtime.KeepAlive(warm)
-	runtime.KeepAlive(msgs)
-	runtime.KeepAlive(parsers)
+	runtime.KeepAlive(recs)
 	return float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(e.OpenCells())
 }
 

@@ -3,7 +3,6 @@ package window
 import (
 	"math"
 	"math/bits"
-	"math/rand/v2"
 	"slices"
 
 	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
@@ -19,6 +18,20 @@ type Result struct {
 	Late      int   // windows the record missed because they were closed
 	LateEnd   int64 // the end of the latest window it missed, when Late > 0
 	SplitKey  bool  // its key was first seen on another partition (reported once per key)
+}
+
+// Record is one valid record as the Engine takes it: the caller extracts it
+// from a parsed message. Add reads Key and Dedup and keeps neither.
+type Record struct {
+	Time           int64 // event time (TIMESTAMP), Unix seconds
+	Entries, Exits int64
+	// Key is the grouping key as turnstile.Message.AppendKey encodes it: two
+	// records are summed in the same rows exactly when their Keys are equal.
+	Key []byte
+	// Dedup identifies the record among those with the same Time (the
+	// consumer passes turnstile.Message.AppendDedup: ID and STATION). A
+	// record whose Time and Dedup repeat an earlier one's is a duplicate.
+	Dedup []byte
 }
 
 // Closed is one emitted window: its bounds, the offsets of the records summed
@@ -47,8 +60,6 @@ type Engine struct {
 	lastT    int64 // the TIMESTAMP of last, the set Add used last
 	last     *fingerprints
 	freeSets []*fingerprints
-	seed     uint64
-	hashBuf  []byte
 
 	span span // the windows of the last TIMESTAMP seen
 
@@ -70,7 +81,7 @@ type win struct {
 }
 
 // New returns an Engine for one partition. Engines of the same consumer share
-// keys.
+// keys, and hash with its seed.
 func New(spec Spec, keys *Keys, partition int32) *Engine {
 	return &Engine{
 		spec:      spec,
@@ -78,7 +89,6 @@ func New(spec Spec, keys *Keys, partition int32) *Engine {
 		partition: partition,
 		wm:        NoWatermark,
 		seen:      make(map[int64]*fingerprints),
-		seed:      rand.Uint64(),
 	}
 }
 
@@ -137,9 +147,9 @@ func (e *Engine) Ready() bool {
 
 // Add adds one valid record at the given offset (a Kafka offset, or a line
 // number). Records must come in offset order.
-func (e *Engine) Add(m *turnstile.Message, offset int64) Result {
+func (e *Engine) Add(rec *Record, offset int64) Result {
 	var r Result
-	t := m.Timestamp
+	t := rec.Time
 	if !e.span.ok || e.span.t != t {
 		// Records mostly come in runs of one TIMESTAMP: divide once per run.
 		e.span = span{t: t, first: e.spec.firstStart(t), last: e.spec.lastStart(t), ok: true}
@@ -156,13 +166,14 @@ func (e *Engine) Add(m *turnstile.Message, offset int64) Result {
 	if e.last == nil || e.lastT != t {
 		e.last, e.lastT = e.set(t, lastEnd), t
 	}
-	if !e.last.add(e.fingerprint(m)) {
+	// The set is the TIMESTAMP's own, so the hash leaves the TIMESTAMP out.
+	if !e.last.add(hash128(rec.Dedup, e.keys.seed)) {
 		r.Duplicate = true
 		e.observe(t)
 		return r
 	}
 
-	id, split := e.keys.intern(m, e.partition)
+	id, split := e.keys.intern(rec.Key, e.partition)
 	r.SplitKey = split
 	for start := first; start <= last; start += e.spec.slide {
 		end := start + e.spec.size
@@ -171,7 +182,7 @@ func (e *Engine) Add(m *turnstile.Message, offset int64) Result {
 			r.LateEnd = end
 			continue
 		}
-		if e.window(start).add(id, m.Entries, m.Exits, offset, e.keys.Len()) {
+		if e.window(start).add(id, rec.Entries, rec.Exits, offset, e.keys.Len()) {
 			e.keys.hold(id)
 		}
 		r.Added++
@@ -185,14 +196,6 @@ func (e *Engine) observe(t int64) {
 	if w := t - e.spec.delay; w > e.wm {
 		e.wm = w
 	}
-}
-
-func (e *Engine) fingerprint(m *turnstile.Message) fingerprint {
-	// The set is the TIMESTAMP's own, so the hash leaves the TIMESTAMP out.
-	b := appendField(e.hashBuf[:0], m.Fields[turnstile.FieldID])
-	b = appendField(b, m.Fields[turnstile.FieldStation])
-	e.hashBuf = b
-	return hash128(b, e.seed)
 }
 
 // set returns the duplicate memory of the records with TIMESTAMP t, whose

@@ -1,7 +1,7 @@
 package window
 
 import (
-	"math/rand/v2"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -73,8 +73,11 @@ type keySlot struct {
 // never interned twice.
 const defaultMinIdle = 1 << 18
 
-// NewKeys returns an empty key table.
-func NewKeys() *Keys { return &Keys{seed: rand.Uint64(), minIdle: defaultMinIdle} }
+// NewKeys returns an empty key table that hashes with the given seed, as do
+// the Engines that share it. The caller draws the seed at random (from
+// crypto/rand, say), so that a hash collision, however unlikely, does not
+// repeat on the next run; a test may pass a fixed one.
+func NewKeys(seed uint64) *Keys { return &Keys{seed: seed, minIdle: defaultMinIdle} }
 
 // Len returns the size of the ID space: every key ID is below it. It is the
 // largest number of keys that were live at once, not the number of live keys
@@ -94,12 +97,11 @@ func (k *Keys) Forgotten() int64 { return k.forgotten }
 // Key returns the key with the given ID.
 func (k *Keys) Key(id int32) *turnstile.Key { return &k.keys[id] }
 
-// intern returns the ID of the message's key. split is true the first time the
-// key shows up on a partition other than the one it was first seen on. The
-// caller must add the key to an open window (hold) before it releases any.
-func (k *Keys) intern(m *turnstile.Message, partition int32) (id int32, split bool) {
-	b := m.AppendKey(k.buf[:0])
-	k.buf = b
+// intern returns the ID of the key b, encoded as turnstile.Message.AppendKey
+// encodes it. split is true the first time the key shows up on a partition
+// other than the one it was first seen on. The caller must add the key to an
+// open window (hold) before it releases any.
+func (k *Keys) intern(b []byte, partition int32) (id int32, split bool) {
 	h := hash128(b, k.seed)
 	if (k.live+1)*8 > len(k.slots)*maxLoad {
 		k.grow()
@@ -117,16 +119,20 @@ func (k *Keys) intern(m *turnstile.Message, partition int32) (id int32, split bo
 	}
 	// One string holds the fields joined by NUL bytes, and the key's fields
 	// are substrings of it: one allocation per key.
-	f := &m.Fields
-	name := b[:0] // the hashed bytes are no longer needed
+	var f [len(turnstile.KeyFields)][]byte
+	if !turnstile.SplitKey(b, &f) {
+		panic(fmt.Sprintf("window: %q is not a key as turnstile.Message.AppendKey encodes it", b))
+	}
+	name := k.buf[:0]
 	var ends [len(turnstile.KeyFields)]int
-	for j, fi := range turnstile.KeyFields {
+	for j := range f {
 		if j > 0 {
 			name = append(name, 0)
 		}
-		name = append(name, f[fi]...)
+		name = append(name, f[j]...)
 		ends[j] = len(name)
 	}
+	k.buf = name
 	ns := string(name)
 	field := func(j int) string {
 		if j == 0 {

@@ -1,7 +1,9 @@
 // Package window sums turnstile counts in event-time windows. It is pure: no
-// I/O, no clock. The caller feeds it parsed records of one Kafka partition in
-// offset order, asks it to emit the windows its watermark has closed, and
-// advances the watermark itself when a partition goes idle.
+// I/O, no clock, no random source (the caller passes the hash seed). The
+// caller feeds it the records of one Kafka partition in offset order, each
+// as a Record (its time, counts, key and dedup bytes, which the caller takes
+// from the parsed message), asks it to emit the windows its watermark has
+// closed, and advances the watermark itself when a partition goes idle.
 //
 // The semantics, which tests compare row for row:
 //   - Windows are [k·S, k·S+D), aligned to the Unix epoch; a record at time t
@@ -12,16 +14,15 @@
 //     record) is closed, and the record is late for it; the record is added to
 //     its other windows. Then W is updated, and every window whose end is ≤ W
 //     is ready to be emitted.
-//   - A record whose (ID, STATION, TIMESTAMP) was already seen is a duplicate
-//     and is dropped. The memory of a record is forgotten once all of its
-//     windows are closed; a record all of whose windows are closed is late,
-//     whether or not it repeats an earlier one.
+//   - A record whose (Dedup, Time) was already seen is a duplicate and is
+//     dropped: the consumer's Dedup is (ID, STATION), so a duplicate repeats
+//     an (ID, STATION, TIMESTAMP). The memory of a record is forgotten once
+//     all of its windows are closed; a record all of whose windows are closed
+//     is late, whether or not it repeats an earlier one.
 package window
 
 import (
 	"fmt"
-	"math"
-	"strconv"
 	"time"
 )
 
@@ -80,20 +81,4 @@ func floorDiv(a, b int64) int64 {
 		q--
 	}
 	return q
-}
-
-// ParseLength parses a window length flag: minutes as a plain number, as the
-// Spark job took them ("5", "2.5"), or a Go duration ("90s", "1h").
-func ParseLength(s string) (time.Duration, error) {
-	if minutes, err := strconv.ParseFloat(s, 64); err == nil {
-		if math.IsNaN(minutes) || math.IsInf(minutes, 0) || math.Abs(minutes) > 1e9 {
-			return 0, fmt.Errorf("%q is not a usable number of minutes", s)
-		}
-		return time.Duration(minutes * float64(time.Minute)), nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("%q is neither a number of minutes nor a Go duration such as 90s", s)
-	}
-	return d, nil
 }

@@ -1,7 +1,6 @@
 package window
 
 import (
-	"encoding/binary"
 	"math/bits"
 	"slices"
 
@@ -23,9 +22,9 @@ const maxLoad = 6
 // a billion inputs has a probability below 10^-20.
 type fingerprint struct{ lo, hi uint64 }
 
-// hash128 returns the 128-bit XXH3 hash of b with the given seed. Each table
-// draws its seed at random, so that a collision, however unlikely, does not
-// repeat on the next run.
+// hash128 returns the 128-bit XXH3 hash of b with the given seed. The seed
+// is the caller's (NewKeys), drawn at random, so that a collision, however
+// unlikely, does not repeat on the next run.
 func hash128(b []byte, seed uint64) fingerprint {
 	h := xxh3.Hash128Seed(b, seed)
 	return fingerprint{h.Lo, h.Hi}
@@ -253,15 +252,4 @@ func (t *cells) reset() {
 	clear(t.dense)
 	clear(t.has)
 	t.dense, t.has, t.nDense = t.dense[:0], t.has[:0], 0
-}
-
-// appendField appends f to b, prefixed by its length: a list of fields
-// encoded so has no other list's encoding, whatever bytes the fields hold.
-func appendField(b, f []byte) []byte {
-	if len(f) < 0x80 {
-		b = append(b, byte(len(f))) // the one-byte uvarint
-	} else {
-		b = binary.AppendUvarint(b, uint64(len(f)))
-	}
-	return append(b, f...)
 }
