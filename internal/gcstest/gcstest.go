@@ -150,7 +150,8 @@ func (s *Server) Object(bucket, name string) ([]byte, error) {
 // Objects returns the names of the objects of a bucket under prefix, read
 // directly from the emulator (no faults).
 func (s *Server) Objects(bucket, prefix string) ([]string, error) {
-	objs, _, err := s.fake.ListObjectsWithOptions(bucket, fakestorage.ListOptions{Prefix: prefix})
+	resp, err := s.fake.ListObjectsWithOptionsPaginated(bucket, fakestorage.ListOptions{Prefix: prefix})
+	objs := resp.Objects
 	if err != nil {
 		return nil, fmt.Errorf("gcstest: list gs://%s/%s: %w", bucket, prefix, err)
 	}

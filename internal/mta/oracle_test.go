@@ -287,18 +287,6 @@ func (r *oldReplay) Records() iter.Seq[*turnstile.Record] {
 	}
 }
 
-// oldLoad reads the files in order and converts them: a convenience for
-// newOldConverter, ReadFile on each path, and Finish.
-func oldLoad(ctx context.Context, maxDelta int64, paths []string) (*oldReplay, error) {
-	c := newOldConverter(maxDelta, nil)
-	for _, path := range paths {
-		if err := c.ReadFile(ctx, path); err != nil {
-			return nil, err
-		}
-	}
-	return c.Finish(), nil
-}
-
 // oldSortByTime sorts readings by time, keeping rows of the same time in the
 // order they were read. It is an LSD radix sort on the time relative to the
 // earliest one, 11 bits per pass: a week of readings takes two passes over the
