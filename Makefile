@@ -70,8 +70,8 @@ compose-check: ## Start the Compose stack detached, check every health check and
 
 # --- Local pipeline (tools/runlocal, scripts/fresh-machine.sh, docs/local-run.md) ---
 # `make run` builds ./bin, then tools/runlocal starts the embedded broker, the
-# consumer, the dashboard (once apps/dashboard exists) and the producer as
-# separate processes; Ctrl-C stops them in reverse order.
+# consumer, the dashboard and the producer as separate processes; Ctrl-C stops
+# them in reverse order.
 
 SINK ?= file
 KAFKA_BOOTSTRAP ?=
