@@ -1,7 +1,8 @@
 // Command runlocal runs the whole pipeline on this machine, as separate
 // processes that talk the Kafka protocol over loopback: the embedded broker
-// (tools/kafka-local), the consumer, the dashboard and the producer on a synthetic feed with an accelerated event clock. It is
-// what `make run` starts, after building ./bin; it builds nothing itself.
+// (tools/kafka-local), the consumer, the dashboard, and the producer on a
+// synthetic feed with an accelerated event clock. It is what `make run`
+// starts, after building ./bin; it builds nothing itself.
 //
 //	runlocal [--sink file|gcs] [--kafka-bootstrap HOST:PORT] ...
 //	runlocal check [--dir lake/turnstile] [--min-files 2] [--metrics URL]
