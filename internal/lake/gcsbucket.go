@@ -53,13 +53,13 @@ func NewGCSBucket(ctx context.Context, bucket string, opts ...Option) (*GCSBucke
 		return nil, err
 	}
 	o := newOptions(opts)
-	clientOpts := o.clientOpts
+	var clientOpts []option.ClientOption
 	if o.attemptTimeout > 0 {
-		hc, err := attemptTimeoutClient(ctx, o.attemptTimeout, clientOpts)
+		hc, err := attemptTimeoutClient(ctx, o.attemptTimeout)
 		if err != nil {
 			return nil, fmt.Errorf("lake: GCS client for bucket %q (check Application Default Credentials: GOOGLE_APPLICATION_CREDENTIALS or `gcloud auth application-default login`): %w", bucket, err)
 		}
-		clientOpts = append(slices.Clip(clientOpts), option.WithHTTPClient(hc))
+		clientOpts = append(clientOpts, option.WithHTTPClient(hc))
 	}
 	client, err := storage.NewClient(ctx, clientOpts...)
 	if err != nil {
@@ -257,21 +257,20 @@ func (o *options) retryBudget() time.Duration {
 }
 
 // attemptTimeoutClient returns the HTTP client that storage.NewClient would
-// make from opts, with a timeout on each request: a stalled attempt fails
-// with a timeout and is retried. The timeout covers reading the response
-// body.
-func attemptTimeoutClient(ctx context.Context, d time.Duration, opts []option.ClientOption) (*http.Client, error) {
-	// The defaults storage.NewClient puts before and after the caller's
-	// options, for GCS or for an emulator.
+// make, with a timeout on each request: a stalled attempt fails with a
+// timeout and is retried. The timeout covers reading the response body.
+func attemptTimeoutClient(ctx context.Context, d time.Duration) (*http.Client, error) {
+	// The options storage.NewClient starts from, for GCS or for an emulator.
+	var opts []option.ClientOption
 	if host := os.Getenv("STORAGE_EMULATOR_HOST"); host == "" {
-		opts = append([]option.ClientOption{option.WithScopes(storage.ScopeFullControl, "https://www.googleapis.com/auth/cloud-platform")}, opts...)
 		opts = append(opts,
+			option.WithScopes(storage.ScopeFullControl, "https://www.googleapis.com/auth/cloud-platform"),
 			internaloption.WithDefaultEndpointTemplate("https://storage.UNIVERSE_DOMAIN/storage/v1/"),
 			internaloption.WithDefaultMTLSEndpoint("https://storage.mtls.googleapis.com/storage/v1/"),
 			internaloption.WithDefaultUniverseDomain("googleapis.com"),
 			internaloption.EnableNewAuthLibrary())
 	} else {
-		opts = append([]option.ClientOption{option.WithoutAuthentication(), internaloption.SkipDialSettingsValidation()}, opts...)
+		opts = append(opts, option.WithoutAuthentication(), internaloption.SkipDialSettingsValidation())
 	}
 	hc, _, err := htransport.NewClient(ctx, opts...)
 	if err != nil {

@@ -15,8 +15,6 @@ import (
 	"log/slog"
 	"strings"
 	"time"
-
-	"google.golang.org/api/option"
 )
 
 // Bucket is where lake objects go. Implementations are safe for concurrent
@@ -83,7 +81,6 @@ type options struct {
 	attemptTimeout time.Duration
 	onRetry        func(op, name string, attempt int, err error)
 	log            *slog.Logger
-	clientOpts     []option.ClientOption
 }
 
 // The default retry policy: up to 10 attempts, backoff from 250ms doubling up
@@ -144,10 +141,4 @@ func OnRetry(hook func(op, name string, attempt int, err error)) Option {
 // Without it nothing is logged.
 func Logger(l *slog.Logger) Option {
 	return func(o *options) { o.log = l }
-}
-
-// ClientOptions passes options to storage.NewClient, for example
-// option.WithCredentialsFile.
-func ClientOptions(opts ...option.ClientOption) Option {
-	return func(o *options) { o.clientOpts = append(o.clientOpts, opts...) }
 }
