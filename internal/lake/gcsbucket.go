@@ -104,13 +104,14 @@ func (b *GCSBucket) Create(ctx context.Context, name string, data []byte) error 
 }
 
 // upload writes data to obj in one request. The Writer buffers the whole
-// object (ChunkSize at least len(data)), which is what lets the client's
-// retryer send it again; the retries are bounded by attempts, not by the
-// Writer's per-chunk deadline.
+// object: a chunk larger than the data (the Writer sends a chunk it has filled
+// as the start of a resumable upload, and a chunk that ends the data in one
+// request) is what lets the client's retryer send it again. The retries are
+// bounded by attempts, not by the Writer's per-chunk deadline.
 func (b *GCSBucket) upload(ctx context.Context, obj *storage.ObjectHandle, name string, data []byte) error {
 	w := obj.NewWriter(ctx)
 	w.ContentType = contentType(name)
-	w.ChunkSize = max(len(data), 1)
+	w.ChunkSize = len(data) + 1
 	w.ChunkRetryDeadline = b.opts.retryBudget()
 	if _, err := w.Write(data); err != nil {
 		_ = w.Close()

@@ -316,3 +316,25 @@ type timeoutErr struct{}
 func (*timeoutErr) Error() string   { return "i/o timeout" }
 func (*timeoutErr) Timeout() bool   { return true }
 func (*timeoutErr) Temporary() bool { return true }
+
+// TestGCSPutIsOneRequest checks that an upload is one request, also when the
+// data fills whole 256 KiB chunks (a Writer that fills its chunk starts a
+// resumable upload of two requests or more).
+func TestGCSPutIsOneRequest(t *testing.T) {
+	for _, size := range []int{0, 1, 256 << 10, 512 << 10} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			srv, b, _ := newGCS(t)
+			data := []byte(strings.Repeat("x", size))
+			if err := b.Put(t.Context(), "a/o.csv.gz", data); err != nil {
+				t.Fatal(err)
+			}
+			if n := srv.Faults().Requests(); n != 1 {
+				t.Errorf("%d requests for a %d-byte object, want 1", n, size)
+			}
+			got, err := srv.Object(srv.Bucket(), "a/o.csv.gz")
+			if err != nil || len(got) != size {
+				t.Errorf("object holds %d bytes (%v), want %d", len(got), err, size)
+			}
+		})
+	}
+}
