@@ -28,13 +28,16 @@ bench: ## Run the benchmarks; writes bench.out (benchstat-ready).
 
 # --- Infrastructure and delivery (terraform/, docker/, .github/workflows/) ---
 # Tools are built once into .cache/tools (gitignored) by scripts/tools.sh.
+# tools/google-provider-double, terraform/test, tools/tofu and
+# tools/composecheck are Go modules of their own: the root go.mod carries only
+# what the apps and their tests use.
 
 .PHONY: tools
-tools: ## Build the cached lint/Terraform tools (tofu ~4 min cold, actionlint, provider test double, shellcheck).
+tools: ## Build the cached lint/Terraform tools (tofu ~4 min cold, actionlint, staticcheck, provider test double, shellcheck).
 	bash scripts/tools.sh
 
 .PHONY: lint
-lint: ## gofmt, go vet, actionlint+shellcheck on workflows, tofu fmt (run `make tools` first).
+lint: ## gofmt, go vet, go mod tidy -diff, staticcheck, actionlint+shellcheck, tofu fmt, compose files (run `make tools` first).
 	bash scripts/lint.sh
 
 .PHONY: tf-test
@@ -67,8 +70,8 @@ compose-check: ## Start the Compose stack detached, check every health check and
 
 # --- Local pipeline (tools/runlocal, scripts/fresh-machine.sh, docs/local-run.md) ---
 # `make run` builds ./bin, then tools/runlocal starts the embedded broker, the
-# consumer, the dashboard (once apps/dashboard exists) and the producer as
-# separate processes; Ctrl-C stops them in reverse order.
+# consumer, the dashboard and the producer as separate processes; Ctrl-C stops
+# them in reverse order.
 
 SINK ?= file
 KAFKA_BOOTSTRAP ?=

@@ -10,8 +10,9 @@
 #      lock file of the double ever lands in terraform/.
 #   3. tofu validate
 #   4. tofu test                 (terraform/tests/*.tftest.hcl, mock_provider)
-#   5. go test -tags tftest ./terraform/test/  (terratest: validate, plan
-#      assertions, rendered startup scripts through shellcheck, outputs)
+#   5. go test -tags tftest in terraform/test, its own Go module (terratest:
+#      validate, plan assertions, rendered startup scripts through shellcheck,
+#      outputs)
 #
 # Real schema validation against the real provider runs in
 # .github/workflows/ci.yml, where the registry is reachable.
@@ -69,9 +70,9 @@ step "tofu validate"
 step "tofu test (mock_provider, command = plan)"
 "$TOFU" test -no-color
 
-step "terratest: go test -tags tftest ./terraform/test/"
-cd "$ROOT"
+step "terratest: go test -tags tftest (module terraform/test)"
+cd "$ROOT/terraform/test"
 # -v lists every test and subtest; terratest's own command logs are dropped.
-go test -tags tftest -count=1 -timeout 15m -v ./terraform/test/ 2>&1 |
+go test -tags tftest -count=1 -timeout 15m -v ./... 2>&1 |
   grep -Ev '^Test[^ ]* [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]+Z [a-z_]+\.go:[0-9]+: '
 test "${PIPESTATUS[0]}" -eq 0

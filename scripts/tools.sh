@@ -4,8 +4,10 @@
 #
 #   .cache/tools/bin/tofu        OpenTofu, pinned by tools/tofu/go.mod (~4 min cold)
 #   .cache/tools/bin/actionlint  rhysd/actionlint, pinned below
+#   .cache/tools/bin/staticcheck honnef.co/go/tools, pinned below
 #   .cache/tools/mirror/...      the hashicorp/google TEST DOUBLE
-#                                (tools/google-provider-double) in a provider
+#                                (tools/google-provider-double, its own Go
+#                                module) in a provider
 #                                filesystem mirror for registry.opentofu.org
 #                                and registry.terraform.io
 #   .cache/tools/tofurc          an OpenTofu CLI config that installs providers
@@ -19,6 +21,7 @@ TOOLS="${TOOLS_DIR:-$ROOT/.cache/tools}"
 BIN="$TOOLS/bin"
 GO="${GO:-go}"
 ACTIONLINT_VERSION=v1.7.12
+STATICCHECK_VERSION=v0.8.2
 
 log() { printf 'tools: %s\n' "$*" >&2; }
 
@@ -54,7 +57,7 @@ build_provider_double() {
   version="$(sed -n 's/^const Version = "\(.*\)"$/\1/p' "$ROOT/tools/google-provider-double/main.go")"
   [[ -n "$version" ]] || { log "cannot read Version from tools/google-provider-double/main.go"; exit 1; }
   os_arch="$("$GO" env GOOS)_$("$GO" env GOARCH)"
-  hash="$(stamp "$ROOT"/tools/google-provider-double/*.go "$ROOT/go.sum")"
+  hash="$(stamp "$ROOT"/tools/google-provider-double/*.go "$ROOT/tools/google-provider-double/go.mod" "$ROOT/tools/google-provider-double/go.sum")"
   local primary="$TOOLS/mirror/registry.opentofu.org/hashicorp/google/$version/$os_arch/terraform-provider-google_v$version"
   if fresh provider-double "$hash" "$primary"; then
     log "google provider test double $version is up to date"
@@ -62,7 +65,7 @@ build_provider_double() {
     log "building the google provider TEST DOUBLE $version"
     rm -rf "$TOOLS/mirror"
     mkdir -p "$(dirname "$primary")"
-    (cd "$ROOT" && "$GO" build -trimpath -o "$primary" ./tools/google-provider-double)
+    (cd "$ROOT/tools/google-provider-double" && "$GO" build -trimpath -o "$primary" .)
     record provider-double "$hash"
   fi
   # The same binary answers for registry.terraform.io/hashicorp/google too.
@@ -96,6 +99,18 @@ build_actionlint() {
   record actionlint "$hash"
 }
 
+build_staticcheck() {
+  local hash
+  hash="$(printf '%s %s' "$STATICCHECK_VERSION" "$("$GO" env GOVERSION)" | sha256sum | cut -d' ' -f1)"
+  if fresh staticcheck "$hash" "$BIN/staticcheck"; then
+    log "staticcheck $STATICCHECK_VERSION is up to date"
+    return
+  fi
+  log "building staticcheck $STATICCHECK_VERSION (about a minute)"
+  GOBIN="$BIN" CGO_ENABLED=0 "$GO" install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+  record staticcheck "$hash"
+}
+
 install_shellcheck() {
   if command -v shellcheck >/dev/null 2>&1; then
     log "shellcheck is installed ($(shellcheck --version | sed -n 's/^version: //p'))"
@@ -112,15 +127,17 @@ case "${1:-all}" in
 all)
   install_shellcheck
   build_actionlint
+  build_staticcheck
   build_provider_double
   build_tofu
   ;;
 tofu) build_tofu ;;
 provider) build_provider_double ;;
 actionlint) build_actionlint ;;
+staticcheck) build_staticcheck ;;
 shellcheck) install_shellcheck ;;
 *)
-  echo "usage: scripts/tools.sh [all|tofu|provider|actionlint|shellcheck]" >&2
+  echo "usage: scripts/tools.sh [all|tofu|provider|actionlint|staticcheck|shellcheck]" >&2
   exit 2
   ;;
 esac

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -293,23 +292,4 @@ func diffRows(got, want []string) string {
 		}
 	}
 	return b.String()
-}
-
-// metricsValue reads one metric from a consumer's /metrics endpoint.
-func metricsValue(addr, name string) (string, error) {
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(resp.Body); err != nil {
-		return "", err
-	}
-	for _, line := range strings.Split(buf.String(), "\n") {
-		if strings.HasPrefix(line, name+" ") {
-			return strings.TrimPrefix(line, name+" "), nil
-		}
-	}
-	return "", fmt.Errorf("metric %s not found", name)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/turnstile-stream/turnstile-stream/internal/kafkatest"
+	"github.com/turnstile-stream/turnstile-stream/internal/stream/metricname"
 	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 )
 
@@ -238,9 +239,9 @@ func TestBrowserShowsLiveWindows(t *testing.T) {
 	}
 	// The consumer's metrics endpoint, as the consumer's --metrics-addr serves it.
 	metrics := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintf(w, "turnstile_consumer_lag{partition=\"0\"} 40\nturnstile_consumer_lag{partition=\"1\"} 2\n"+
-			"turnstile_consumer_watermark_seconds{partition=\"0\"} %d\nturnstile_consumer_watermark_seconds{partition=\"1\"} %d\n",
-			last.Unix(), last.Add(-5*time.Minute).Unix())
+		lag, wm := metricname.Lag, metricname.WatermarkSeconds
+		fmt.Fprintf(w, "%s{partition=\"0\"} 40\n%s{partition=\"1\"} 2\n%s{partition=\"0\"} %d\n%s{partition=\"1\"} %d\n",
+			lag, lag, wm, last.Unix(), wm, last.Add(-5*time.Minute).Unix())
 	}))
 	t.Cleanup(metrics.Close)
 	pageURL := startDashboard(t, broker.Addr(), "--consumer-metrics", metrics.URL+"/metrics")

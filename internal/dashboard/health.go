@@ -1,15 +1,18 @@
 package dashboard
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/turnstile-stream/turnstile-stream/internal/stream/metricname"
 )
 
 // Health is the pipeline health the page shows.
@@ -147,66 +150,41 @@ func ScrapeConsumer(ctx context.Context, client *http.Client, url string, now ti
 
 // ParseConsumerMetrics reads Prometheus text exposition and returns
 // turnstile_consumer_lag and turnstile_consumer_watermark_seconds by
-// partition label.
+// partition label. A value that is not a finite number is an error.
 func ParseConsumerMetrics(r io.Reader) (lag, watermark map[string]int64, err error) {
-	lag, watermark = map[string]int64{}, map[string]int64{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := sc.Text()
-		var into map[string]int64
-		switch {
-		case strings.HasPrefix(line, "turnstile_consumer_lag{"):
-			into = lag
-		case strings.HasPrefix(line, "turnstile_consumer_watermark_seconds{"):
-			into = watermark
-		default:
-			continue
-		}
-		labels, value, ok := strings.Cut(line[strings.IndexByte(line, '{')+1:], "} ")
-		if !ok {
-			return nil, nil, fmt.Errorf("consumer metrics: bad line %q", line)
-		}
-		part := labelValue(labels, "partition")
-		fields := strings.Fields(value)
-		if len(fields) == 0 {
-			return nil, nil, fmt.Errorf("consumer metrics: no value in %q", line)
-		}
-		f, err := strconv.ParseFloat(fields[0], 64)
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, nil, fmt.Errorf("consumer metrics: bad value in %q", line)
-		}
-		into[part] = int64(f)
-	}
-	if err := sc.Err(); err != nil {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(r)
+	if err != nil {
 		return nil, nil, fmt.Errorf("consumer metrics: %w", err)
+	}
+	if lag, err = byPartition(fams[metricname.Lag]); err != nil {
+		return nil, nil, err
+	}
+	if watermark, err = byPartition(fams[metricname.WatermarkSeconds]); err != nil {
+		return nil, nil, err
 	}
 	return lag, watermark, nil
 }
 
-// labelValue returns the value of label name in a Prometheus label set
-// such as `partition="3",topic="x"`.
-func labelValue(labels, name string) string {
-	for labels != "" {
-		k, rest, ok := strings.Cut(labels, `="`)
-		if !ok {
-			return ""
+// byPartition returns the samples of a gauge (or untyped) family by their
+// partition label, truncated to integers.
+func byPartition(f *dto.MetricFamily) (map[string]int64, error) {
+	out := map[string]int64{}
+	for _, m := range f.GetMetric() {
+		v := m.GetGauge().GetValue()
+		if m.GetGauge() == nil {
+			v = m.GetUntyped().GetValue()
 		}
-		end := strings.IndexByte(rest, '"')
-		for end > 0 && rest[end-1] == '\\' {
-			next := strings.IndexByte(rest[end+1:], '"')
-			if next < 0 {
-				return ""
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("consumer metrics: %s: value %v", f.GetName(), v)
+		}
+		part := ""
+		for _, l := range m.GetLabel() {
+			if l.GetName() == metricname.Partition {
+				part = l.GetValue()
 			}
-			end += next + 1
 		}
-		if end < 0 {
-			return ""
-		}
-		if strings.TrimSpace(k) == name {
-			return rest[:end]
-		}
-		labels = strings.TrimPrefix(rest[end+1:], ",")
+		out[part] = int64(v)
 	}
-	return ""
+	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 )
 
+// consumerMetrics is a scrape of the consumer's /metrics.
 const consumerMetrics = `# HELP turnstile_consumer_lag Consumer lag per partition: high watermark minus next offset to read.
 # TYPE turnstile_consumer_lag gauge
 turnstile_consumer_lag{partition="0"} 12
@@ -38,15 +39,40 @@ func TestParseConsumerMetrics(t *testing.T) {
 	}
 }
 
-func TestLabelValue(t *testing.T) {
-	for labels, want := range map[string]string{
-		`partition="3"`:                      "3",
-		`topic="a,b",partition="7"`:          "7",
-		`topic="say \"hi\"", partition="12"`: "12",
-		`topic="x"`:                          "",
+func TestParseConsumerMetricsLabels(t *testing.T) {
+	tests := []struct {
+		name, text string
+		want       map[string]int64
+	}{
+		{"partition alone", `turnstile_consumer_lag{partition="3"} 5`, map[string]int64{"3": 5}},
+		{"a comma in another label", `turnstile_consumer_lag{topic="a,b",partition="7"} 1`, map[string]int64{"7": 1}},
+		{"escaped quotes", `turnstile_consumer_lag{topic="say \"hi\"", partition="12"} 2`, map[string]int64{"12": 2}},
+		{"no partition label", `turnstile_consumer_lag{topic="x"} 4`, map[string]int64{"": 4}},
+		{"typed gauge with a timestamp", "# TYPE turnstile_consumer_lag gauge\nturnstile_consumer_lag{partition=\"1\"} 9 1700000000000", map[string]int64{"1": 9}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lag, _, err := ParseConsumerMetrics(strings.NewReader(tt.text + "\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(lag) != len(tt.want) {
+				t.Fatalf("lag = %v, want %v", lag, tt.want)
+			}
+			for k, v := range tt.want {
+				if lag[k] != v {
+					t.Errorf("lag = %v, want %v", lag, tt.want)
+				}
+			}
+		})
+	}
+	for _, bad := range []string{
+		`turnstile_consumer_lag{partition="0"} NaN`,
+		`turnstile_consumer_watermark_seconds{partition="0"} +Inf`,
+		`turnstile_consumer_lag{partition="0" 1`,
 	} {
-		if got := labelValue(labels, "partition"); got != want {
-			t.Errorf("labelValue(%s) = %q, want %q", labels, got, want)
+		if _, _, err := ParseConsumerMetrics(strings.NewReader(bad + "\n")); err == nil {
+			t.Errorf("%q parsed without error", bad)
 		}
 	}
 }

@@ -15,7 +15,6 @@ package gcstest
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -44,7 +43,6 @@ type Option func(*options)
 type options struct {
 	port    int
 	buckets []string
-	log     io.Writer
 }
 
 // Port makes the emulator listen on 127.0.0.1:port (0, the default, picks a
@@ -56,9 +54,6 @@ func Port(port int) Option { return func(o *options) { o.port = port } }
 func Buckets(names ...string) Option {
 	return func(o *options) { o.buckets = append(o.buckets, names...) }
 }
-
-// Log writes an access log line per request that reaches the emulator.
-func Log(w io.Writer) Option { return func(o *options) { o.log = w } }
 
 // Start starts an emulator on 127.0.0.1 over plain HTTP, with its buckets
 // created and no faults queued.
@@ -83,7 +78,6 @@ func Start(opts ...Option) (*Server, error) {
 		Host:       "127.0.0.1",
 		PublicHost: host,
 		NoListener: true,
-		Writer:     o.log,
 	})
 	if err != nil {
 		_ = l.Close()
@@ -150,7 +144,8 @@ func (s *Server) Object(bucket, name string) ([]byte, error) {
 // Objects returns the names of the objects of a bucket under prefix, read
 // directly from the emulator (no faults).
 func (s *Server) Objects(bucket, prefix string) ([]string, error) {
-	objs, _, err := s.fake.ListObjectsWithOptions(bucket, fakestorage.ListOptions{Prefix: prefix})
+	resp, err := s.fake.ListObjectsWithOptionsPaginated(bucket, fakestorage.ListOptions{Prefix: prefix})
+	objs := resp.Objects
 	if err != nil {
 		return nil, fmt.Errorf("gcstest: list gs://%s/%s: %w", bucket, prefix, err)
 	}

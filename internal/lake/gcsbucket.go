@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"path"
 	"slices"
 	"strings"
@@ -15,8 +15,12 @@ import (
 	"time"
 
 	"cloud.google.com/go/storage"
+	gax "github.com/googleapis/gax-go/v2"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
+	"google.golang.org/api/option"
+	"google.golang.org/api/option/internaloption"
+	htransport "google.golang.org/api/transport/http"
 )
 
 // GCSBucket is a Bucket in Google Cloud Storage.
@@ -24,11 +28,12 @@ import (
 // Put uploads the object in one request through the storage client's Writer
 // and checks the Writer's Close error: GCS makes an object visible only when
 // its upload completes, so an object is complete or absent (or still holds
-// its previous content). The storage client's own retries are off; GCSBucket
-// retries transient failures itself (HTTP 408, 429 and 5xx, timeouts,
-// connection resets, unexpected EOF) with exponential backoff and jitter, a
-// bounded number of times, and fails at once on other errors (403, a missing
-// bucket, a bad request) with a message that says what to check. Uploads
+// its previous content). Every operation goes through the storage client's
+// own retryer (policy RetryAlways, exponential backoff with jitter, a bounded
+// number of attempts): it retries transient failures (HTTP 408, 429 and 5xx,
+// timeouts, connection resets, unexpected EOF) and fails at once on other
+// errors (403, a missing bucket, a bad request) with a message that says what
+// to check. Each attempt (each HTTP request) has its own timeout. Uploads
 // carry no precondition: retrying an upload whose answer was lost rewrites
 // the same bytes.
 type GCSBucket struct {
@@ -48,13 +53,24 @@ func NewGCSBucket(ctx context.Context, bucket string, opts ...Option) (*GCSBucke
 		return nil, err
 	}
 	o := newOptions(opts)
-	client, err := storage.NewClient(ctx, o.clientOpts...)
+	var clientOpts []option.ClientOption
+	if o.attemptTimeout > 0 {
+		hc, err := attemptTimeoutClient(ctx, o.attemptTimeout)
+		if err != nil {
+			return nil, fmt.Errorf("lake: GCS client for bucket %q (check Application Default Credentials: GOOGLE_APPLICATION_CREDENTIALS or `gcloud auth application-default login`): %w", bucket, err)
+		}
+		clientOpts = append(clientOpts, option.WithHTTPClient(hc))
+	}
+	client, err := storage.NewClient(ctx, clientOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("lake: GCS client for bucket %q (check Application Default Credentials: GOOGLE_APPLICATION_CREDENTIALS or `gcloud auth application-default login`): %w", bucket, err)
 	}
-	// GCSBucket retries every operation itself, with one policy, one hook and
-	// an injectable sleep.
-	client.SetRetry(storage.WithPolicy(storage.RetryNever))
+	client.SetRetry(
+		storage.WithPolicy(storage.RetryAlways), // uploads carry no precondition; see above
+		storage.WithBackoff(gax.Backoff{Initial: o.initialBackoff, Max: o.maxBackoff, Multiplier: 2}),
+		storage.WithMaxAttempts(o.maxAttempts),
+		storage.WithErrorFunc(transient),
+	)
 	return &GCSBucket{client: client, bucket: client.Bucket(bucket), name: bucket, opts: o}, nil
 }
 
@@ -65,16 +81,8 @@ func (b *GCSBucket) Put(ctx context.Context, name string, data []byte) error {
 	if err := checkName(name); err != nil {
 		return err
 	}
-	return b.retry(ctx, "put", name, func(ctx context.Context) error {
-		w := b.bucket.Object(name).NewWriter(ctx)
-		w.ContentType = contentType(name)
-		w.ChunkSize = 0 // one request, no 16 MiB buffer: GCSBucket retries with data itself
-		if _, err := w.Write(data); err != nil {
-			_ = w.Close()
-			return err
-		}
-		return w.Close()
-	})
+	a := b.attempts("put", name)
+	return b.result(ctx, a, b.upload(ctx, a.object(b.bucket.Object(name)), name, data))
 }
 
 // Create uploads data as the object name with the precondition that no
@@ -85,16 +93,9 @@ func (b *GCSBucket) Create(ctx context.Context, name string, data []byte) error 
 	if err := checkName(name); err != nil {
 		return err
 	}
-	err := b.retry(ctx, "create", name, func(ctx context.Context) error {
-		w := b.bucket.Object(name).If(storage.Conditions{DoesNotExist: true}).NewWriter(ctx)
-		w.ContentType = contentType(name)
-		w.ChunkSize = 0
-		if _, err := w.Write(data); err != nil {
-			_ = w.Close()
-			return err
-		}
-		return w.Close()
-	})
+	a := b.attempts("create", name)
+	obj := a.object(b.bucket.Object(name)).If(storage.Conditions{DoesNotExist: true})
+	err := b.result(ctx, a, b.upload(ctx, obj, name, data))
 	var ge *googleapi.Error
 	if errors.As(err, &ge) && ge.Code == http.StatusPreconditionFailed {
 		return fmt.Errorf("lake: create gs://%s/%s: %w", b.name, name, ErrExist)
@@ -102,34 +103,55 @@ func (b *GCSBucket) Create(ctx context.Context, name string, data []byte) error 
 	return err
 }
 
+// upload writes data to obj in one request. The Writer buffers the whole
+// object: a chunk larger than the data (the Writer sends a chunk it has filled
+// as the start of a resumable upload, and a chunk that ends the data in one
+// request) is what lets the client's retryer send it again. The retries are
+// bounded by attempts, not by the Writer's per-chunk deadline.
+func (b *GCSBucket) upload(ctx context.Context, obj *storage.ObjectHandle, name string, data []byte) error {
+	w := obj.NewWriter(ctx)
+	w.ContentType = contentType(name)
+	w.ChunkSize = len(data) + 1
+	w.ChunkRetryDeadline = b.opts.retryBudget()
+	if _, err := w.Write(data); err != nil {
+		_ = w.Close()
+		return err
+	}
+	return w.Close()
+}
+
 // Get downloads the object name.
 func (b *GCSBucket) Get(ctx context.Context, name string) ([]byte, error) {
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
-	var data []byte
-	err := b.retry(ctx, "get", name, func(ctx context.Context) error {
-		r, err := b.bucket.Object(name).NewReader(ctx)
+	a := b.attempts("get", name)
+	data, err := func() ([]byte, error) {
+		r, err := a.object(b.bucket.Object(name)).NewReader(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer r.Close()
-		data, err = io.ReadAll(r)
-		return err
-	})
-	return data, err
+		return io.ReadAll(r)
+	}()
+	if err := b.result(ctx, a, err); err != nil {
+		return nil, err
+	}
+	return data, nil
 }
 
 // List returns the sorted names of the objects that start with prefix.
 func (b *GCSBucket) List(ctx context.Context, prefix string) ([]string, error) {
-	var names []string
-	err := b.retry(ctx, "list", prefix, func(ctx context.Context) error {
-		names = names[:0]
+	a := b.attempts("list", prefix)
+	names := []string{}
+	err := func() error {
 		q := &storage.Query{Prefix: prefix}
 		if err := q.SetAttrSelection([]string{"Name"}); err != nil {
 			return err
 		}
-		it := b.bucket.Objects(ctx, q)
+		// A fresh handle: Retryer changes the retry settings of the handle
+		// it is called on.
+		it := b.client.Bucket(b.name).Retryer(a.retryOption()).Objects(ctx, q)
 		for {
 			attrs, err := it.Next()
 			if errors.Is(err, iterator.Done) {
@@ -140,12 +162,9 @@ func (b *GCSBucket) List(ctx context.Context, prefix string) ([]string, error) {
 			}
 			names = append(names, attrs.Name)
 		}
-	})
-	if err != nil {
+	}()
+	if err := b.result(ctx, a, err); err != nil {
 		return nil, err
-	}
-	if names == nil {
-		names = []string{}
 	}
 	slices.Sort(names)
 	return names, nil
@@ -159,57 +178,156 @@ func (b *GCSBucket) Close() error {
 	return nil
 }
 
-// retry runs f until it succeeds, fails permanently, runs out of attempts or
-// ctx ends. Each attempt gets its own timeout.
-func (b *GCSBucket) retry(ctx context.Context, op, name string, f func(context.Context) error) error {
-	o := &b.opts
-	where := fmt.Sprintf("gs://%s/%s", b.name, name)
-	for attempt := 1; ; attempt++ {
-		actx, cancel := ctx, context.CancelFunc(func() {})
-		if o.attemptTimeout > 0 {
-			actx, cancel = context.WithTimeout(ctx, o.attemptTimeout)
-		}
-		err := f(actx)
-		timedOut := err != nil && errors.Is(actx.Err(), context.DeadlineExceeded)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("lake: %s %s: %w (last error: %v)", op, where, ctx.Err(), err)
-		}
-		if timedOut {
-			err = fmt.Errorf("attempt timed out after %v: %w", o.attemptTimeout, err)
-		} else if !transient(err) {
-			return permanentError(op, b.name, name, err)
-		}
-		if attempt >= o.maxAttempts {
-			o.log.Warn("lake: giving up", "op", op, "object", where, "attempts", attempt, "err", err)
-			return fmt.Errorf("lake: %s %s: giving up after %d attempts: %w", op, where, attempt, err)
-		}
-		wait := backoff(o.initialBackoff, o.maxBackoff, attempt)
-		if o.onRetry != nil {
-			o.onRetry(op, name, attempt, err)
-		}
-		o.log.Warn("lake: retrying", "op", op, "object", where, "attempt", attempt, "wait", wait, "err", err)
-		if serr := o.sleep(ctx, wait); serr != nil {
-			return fmt.Errorf("lake: %s %s: %w (last error: %v)", op, where, serr, err)
-		}
-	}
+// attempts follows the attempts of one operation through the client's
+// retryer: it decides whether a failed attempt is retried, and calls the
+// OnRetry hook and logs each retry.
+type attempts struct {
+	b        *GCSBucket
+	op, name string
+	failed   int  // failed attempts seen
+	bounded  bool // the last failure was not retried for want of attempts
 }
 
-// backoff returns the wait after the failed attempt n (1-based): initial
-// doubled n-1 times, capped at max, minus a random jitter of up to half.
-func backoff(initial, max time.Duration, n int) time.Duration {
-	d := initial
-	for i := 1; i < n && d < max; i++ {
-		d *= 2
+func (b *GCSBucket) attempts(op, name string) *attempts {
+	return &attempts{b: b, op: op, name: name}
+}
+
+// object returns obj with a's retry decision. Object handles hold their own
+// copy of the retry settings, so this does not touch other operations.
+func (a *attempts) object(obj *storage.ObjectHandle) *storage.ObjectHandle {
+	return obj.Retryer(a.retryOption())
+}
+
+func (a *attempts) retryOption() storage.RetryOption {
+	return storage.WithErrorFuncWithContext(func(err error, _ *storage.RetryContext) bool { return a.retry(err) })
+}
+
+// retry is called by the client's retryer after each attempt (with a nil
+// error after a successful upload request).
+func (a *attempts) retry(err error) bool {
+	if err == nil {
+		return false
 	}
-	d = min(d, max)
-	if d <= 1 {
-		return d
+	a.failed++
+	if !transient(err) {
+		return false
 	}
-	return d - rand.N(d/2+1)
+	// The retryer bounds the attempts of most operations itself
+	// (WithMaxAttempts), but not those of uploads.
+	if a.failed >= a.b.opts.maxAttempts {
+		a.bounded = true
+		return false
+	}
+	o := &a.b.opts
+	if o.onRetry != nil {
+		o.onRetry(a.op, a.name, a.failed, err)
+	}
+	o.log.Warn("lake: retrying", "op", a.op, "object", a.where(), "attempt", a.failed, "err", err)
+	return true
+}
+
+func (a *attempts) where() string { return fmt.Sprintf("gs://%s/%s", a.b.name, a.name) }
+
+// result turns the error that ended an operation into the error it returns.
+func (b *GCSBucket) result(ctx context.Context, a *attempts, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("lake: %s %s: %w (last error: %v)", a.op, a.where(), ctx.Err(), err)
+	}
+	if !transient(err) {
+		return permanentError(a.op, b.name, a.name, err)
+	}
+	n := a.failed
+	if !a.bounded {
+		n++ // the retryer stopped at WithMaxAttempts without asking
+	}
+	b.opts.log.Warn("lake: giving up", "op", a.op, "object", a.where(), "attempts", n, "err", err)
+	return fmt.Errorf("lake: %s %s: giving up after %d attempts: %w", a.op, a.where(), n, err)
+}
+
+// retryBudget bounds the time the Writer retries one upload; the attempts
+// bound it first.
+func (o *options) retryBudget() time.Duration {
+	per := o.attemptTimeout
+	if per <= 0 {
+		per = DefaultAttemptTimeout
+	}
+	return time.Duration(o.maxAttempts) * (per + o.maxBackoff)
+}
+
+// attemptTimeoutClient returns the HTTP client that storage.NewClient would
+// make, with a timeout on each request: a stalled attempt fails with a
+// timeout and is retried. The timeout covers reading the response body.
+func attemptTimeoutClient(ctx context.Context, d time.Duration) (*http.Client, error) {
+	// The options storage.NewClient starts from, for GCS or for an emulator.
+	var opts []option.ClientOption
+	if host := os.Getenv("STORAGE_EMULATOR_HOST"); host == "" {
+		opts = append(opts,
+			option.WithScopes(storage.ScopeFullControl, "https://www.googleapis.com/auth/cloud-platform"),
+			internaloption.WithDefaultEndpointTemplate("https://storage.UNIVERSE_DOMAIN/storage/v1/"),
+			internaloption.WithDefaultMTLSEndpoint("https://storage.mtls.googleapis.com/storage/v1/"),
+			internaloption.WithDefaultUniverseDomain("googleapis.com"),
+			internaloption.EnableNewAuthLibrary())
+	} else {
+		opts = append(opts, option.WithoutAuthentication(), internaloption.SkipDialSettingsValidation())
+	}
+	hc, _, err := htransport.NewClient(ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return &http.Client{Transport: attemptTimeoutTransport{base: base, timeout: d}, CheckRedirect: hc.CheckRedirect, Jar: hc.Jar}, nil
+}
+
+// attemptTimeoutTransport bounds each request, its response body included.
+type attemptTimeoutTransport struct {
+	base    http.RoundTripper
+	timeout time.Duration
+}
+
+func (t attemptTimeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(req.Context(), t.timeout)
+	resp, err := t.base.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded) && req.Context().Err() == nil
+		cancel()
+		if timedOut {
+			return nil, &attemptTimeoutError{timeout: t.timeout, err: err}
+		}
+		return nil, err
+	}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// attemptTimeoutError is the error of a request cut at its timeout: a
+// timeout (net.Error), so transient.
+type attemptTimeoutError struct {
+	timeout time.Duration
+	err     error
+}
+
+func (e *attemptTimeoutError) Error() string {
+	return fmt.Sprintf("attempt timed out after %v: %v", e.timeout, e.err)
+}
+func (e *attemptTimeoutError) Unwrap() error   { return e.err }
+func (e *attemptTimeoutError) Timeout() bool   { return true }
+func (e *attemptTimeoutError) Temporary() bool { return true }
+
+// cancelOnClose ends a request's context when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	defer c.cancel()
+	return c.ReadCloser.Close()
 }
 
 // transient reports whether err is worth retrying.

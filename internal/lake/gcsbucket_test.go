@@ -15,12 +15,11 @@ import (
 	"github.com/turnstile-stream/turnstile-stream/internal/gcstest"
 )
 
-// retryRecorder records the retries and waits of a GCSBucket.
+// retryRecorder records the retries of a GCSBucket.
 type retryRecorder struct {
 	mu       sync.Mutex
 	attempts []int
 	errs     []error
-	waits    []time.Duration
 }
 
 func (r *retryRecorder) hook(op, name string, attempt int, err error) {
@@ -30,27 +29,23 @@ func (r *retryRecorder) hook(op, name string, attempt int, err error) {
 	r.errs = append(r.errs, err)
 }
 
-func (r *retryRecorder) sleep(ctx context.Context, d time.Duration) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.waits = append(r.waits, d)
-	return ctx.Err()
-}
-
 func (r *retryRecorder) retries() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.attempts)
 }
 
+// testBackoff keeps the retryer's waits short.
+var testBackoff = Backoff(time.Millisecond, 4*time.Millisecond)
+
 // newGCS starts an emulator and opens a bucket on it that records its
-// retries without sleeping.
+// retries and waits little between them.
 func newGCS(t *testing.T, opts ...Option) (*gcstest.Server, *GCSBucket, *retryRecorder) {
 	t.Helper()
 	srv := gcstest.New(t)
 	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host())
 	rec := &retryRecorder{}
-	opts = append([]Option{OnRetry(rec.hook), SleepFunc(rec.sleep), AttemptTimeout(5 * time.Second)}, opts...)
+	opts = append([]Option{OnRetry(rec.hook), testBackoff, AttemptTimeout(5 * time.Second)}, opts...)
 	b, err := NewGCSBucket(t.Context(), srv.Bucket(), opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +161,7 @@ func TestGCSPermanentErrors(t *testing.T) {
 			srv, b, rec := newGCS(t)
 			if tt.bucket != "" {
 				var err error
-				b, err = NewGCSBucket(t.Context(), tt.bucket, OnRetry(rec.hook), SleepFunc(rec.sleep))
+				b, err = NewGCSBucket(t.Context(), tt.bucket, OnRetry(rec.hook), testBackoff)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -195,36 +190,92 @@ func TestGCSPermanentErrors(t *testing.T) {
 }
 
 func TestGCSGivesUpAfterMaxAttempts(t *testing.T) {
-	srv, b, rec := newGCS(t, MaxAttempts(3))
-	srv.Faults().FailNext(10, http.StatusServiceUnavailable)
-	err := b.Put(t.Context(), "a/o.csv.gz", []byte("x"))
-	if err == nil || !strings.Contains(err.Error(), "giving up after 3 attempts") {
-		t.Fatalf("Put error = %v, want giving up after 3 attempts", err)
+	// Uploads count their attempts in GCSBucket; the client's retryer bounds
+	// the others (WithMaxAttempts). Both stop after the same number.
+	for _, op := range []string{"put", "get", "list"} {
+		t.Run(op, func(t *testing.T) {
+			srv, b, rec := newGCS(t, MaxAttempts(3))
+			if op != "put" {
+				if err := b.Put(t.Context(), "a/o.csv.gz", []byte("x")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			srv.Faults().FailNext(10, http.StatusServiceUnavailable)
+			var err error
+			switch op {
+			case "put":
+				err = b.Put(t.Context(), "a/o.csv.gz", []byte("x"))
+			case "get":
+				_, err = b.Get(t.Context(), "a/o.csv.gz")
+			case "list":
+				_, err = b.List(t.Context(), "a/")
+			}
+			if err == nil || !strings.Contains(err.Error(), "giving up after 3 attempts") {
+				t.Fatalf("%s error = %v, want giving up after 3 attempts", op, err)
+			}
+			if srv.Faults().Served() != 3 || rec.retries() != 2 {
+				t.Errorf("faults served %d, retries %d: want 3 and 2", srv.Faults().Served(), rec.retries())
+			}
+			if op == "put" {
+				if _, err := srv.Object(srv.Bucket(), "a/o.csv.gz"); err == nil {
+					t.Error("the object exists after a failed Put")
+				}
+			}
+		})
 	}
-	if srv.Faults().Served() != 3 || rec.retries() != 2 {
-		t.Errorf("faults served %d, retries %d: want 3 and 2", srv.Faults().Served(), rec.retries())
+}
+
+func TestGCSGetStallIsRetried(t *testing.T) {
+	srv, b, rec := newGCS(t, AttemptTimeout(200*time.Millisecond))
+	if err := b.Put(t.Context(), "a/b.csv.gz", []byte("payload")); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := srv.Object(srv.Bucket(), "a/o.csv.gz"); err == nil {
-		t.Error("the object exists after a failed Put")
+	srv.Faults().Only(gcstest.Downloads)
+	srv.Faults().StallNext(1, 10*time.Second)
+	start := time.Now()
+	got, err := b.Get(t.Context(), "a/b.csv.gz")
+	if err != nil || string(got) != "payload" {
+		t.Fatalf("Get = %q, %v", got, err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Get took %v: the stalled attempt was not cut at its timeout", d)
+	}
+	if rec.retries() != 1 || !strings.Contains(rec.errs[0].Error(), "timed out") {
+		t.Errorf("retries %d, errors %v: want one timed-out attempt", rec.retries(), rec.errs)
 	}
 }
 
 func TestGCSStopsWhenContextEnds(t *testing.T) {
-	srv, b, _ := newGCS(t)
-	srv.Faults().FailNext(100, http.StatusServiceUnavailable)
-	ctx, cancel := context.WithCancel(t.Context())
-	var hooks int
-	b.opts.onRetry = func(string, string, int, error) { hooks++ }
-	b.opts.sleep = func(ctx context.Context, d time.Duration) error {
-		cancel() // the caller gives up while we wait
-		return sleepCtx(ctx, d)
-	}
-	err := b.Put(ctx, "a/o.csv.gz", []byte("x"))
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("Put error = %v, want context.Canceled", err)
-	}
-	if hooks != 1 || srv.Faults().Served() != 1 {
-		t.Errorf("hooks %d, faults served %d: want 1 and 1", hooks, srv.Faults().Served())
+	for _, op := range []string{"put", "get"} {
+		t.Run(op, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			var hooks int
+			// The caller gives up during the first wait, which is long.
+			srv, b, _ := newGCS(t, Backoff(time.Hour, time.Hour), OnRetry(func(string, string, int, error) {
+				hooks++
+				cancel()
+			}))
+			if err := b.Put(t.Context(), "a/o.csv.gz", []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			srv.Faults().FailNext(100, http.StatusServiceUnavailable)
+			start := time.Now()
+			var err error
+			if op == "put" {
+				err = b.Put(ctx, "a/o.csv.gz", []byte("x"))
+			} else {
+				_, err = b.Get(ctx, "a/o.csv.gz")
+			}
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("%s error = %v, want context.Canceled", op, err)
+			}
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("%s took %v after the context ended", op, d)
+			}
+			if hooks != 1 || srv.Faults().Served() != 1 {
+				t.Errorf("hooks %d, faults served %d: want 1 and 1", hooks, srv.Faults().Served())
+			}
+		})
 	}
 }
 
@@ -239,19 +290,6 @@ func TestGCSObjectAttrs(t *testing.T) {
 	}
 	if obj.ContentType != "application/gzip" || obj.ContentEncoding != "" {
 		t.Errorf("ContentType %q, ContentEncoding %q: want application/gzip and none", obj.ContentType, obj.ContentEncoding)
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	initial, limit := 100*time.Millisecond, time.Second
-	for n := 1; n <= 8; n++ {
-		full := min(initial<<(n-1), limit)
-		for range 50 {
-			d := backoff(initial, limit, n)
-			if d < full/2 || d > full {
-				t.Fatalf("backoff(attempt %d) = %v, want in [%v, %v]", n, d, full/2, full)
-			}
-		}
 	}
 }
 
@@ -278,3 +316,25 @@ type timeoutErr struct{}
 func (*timeoutErr) Error() string   { return "i/o timeout" }
 func (*timeoutErr) Timeout() bool   { return true }
 func (*timeoutErr) Temporary() bool { return true }
+
+// TestGCSPutIsOneRequest checks that an upload is one request, also when the
+// data fills whole 256 KiB chunks (a Writer that fills its chunk starts a
+// resumable upload of two requests or more).
+func TestGCSPutIsOneRequest(t *testing.T) {
+	for _, size := range []int{0, 1, 256 << 10, 512 << 10} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			srv, b, _ := newGCS(t)
+			data := []byte(strings.Repeat("x", size))
+			if err := b.Put(t.Context(), "a/o.csv.gz", data); err != nil {
+				t.Fatal(err)
+			}
+			if n := srv.Faults().Requests(); n != 1 {
+				t.Errorf("%d requests for a %d-byte object, want 1", n, size)
+			}
+			got, err := srv.Object(srv.Bucket(), "a/o.csv.gz")
+			if err != nil || len(got) != size {
+				t.Errorf("object holds %d bytes (%v), want %d", len(got), err, size)
+			}
+		})
+	}
+}

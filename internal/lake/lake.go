@@ -15,8 +15,6 @@ import (
 	"log/slog"
 	"strings"
 	"time"
-
-	"google.golang.org/api/option"
 )
 
 // Bucket is where lake objects go. Implementations are safe for concurrent
@@ -81,15 +79,13 @@ type options struct {
 	initialBackoff time.Duration
 	maxBackoff     time.Duration
 	attemptTimeout time.Duration
-	sleep          func(ctx context.Context, d time.Duration) error
 	onRetry        func(op, name string, attempt int, err error)
 	log            *slog.Logger
-	clientOpts     []option.ClientOption
 }
 
 // The default retry policy: up to 10 attempts, backoff from 250ms doubling up
 // to 16s (with jitter), and at most 2 minutes per attempt. All retries of one
-// operation take about a minute before giving up.
+// operation take at most about a minute of waits before giving up.
 const (
 	DefaultMaxAttempts    = 10
 	DefaultInitialBackoff = 250 * time.Millisecond
@@ -103,7 +99,6 @@ func newOptions(opts []Option) options {
 		initialBackoff: DefaultInitialBackoff,
 		maxBackoff:     DefaultMaxBackoff,
 		attemptTimeout: DefaultAttemptTimeout,
-		sleep:          sleepCtx,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -121,19 +116,21 @@ func MaxAttempts(n int) Option {
 }
 
 // Backoff sets the wait before the first retry and its cap: the wait doubles
-// with each retry up to max, and a random jitter takes up to half of it off.
+// with each retry up to max, and the storage client's retryer waits a random
+// time up to it (full jitter).
 func Backoff(initial, max time.Duration) Option {
 	return func(o *options) { o.initialBackoff, o.maxBackoff = initial, max }
 }
 
-// AttemptTimeout bounds each attempt; an attempt that runs out of time is
-// retried like a transient error (0 means no per-attempt bound).
+// AttemptTimeout bounds each attempt (each HTTP request, reading its answer
+// included); an attempt that runs out of time is retried like a transient
+// error (0 means no per-attempt bound).
 func AttemptTimeout(d time.Duration) Option {
 	return func(o *options) { o.attemptTimeout = d }
 }
 
-// OnRetry calls hook before each retry with the operation ("put", "get",
-// "list"), the object name (the prefix for list), the number of the attempt
+// OnRetry calls hook before each retry with the operation ("put", "create",
+// "get", "list"), the object name (the prefix for list), the number of the attempt
 // that failed (1 for the first) and its error. The consumer counts retries
 // with it.
 func OnRetry(hook func(op, name string, attempt int, err error)) Option {
@@ -144,27 +141,4 @@ func OnRetry(hook func(op, name string, attempt int, err error)) Option {
 // Without it nothing is logged.
 func Logger(l *slog.Logger) Option {
 	return func(o *options) { o.log = l }
-}
-
-// SleepFunc replaces the wait between attempts; sleep must return ctx's error
-// when ctx ends first. Tests use it to retry without real sleeps.
-func SleepFunc(sleep func(ctx context.Context, d time.Duration) error) Option {
-	return func(o *options) { o.sleep = sleep }
-}
-
-// ClientOptions passes options to storage.NewClient, for example
-// option.WithCredentialsFile.
-func ClientOptions(opts ...option.ClientOption) Option {
-	return func(o *options) { o.clientOpts = append(o.clientOpts, opts...) }
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -36,13 +36,6 @@ func oldOutput(t *testing.T, maxDelta int64, files []string) ([]string, Stats) {
 	return out, rp.Stats()
 }
 
-// newOutput is oldOutput for the streaming replay, reading the files one
-// after the other.
-func newOutput(t *testing.T, opts []Option, files []string) ([]string, Stats) {
-	t.Helper()
-	return parallelOutput(t, opts, 0, files)
-}
-
 // stringInputs returns the files as inputs.
 func stringInputs(files []string) []Input {
 	var ins []Input
@@ -54,8 +47,8 @@ func stringInputs(files []string) []Input {
 	return ins
 }
 
-// parallelOutput is newOutput reading the files with ReadInputs on workers
-// goroutines (0: with Read, one after the other).
+// parallelOutput is oldOutput for the streaming replay: it reads the files
+// with ReadInputs on workers goroutines (0: with Read, one after the other).
 func parallelOutput(t *testing.T, opts []Option, workers int, files []string) ([]string, Stats) {
 	t.Helper()
 	var rp *Replay

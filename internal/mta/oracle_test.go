@@ -14,7 +14,6 @@ import (
 	"iter"
 	"log/slog"
 	"math"
-	"os"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -61,17 +60,6 @@ type oldReading struct {
 	t              int64 // Unix seconds
 	entries, exits int64
 	key, attr      int32
-}
-
-// ReadFile reads one turnstile file, plain or gzip (detected by its magic
-// bytes, whatever its name).
-func (c *oldConverter) ReadFile(ctx context.Context, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("open turnstile file: %w", err)
-	}
-	defer f.Close()
-	return c.Read(ctx, path, f)
 }
 
 // Read reads one turnstile file from r, plain or gzip; name is used in
@@ -223,10 +211,6 @@ func (c *oldConverter) Finish() *oldReplay {
 	return rp
 }
 
-// Stats returns the counts so far. Duplicates, Turnstiles, Resets and Deltas
-// are known only after Finish; use oldReplay.Stats then.
-func (c *oldConverter) Stats() Stats { return c.stats }
-
 // oldReplay is the converted content of turnstile files: per-interval counts in
 // event-time order.
 type oldReplay struct {
@@ -238,21 +222,6 @@ type oldReplay struct {
 
 // Stats returns the conversion counts.
 func (r *oldReplay) Stats() Stats { return r.stats }
-
-// Len returns the number of records.
-func (r *oldReplay) Len() int { return len(r.deltas) }
-
-// Time returns the event time of record i.
-func (r *oldReplay) Time(i int) time.Time { return time.Unix(r.deltas[i].t, 0).UTC() }
-
-// Record returns record i, with its deterministic ID.
-func (r *oldReplay) Record(i int) turnstile.Record {
-	d := &r.deltas[i]
-	k, a := &r.keys[d.key], &r.attrs[d.attr]
-	t := time.Unix(d.t, 0).UTC()
-	return turnstile.NewRecord(k.CA, k.Unit, k.SCP, a.Station, a.LineName, a.Division, a.Desc,
-		d.entries, d.exits, turnstile.ReadingID(k.CA, k.Unit, k.SCP, t), t)
-}
 
 // Records yields every record in event-time order, each equal to Record(i).
 // The record is reused between iterations; copy it to keep it.
@@ -285,18 +254,6 @@ func (r *oldReplay) Records() iter.Seq[*turnstile.Record] {
 			}
 		}
 	}
-}
-
-// oldLoad reads the files in order and converts them: a convenience for
-// newOldConverter, ReadFile on each path, and Finish.
-func oldLoad(ctx context.Context, maxDelta int64, paths []string) (*oldReplay, error) {
-	c := newOldConverter(maxDelta, nil)
-	for _, path := range paths {
-		if err := c.ReadFile(ctx, path); err != nil {
-			return nil, err
-		}
-	}
-	return c.Finish(), nil
 }
 
 // oldSortByTime sorts readings by time, keeping rows of the same time in the

@@ -587,14 +587,6 @@ func (fr *fileReader) readInput(ctx context.Context, file int, in Input) error {
 	return fr.read(ctx, file, in.Name, rc)
 }
 
-// Stats returns the counts so far. Duplicates, Turnstiles, Resets and Deltas
-// are known only once the Replay's Records has run; use Replay.Stats then.
-func (c *Converter) Stats() Stats {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.stats
-}
-
 // Replay is the converted content of turnstile files: per-interval counts in
 // event-time order, yielded once by Records.
 type Replay struct {

@@ -5,10 +5,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/turnstile-stream/turnstile-stream/internal/stream/metricname"
 	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 )
 
 // Metrics are the consumer's Prometheus metrics, all named turnstile_consumer_*.
+// Those that other programs read are named by the constants of package
+// metricname.
 type Metrics struct {
 	recordsIn, valid, duplicates, late, replayed prometheus.Counter
 	rejected                                     *prometheus.CounterVec
@@ -29,20 +32,23 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	c := func(name, help string) prometheus.Counter {
 		return prometheus.NewCounter(prometheus.CounterOpts{Name: "turnstile_consumer_" + name, Help: help})
 	}
+	named := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+	}
 	m := &Metrics{
-		recordsIn:  c("records_in_total", "Message values read (Kafka records or input lines)."),
-		valid:      c("records_valid_total", "Records that parsed as valid."),
-		duplicates: c("records_duplicate_total", "Valid records dropped because their (ID, STATION, TIMESTAMP) was already seen."),
+		recordsIn:  named(metricname.RecordsIn, "Message values read (Kafka records or input lines)."),
+		valid:      named(metricname.RecordsValid, "Records that parsed as valid."),
+		duplicates: named(metricname.RecordsDuplicate, "Valid records dropped because their (ID, STATION, TIMESTAMP) was already seen."),
 		late:       c("records_late_total", "Valid records that missed at least one closed window; written to the late output."),
 		replayed:   c("records_replayed_total", "Records replayed after a restart or rebalance, up to the last processed offset."),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "turnstile_consumer_records_rejected_total", Help: "Invalid records, by reason; written to the dead-letter output.",
+			Name: metricname.RecordsRejected, Help: "Invalid records, by reason; written to the dead-letter output.",
 		}, []string{"reason"}),
 		splitKeys:      c("split_keys_total", "Turnstile keys seen on more than one partition (the topic needs a single partition or CA|UNIT|SCP keys)."),
 		windowsOpen:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "turnstile_consumer_windows_open", Help: "Open windows over all assigned partitions."}),
 		cellsOpen:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "turnstile_consumer_window_keys_open", Help: "Open (window, key) pairs over all assigned partitions."}),
 		keys:           prometheus.NewGauge(prometheus.GaugeOpts{Name: "turnstile_consumer_keys", Help: "Turnstile keys in memory: held by an open window, or idle and not yet forgotten."}),
-		windowsEmitted: c("windows_emitted_total", "Closed windows written to the lake."),
+		windowsEmitted: named(metricname.WindowsEmitted, "Closed windows written to the lake."),
 		rowsWritten:    c("rows_written_total", "(window, key) rows written to the lake."),
 		files: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "turnstile_consumer_files_written_total", Help: "Objects written, by kind (window, rejected, late).",
@@ -51,12 +57,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "turnstile_consumer_bytes_written_total", Help: "Compressed bytes written, by kind (window, rejected, late).",
 		}, []string{"kind"}),
 		watermarkSeconds: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "turnstile_consumer_watermark_seconds", Help: "Event-time watermark per partition, Unix seconds.",
-		}, []string{"partition"}),
+			Name: metricname.WatermarkSeconds, Help: "Event-time watermark per partition, Unix seconds.",
+		}, []string{metricname.Partition}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "turnstile_consumer_lag", Help: "Consumer lag per partition: high watermark minus next offset to read.",
-		}, []string{"partition"}),
-		sinkRetries:  c("sink_retries_total", "Lake writes retried after a transient error."),
+			Name: metricname.Lag, Help: "Consumer lag per partition: high watermark minus next offset to read.",
+		}, []string{metricname.Partition}),
+		sinkRetries:  named(metricname.SinkRetries, "Lake writes retried after a transient error."),
 		commits:      c("commits_total", "Offset commits."),
 		commitErrors: c("commit_errors_total", "Offset commits that failed (retried at the next checkpoint)."),
 		txnAborts:    c("transactions_aborted_total", "Emit-topic transactions aborted; their partitions were rewound to the last commit."),

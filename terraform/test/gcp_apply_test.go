@@ -19,8 +19,9 @@ import (
 // TURNSTILE_GCP_PROJECT, and it never runs in CI:
 //
 //	gcloud auth application-default login
+//	cd terraform/test   # a Go module of its own
 //	TURNSTILE_GCP_PROJECT=my-scratch-project \
-//	  go test -tags gcp -run TestApplyOnRealGCP -timeout 40m -v ./terraform/test/
+//	  go test -tags gcp -run TestApplyOnRealGCP -timeout 40m -v .
 //
 // TERRAFORM_BIN picks the binary (default: terraform from PATH) and
 // TURNSTILE_GCP_ZONE the zone (default us-central1-a). The real provider comes

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/turnstile-stream/turnstile-stream/internal/stream/metricname"
 )
 
 // Case 1: tumbling 5-minute windows over the synthetic feed with a fixed seed
@@ -70,7 +72,7 @@ func TestDuplicatesAndLate(t *testing.T) {
 	e.produceMessages()
 	wantSide := readSideExpectations(t, filepath.Join(e.cs.dir, "expected_late.txt"))
 	lc := e.waitLake(len(readExpected(t, e.expectedPath())), len(wantSide), 60*time.Second)
-	dups, err := metric(metrics, "turnstile_consumer_records_duplicate_total")
+	dups, err := metric(metrics, metricname.RecordsDuplicate)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +265,7 @@ func TestFaults(t *testing.T) {
 	checkSummary(t, p, 208)
 	e.sendSentinels()
 	lc := e.waitLake(len(readExpected(t, e.expectedPath())), 0, 120*time.Second)
-	retries, err := metric(metrics, "turnstile_consumer_sink_retries_total")
+	retries, err := metric(metrics, metricname.SinkRetries)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"github.com/turnstile-stream/turnstile-stream/internal/gcstest"
 	"github.com/turnstile-stream/turnstile-stream/internal/kafkatest"
 )
@@ -641,32 +644,26 @@ func diffRows(got, want []string) string {
 
 // --- metrics -------------------------------------------------------------------
 
-// metric sums the samples of a metric (all label sets) on a /metrics page.
+// metric sums the samples of a counter, gauge or untyped metric (all label
+// sets) on a /metrics page.
 func metric(addr, name string) (float64, error) {
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("metrics on http://%s/metrics: %w", addr, err)
 	}
-	sum, found := 0.0, false
-	for _, line := range strings.Split(string(body), "\n") {
-		if !strings.HasPrefix(line, name+" ") && !strings.HasPrefix(line, name+"{") {
-			continue
-		}
-		f := strings.Fields(line)
-		v, err := strconv.ParseFloat(f[len(f)-1], 64)
-		if err != nil {
-			return 0, fmt.Errorf("metric line %q: %w", line, err)
-		}
-		sum += v
-		found = true
-	}
-	if !found {
+	f, ok := fams[name]
+	if !ok {
 		return 0, fmt.Errorf("metric %s not on http://%s/metrics", name, addr)
+	}
+	sum := 0.0
+	for _, m := range f.GetMetric() {
+		sum += m.GetCounter().GetValue() + m.GetGauge().GetValue() + m.GetUntyped().GetValue()
 	}
 	return sum, nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -10,11 +9,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"github.com/turnstile-stream/turnstile-stream/internal/lake"
+	"github.com/turnstile-stream/turnstile-stream/internal/stream/metricname"
 )
 
 // checkResult is what check found.
@@ -124,13 +126,13 @@ func check(ctx context.Context, dir string, minFiles int, metricsURL string, noP
 		return res, err
 	}
 	var ok bool
-	if res.Valid, ok = m["turnstile_consumer_records_valid_total"]; !ok {
-		return res, fmt.Errorf("%s: no turnstile_consumer_records_valid_total", metricsURL)
+	if res.Valid, ok = m[metricname.RecordsValid]; !ok {
+		return res, fmt.Errorf("%s: no %s", metricsURL, metricname.RecordsValid)
 	}
-	if res.Rejected, ok = m["turnstile_consumer_records_rejected_total"]; !ok {
-		return res, fmt.Errorf("%s: no turnstile_consumer_records_rejected_total", metricsURL)
+	if res.Rejected, ok = m[metricname.RecordsRejected]; !ok {
+		return res, fmt.Errorf("%s: no %s", metricsURL, metricname.RecordsRejected)
 	}
-	res.Emitted = m["turnstile_consumer_windows_emitted_total"]
+	res.Emitted = m[metricname.WindowsEmitted]
 	switch {
 	case res.Rejected != 0:
 		return res, fmt.Errorf("the consumer rejected %.0f records", res.Rejected)
@@ -159,40 +161,26 @@ func scrape(ctx context.Context, url string) (map[string]float64, error) {
 	return parseMetrics(resp.Body)
 }
 
-// parseMetrics sums the samples of each metric in a Prometheus text
-// exposition over their labels.
+// parseMetrics sums the samples of each counter, gauge and untyped metric in
+// a Prometheus text exposition over their labels.
 func parseMetrics(r io.Reader) (map[string]float64, error) {
-	out := map[string]float64{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		name, rest := line, ""
-		if i := strings.IndexAny(line, "{ "); i >= 0 {
-			name, rest = line[:i], line[i:]
-		}
-		if strings.HasPrefix(rest, "{") {
-			end := strings.LastIndexByte(rest, '}')
-			if end < 0 {
-				return nil, fmt.Errorf("metrics: bad line %q", line)
-			}
-			rest = rest[end+1:]
-		}
-		fields := strings.Fields(rest)
-		if len(fields) == 0 {
-			return nil, fmt.Errorf("metrics: no value in %q", line)
-		}
-		v, err := strconv.ParseFloat(fields[0], 64)
-		if err != nil {
-			return nil, fmt.Errorf("metrics: value in %q: %w", line, err)
-		}
-		out[name] += v
-	}
-	if err := sc.Err(); err != nil {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(r)
+	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	out := map[string]float64{}
+	for name, f := range fams {
+		for _, m := range f.GetMetric() {
+			switch {
+			case m.GetCounter() != nil:
+				out[name] += m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				out[name] += m.GetGauge().GetValue()
+			case m.GetUntyped() != nil:
+				out[name] += m.GetUntyped().GetValue()
+			}
+		}
 	}
 	return out, nil
 }

@@ -1,8 +1,8 @@
 // Command runlocal runs the whole pipeline on this machine, as separate
 // processes that talk the Kafka protocol over loopback: the embedded broker
-// (tools/kafka-local), the consumer, the dashboard when apps/dashboard exists,
-// and the producer on a synthetic feed with an accelerated event clock. It is
-// what `make run` starts, after building ./bin; it builds nothing itself.
+// (tools/kafka-local), the consumer, the dashboard, and the producer on a
+// synthetic feed with an accelerated event clock. It is what `make run`
+// starts, after building ./bin; it builds nothing itself.
 //
 //	runlocal [--sink file|gcs] [--kafka-bootstrap HOST:PORT] ...
 //	runlocal check [--dir lake/turnstile] [--min-files 2] [--metrics URL]
@@ -26,7 +26,6 @@ import (
 	"maps"
 	"net"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
@@ -66,7 +65,6 @@ func main() {
 
 // config holds the validated flags.
 type config struct {
-	root            string
 	bin             string
 	lake            string
 	sink            string
@@ -96,7 +94,6 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		fmt.Fprintln(stderr, "       runlocal check [flags]    check the window files and the consumer metrics")
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&c.root, "root", ".", "repository root: apps/dashboard is looked for here")
 	fs.StringVar(&c.bin, "bin", "./bin", "directory of the built commands (make build)")
 	fs.StringVar(&c.lake, "lake", "./lake", "local lake: window files go to LAKE/turnstile, logs to LAKE/logs")
 	fs.StringVar(&c.sink, "sink", "file", "where the consumer writes: file (LAKE/turnstile) or gcs (an in-process fake GCS)")
@@ -106,7 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.gcsPort, "gcs-port", 4443, "port of the fake GCS server on 127.0.0.1 (--sink gcs)")
 	fs.StringVar(&c.producerMetrics, "producer-metrics", "127.0.0.1:9102", "producer's --metrics-addr")
 	fs.StringVar(&c.consumerMetrics, "consumer-metrics", "127.0.0.1:9090", "consumer's --metrics-addr")
-	fs.StringVar(&c.dashboardAddr, "dashboard-addr", "127.0.0.1:8080", "dashboard's --addr (when apps/dashboard exists)")
+	fs.StringVar(&c.dashboardAddr, "dashboard-addr", "127.0.0.1:8080", "dashboard's --addr")
 	fs.IntVar(&c.turnstiles, "turnstiles", 200, "synthetic turnstiles")
 	fs.Float64Var(&c.rate, "rate", 200, "synthetic messages per wall second")
 	fs.Float64Var(&c.speed, "speed", 60, "event-time seconds per wall second: 60 closes a 5-minute window every 5 s")
@@ -173,14 +170,13 @@ func run(ctx context.Context, stopSignals func(), args []string, stdout, stderr 
 
 // runner is one run of the local pipeline.
 type runner struct {
-	c         *config
-	out       io.Writer
-	log       *slog.Logger
-	sup       *Supervisor
-	gcs       *gcstest.Server
-	logDir    string
-	logs      []*os.File
-	dashboard bool
+	c      *config
+	out    io.Writer
+	log    *slog.Logger
+	sup    *Supervisor
+	gcs    *gcstest.Server
+	logDir string
+	logs   []*os.File
 }
 
 func (r *runner) printf(format string, args ...any) { fmt.Fprintf(r.out, format, args...) }
@@ -205,28 +201,21 @@ func (r *runner) run(ctx context.Context, stopSignals func()) int {
 // start checks the prerequisites, then starts every component in order.
 func (r *runner) start(ctx context.Context) error {
 	c := r.c
-	r.dashboard = hasGoFiles(filepath.Join(c.root, "apps", "dashboard"))
-	need := []string{"producer", "consumer"}
+	need := []string{"producer", "consumer", "dashboard"}
 	if c.bootstrap == "" {
 		need = append(need, "kafka-local")
-	}
-	if r.dashboard {
-		need = append(need, "dashboard")
 	}
 	for _, name := range need {
 		if _, err := os.Stat(filepath.Join(c.bin, name)); err != nil {
 			return fmt.Errorf("%s is not built: %w (run `make build`, or `make run`, which builds first)", name, err)
 		}
 	}
-	ports := map[string]string{"producer metrics": c.producerMetrics, "consumer metrics": c.consumerMetrics}
+	ports := map[string]string{"producer metrics": c.producerMetrics, "consumer metrics": c.consumerMetrics, "dashboard": c.dashboardAddr}
 	if c.bootstrap == "" {
 		ports["embedded broker"] = net.JoinHostPort("127.0.0.1", strconv.Itoa(c.brokerPort))
 	}
 	if c.sink == "gcs" {
 		ports["fake GCS"] = net.JoinHostPort("127.0.0.1", strconv.Itoa(c.gcsPort))
-	}
-	if r.dashboard {
-		ports["dashboard"] = c.dashboardAddr
 	}
 	for _, what := range slices.Sorted(maps.Keys(ports)) {
 		if err := portFree(ports[what]); err != nil {
@@ -253,10 +242,7 @@ func (r *runner) start(ctx context.Context) error {
 	r.printf("runlocal: starting the local pipeline; each component logs to %s/<name>.log\n", r.logDir)
 
 	// Kafka.
-	topics := topic
-	if r.dashboard {
-		topics += "," + windowsTopic
-	}
+	topics := topic + "," + windowsTopic
 	if c.bootstrap == "" {
 		err := r.startChild(ctx, "kafka", "kafka-local", []string{
 			"--port", strconv.Itoa(c.brokerPort), "--partitions", strconv.Itoa(c.partitions), "--topics", topics,
@@ -293,28 +279,16 @@ func (r *runner) start(ctx context.Context) error {
 	}
 
 	// Dashboard: before the consumer, so it sees the first windows.
-	emit := false
-	if r.dashboard {
-		emit = r.hasFlag(ctx, "consumer", "emit-topic")
-		if !emit {
-			r.printf("  note: ./bin/consumer has no --emit-topic flag yet; the dashboard will get no windows\n")
-		}
-		dargs := []string{"--config", props, "--topic", windowsTopic, "--addr", c.dashboardAddr}
-		if r.hasFlag(ctx, "dashboard", "consumer-metrics") {
-			dargs = append(dargs, "--consumer-metrics", "http://"+c.consumerMetrics+"/metrics")
-		}
-		err := r.startChild(ctx, "dashboard", "dashboard", dargs, nil, tcpProbe(c.dashboardAddr))
-		if err != nil {
-			return err
-		}
-		r.status("dashboard", "reading %s, serving http://%s", windowsTopic, c.dashboardAddr)
+	dargs := []string{"--config", props, "--topic", windowsTopic, "--addr", c.dashboardAddr,
+		"--consumer-metrics", "http://" + c.consumerMetrics + "/metrics"}
+	if err := r.startChild(ctx, "dashboard", "dashboard", dargs, nil, tcpProbe(c.dashboardAddr)); err != nil {
+		return err
 	}
+	r.status("dashboard", "reading %s, serving http://%s", windowsTopic, c.dashboardAddr)
 
 	// Consumer.
-	cargs := []string{"--config", props, "--topic", topic, "--sink", sinkURL, "--metrics-addr", c.consumerMetrics}
-	if emit {
-		cargs = append(cargs, "--emit-topic", windowsTopic)
-	}
+	cargs := []string{"--config", props, "--topic", topic, "--sink", sinkURL, "--metrics-addr", c.consumerMetrics,
+		"--emit-topic", windowsTopic}
 	if err := r.startChild(ctx, "consumer", "consumer", cargs, consumerEnv, httpProbe("http://"+c.consumerMetrics+"/healthz")); err != nil {
 		return err
 	}
@@ -385,13 +359,6 @@ func (r *runner) printTail(name string) {
 	}
 }
 
-// hasFlag reports whether `BIN/binary -h` lists the flag: the runner works
-// with a consumer or dashboard from before or after a flag was added.
-func (r *runner) hasFlag(ctx context.Context, binary, flagName string) bool {
-	out, _ := exec.CommandContext(ctx, filepath.Join(r.c.bin, binary), "-h").CombinedOutput()
-	return strings.Contains(string(out), "-"+flagName+" ")
-}
-
 // summary prints where things are once every component is up.
 func (r *runner) summary() {
 	c := r.c
@@ -404,11 +371,7 @@ func (r *runner) summary() {
 			(2*time.Duration(float64(windowSize)/c.speed) + 5*time.Second).Round(time.Second))
 	}
 	r.printf("  metrics:   consumer http://%s/metrics   producer http://%s/metrics\n", c.consumerMetrics, c.producerMetrics)
-	if r.dashboard {
-		r.printf("  dashboard: http://%s\n", c.dashboardAddr)
-	} else {
-		r.printf("  dashboard: none yet (apps/dashboard does not exist)\n")
-	}
+	r.printf("  dashboard: http://%s\n", c.dashboardAddr)
 	r.printf("  logs:      %s/<name>.log\n\n", r.logDir)
 }
 
@@ -523,13 +486,6 @@ func listWindowFiles(dir string) ([]string, error) {
 		}
 	}
 	return names, nil
-}
-
-// hasGoFiles reports whether dir exists and holds .go files: an app that
-// is only an empty directory so far is not there yet.
-func hasGoFiles(dir string) bool {
-	names, _ := filepath.Glob(filepath.Join(dir, "*.go"))
-	return len(names) > 0
 }
 
 func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/turnstile-stream/turnstile-stream/internal/lake"
+	"github.com/turnstile-stream/turnstile-stream/internal/stream/metricname"
 	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 )
 
@@ -40,32 +41,12 @@ func TestBadFlagsExitWithUsage(t *testing.T) {
 func TestRunWithoutBinariesSaysToBuild(t *testing.T) {
 	dir := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), func() {}, []string{"--bin", filepath.Join(dir, "bin"), "--lake", filepath.Join(dir, "lake"), "--root", dir}, &stdout, &stderr)
+	code := run(context.Background(), func() {}, []string{"--bin", filepath.Join(dir, "bin"), "--lake", filepath.Join(dir, "lake")}, &stdout, &stderr)
 	if code != exitFailure {
 		t.Fatalf("run = %d, want %d; stdout:\n%s", code, exitFailure, &stdout)
 	}
 	if !strings.Contains(stdout.String(), "make build") {
 		t.Errorf("stdout does not tell to build:\n%s", &stdout)
-	}
-}
-
-func TestHasGoFiles(t *testing.T) {
-	dir := t.TempDir()
-	app := filepath.Join(dir, "apps", "dashboard")
-	if hasGoFiles(app) {
-		t.Fatal("missing directory counted as an app")
-	}
-	if err := os.MkdirAll(app, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if hasGoFiles(app) {
-		t.Fatal("empty directory counted as an app")
-	}
-	if err := os.WriteFile(filepath.Join(app, "main.go"), []byte("package main\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if !hasGoFiles(app) {
-		t.Fatal("directory with main.go not counted as an app")
 	}
 }
 
@@ -83,10 +64,10 @@ func TestParseMetricsSumsOverLabels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := m["turnstile_consumer_records_rejected_total"]; got != 2 {
+	if got := m[metricname.RecordsRejected]; got != 2 {
 		t.Errorf("rejected = %v, want 2", got)
 	}
-	if got := m["turnstile_consumer_records_valid_total"]; got != 1234 {
+	if got := m[metricname.RecordsValid]; got != 1234 {
 		t.Errorf("valid = %v, want 1234", got)
 	}
 	if got := m["go_gc_duration_seconds"]; got != 1.5e-05 {

@@ -47,8 +47,7 @@ func TestServer(t *testing.T) {
 		{name: "readyz before ready", path: "/readyz", wantCode: 503},
 		{name: "readyz when ready", path: "/readyz", ready: true, wantCode: 200, wantBody: []string{"ready"}},
 		{name: "metrics", path: "/metrics", wantCode: 200, wantBody: []string{
-			"turnstile_producer_read_total 12", "turnstile_producer_sent_total 9", "turnstile_producer_failed_total 1",
-			"turnstile_producer_skipped_total 2", "turnstile_producer_resets_total 3", "go_goroutines",
+			Read + " 12", Sent + " 9", Failed + " 1", Skipped + " 2", Resets + " 3", "go_goroutines",
 		}},
 	}
 	for _, tt := range tests {
