@@ -13,7 +13,7 @@ import (
 func TestMetricNamesRegistered(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
-	m.setLag(3, 10)
+	m.SetLag(3, 10)
 	m.watermarkGauge(3).Set(1556971200)
 	fams, err := reg.Gather()
 	if err != nil {
