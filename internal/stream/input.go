@@ -9,6 +9,7 @@ import (
 
 	"github.com/turnstile-stream/turnstile-stream/internal/lake"
 	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
+	"github.com/turnstile-stream/turnstile-stream/internal/window"
 )
 
 // LakeSide writes side outputs as gzip JSON-lines objects beside the window
@@ -45,18 +46,104 @@ type InputResult struct {
 // stops reading, writes the side outputs and the windows already closed, and
 // leaves the open windows unwritten: a re-run writes them whole, under the
 // same names.
+//
+// Lines are read and parsed ahead, on a goroutine of its own (readLines), and
+// handed over in batches; the Processor takes them in order on the caller's
+// goroutine, so the output is the same as a line-by-line loop's.
 func RunInput(ctx context.Context, r io.Reader, p *Processor) (InputResult, error) {
 	var res InputResult
 	if err := p.Assign(0, InputSource, ""); err != nil {
 		return res, err
 	}
-	br := bufio.NewReaderSize(r, 1<<20)
+	st := p.parts[0]
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	batches, free := make(chan *lineBatch, 4), make(chan *lineBatch, 6)
+	go readLines(readCtx, r, batches, free)
+	var rec window.Record
 	for {
-		if ctx.Err() != nil {
+		var b *lineBatch
+		if ctx.Err() == nil {
+			select {
+			case b = <-batches:
+			case <-ctx.Done():
+			}
+		}
+		if b == nil { // cancelled
 			res.Interrupted = true
 			_, _, err := p.Checkpoint(context.WithoutCancel(ctx), 0)
 			return res, err
 		}
+		for i := range b.lines {
+			l := &b.lines[i]
+			res.Lines++
+			value := b.data[l.v0:l.v1]
+			var recp *window.Record
+			if l.err == nil {
+				rec = window.Record{Time: l.time, Entries: l.entries, Exits: l.exits, Key: b.keys[l.k0:l.k1], Dedup: b.keys[l.k1:l.d1]}
+				recp = &rec
+			}
+			wrote, herr := p.handleParsed(ctx, st, res.Lines, value, recp, l.err)
+			if herr != nil {
+				return res, herr
+			}
+			// Nothing is committed in file mode: a checkpoint only writes out
+			// the side records (after the windows it waits for), so without
+			// side records the windows written behind need no wait here.
+			if (wrote || p.sideDue(st)) && (p.slots == nil || p.holdsSide(st)) {
+				if _, _, herr := p.Checkpoint(ctx, 0); herr != nil {
+					return res, herr
+				}
+				p.Committed(0)
+			}
+		}
+		if b.err != nil {
+			return res, fmt.Errorf("read input line %d: %w", res.Lines+1, b.err)
+		}
+		if b.eof {
+			break
+		}
+		free <- b
+	}
+	if err := p.Flush(ctx, 0); err != nil {
+		return res, err
+	}
+	p.Committed(0)
+	return res, nil
+}
+
+// lineBatchSize is how many lines readLines hands over at once.
+const lineBatchSize = 512
+
+// lineBatch is a run of input lines, read and parsed ahead of the Processor.
+type lineBatch struct {
+	data  []byte // the lines, without their ends, back to back
+	keys  []byte // each valid line's window key and dedup bytes, back to back
+	lines []parsedLine
+	err   error // a read error after the lines
+	eof   bool  // the input ends after the lines
+}
+
+// parsedLine is one line of a lineBatch: its value is data[v0:v1]; when it
+// parsed (err is nil), its window key is keys[k0:k1] and its dedup bytes
+// keys[k1:d1].
+type parsedLine struct {
+	v0, v1, k0, k1, d1   int
+	time, entries, exits int64
+	err                  error
+}
+
+// readLines reads r line by line, parses each line and sends the lines in
+// batches, in order, until the input ends, a read fails or ctx is done. It
+// takes batches to reuse from free.
+func readLines(ctx context.Context, r io.Reader, out chan<- *lineBatch, free <-chan *lineBatch) {
+	var (
+		parser turnstile.Parser
+		msg    turnstile.Message
+	)
+	br := bufio.NewReaderSize(r, 1<<20)
+	b := &lineBatch{}
+	for {
 		line, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			// A line longer than the buffer: gather it whole.
@@ -68,32 +155,41 @@ func RunInput(ctx context.Context, r io.Reader, p *Processor) (InputResult, erro
 			line = long
 		}
 		if len(line) > 0 {
-			res.Lines++
 			line = turnstile.TrimLineEnd(line)
-			due, herr := p.Handle(ctx, 0, res.Lines, line)
-			if herr != nil {
-				return res, herr
+			l := parsedLine{v0: len(b.data)}
+			b.data = append(b.data, line...)
+			l.v1 = len(b.data)
+			if l.err = parser.Parse(line, &msg); l.err == nil {
+				l.time, l.entries, l.exits = msg.Timestamp, msg.Entries, msg.Exits
+				l.k0 = len(b.keys)
+				b.keys = msg.AppendKey(b.keys)
+				l.k1 = len(b.keys)
+				b.keys = msg.AppendDedup(b.keys)
+				l.d1 = len(b.keys)
 			}
-			// Nothing is committed in file mode: a checkpoint only writes out
-			// the side records (after the windows it waits for), so without
-			// side records the windows written behind need no wait here.
-			if due && (p.slots == nil || p.holdsSide(p.parts[0])) {
-				if _, _, herr := p.Checkpoint(ctx, 0); herr != nil {
-					return res, herr
-				}
-				p.Committed(0)
-			}
+			b.lines = append(b.lines, l)
 		}
-		if err == io.EOF {
-			break
+		switch {
+		case err == io.EOF:
+			b.eof = true
+		case err != nil:
+			b.err = err
+		case len(b.lines) < lineBatchSize:
+			continue
 		}
-		if err != nil {
-			return res, fmt.Errorf("read input line %d: %w", res.Lines+1, err)
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			return
+		}
+		if b.eof || b.err != nil {
+			return
+		}
+		select {
+		case b = <-free:
+			b.data, b.keys, b.lines = b.data[:0], b.keys[:0], b.lines[:0]
+		default:
+			b = &lineBatch{}
 		}
 	}
-	if err := p.Flush(ctx, 0); err != nil {
-		return res, err
-	}
-	p.Committed(0)
-	return res, nil
 }

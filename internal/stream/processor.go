@@ -256,7 +256,7 @@ const maxDetail = 256
 // It returns true when the caller should commit the partition's Checkpoint
 // now: it wrote window files, or it holds maxSide side records. An error means
 // a window could not be written; the windows stay open and the next Handle or
-// EmitReady tries again.
+// Checkpoint tries again.
 func (p *Processor) Handle(ctx context.Context, id int32, offset int64, value []byte) (bool, error) {
 	st, ok := p.parts[id]
 	if !ok {
@@ -276,6 +276,18 @@ func (p *Processor) sideDue(st *partition) bool {
 }
 
 func (p *Processor) handle(ctx context.Context, st *partition, offset int64, value []byte) (bool, error) {
+	var rec *window.Record
+	err := p.parser.Parse(value, &p.msg)
+	if err == nil {
+		rec = windowRecord(&p.msg, &p.rec)
+	}
+	return p.handleParsed(ctx, st, offset, value, rec, err)
+}
+
+// handleParsed is handle after the parse: rec is what the window engine takes
+// of the value, or nil when the parse failed with parseErr. File mode parses
+// ahead, on a goroutine of its own, and calls it directly.
+func (p *Processor) handleParsed(ctx context.Context, st *partition, offset int64, value []byte, rec *window.Record, parseErr error) (bool, error) {
 	m := p.cfg.Metrics
 	replay := offset <= st.replayUntil
 	st.pos = offset
@@ -284,9 +296,9 @@ func (p *Processor) handle(ctx context.Context, st *partition, offset int64, val
 	if replay {
 		m.replayed.Inc()
 	}
-	err := p.parser.Parse(value, &p.msg)
+	err := parseErr
 	if err == nil {
-		err = p.checkClock(&p.msg)
+		err = p.checkClock(rec.Time)
 	}
 	if err != nil {
 		if !replay {
@@ -298,12 +310,13 @@ func (p *Processor) handle(ctx context.Context, st *partition, offset int64, val
 		return p.emit(ctx, st)
 	}
 	m.valid.Inc()
-	r := st.engine.Add(windowRecord(&p.msg, &p.rec), offset)
+	r := st.engine.Add(rec, offset)
 	if r.SplitKey {
 		m.splitKeys.Inc()
+		var f [len(turnstile.KeyFields)][]byte
+		turnstile.SplitKey(rec.Key, &f)
 		p.cfg.Logger.Warn("a turnstile key shows up on two partitions: its windows are split; such a topic needs a single partition",
-			"key", turnstile.TurnstileKey(string(p.msg.Fields[turnstile.FieldCA]), string(p.msg.Fields[turnstile.FieldUnit]), string(p.msg.Fields[turnstile.FieldSCP])),
-			"partition", st.id)
+			"key", turnstile.TurnstileKey(string(f[0]), string(f[1]), string(f[2])), "partition", st.id)
 	}
 	if !replay {
 		if r.Duplicate {
@@ -321,16 +334,16 @@ func (p *Processor) handle(ctx context.Context, st *partition, offset int64, val
 
 // checkClock is the clock guard: a record stamped more than MaxFuture ahead
 // of the wall clock is rejected, so that it never moves a watermark.
-func (p *Processor) checkClock(m *turnstile.Message) error {
-	if p.cfg.MaxFuture <= 0 || m.Timestamp <= p.futureLimit {
+func (p *Processor) checkClock(timestamp int64) error {
+	if p.cfg.MaxFuture <= 0 || timestamp <= p.futureLimit {
 		return nil
 	}
 	p.futureLimit = p.cfg.Now().Add(p.cfg.MaxFuture).Unix()
-	if m.Timestamp <= p.futureLimit {
+	if timestamp <= p.futureLimit {
 		return nil
 	}
 	return &turnstile.RejectError{Reason: turnstile.ReasonFuture, Detail: fmt.Sprintf(
-		"TIMESTAMP %s is more than %s ahead of the wall clock (--max-future)", formatTime(m.Timestamp), p.cfg.MaxFuture)}
+		"TIMESTAMP %s is more than %s ahead of the wall clock (--max-future)", formatTime(timestamp), p.cfg.MaxFuture)}
 }
 
 func (p *Processor) sideRecord(st *partition, offset int64, value []byte, reason, detail string, windowEnd int64) lake.SideRecord {
@@ -514,16 +527,6 @@ func (p *Processor) setWatermark(st *partition) {
 	if wm := st.engine.Watermark(); wm != window.NoWatermark {
 		st.wmGauge.Set(float64(wm))
 	}
-}
-
-// EmitReady writes the windows of a partition that are closed but not yet
-// written, as after a failed write. It returns true when it wrote files.
-func (p *Processor) EmitReady(ctx context.Context, id int32) (bool, error) {
-	st, ok := p.parts[id]
-	if !ok {
-		return false, nil
-	}
-	return p.emit(ctx, st)
 }
 
 // InputSource is the source name of file mode (--input).
