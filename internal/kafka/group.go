@@ -747,6 +747,8 @@ func partitionList(tps []ckafka.TopicPartition) []int32 {
 	return out
 }
 
+// sleep waits for d or until ctx is done, and then returns ctx.Err(): the
+// package's one context-aware wait.
 func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()

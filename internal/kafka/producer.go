@@ -140,12 +140,8 @@ func (p *Producer) Send(ctx context.Context, key, value []byte) error {
 		}
 		// Wait for deliveries to make room. Not Flush: it would make
 		// librdkafka send at once, ignoring linger.ms, and shrink the batches.
-		t := time.NewTimer(queueFullBackoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := sleep(ctx, queueFullBackoff); err != nil {
+			return err
 		}
 	}
 }

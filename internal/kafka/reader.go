@@ -143,10 +143,8 @@ func headers(hs []ckafka.Header) []turnstile.Header {
 func (r *Reader) assignAll(ctx context.Context) error {
 	var warned time.Time
 	for wait := time.Duration(0); ; wait = 2 * time.Second {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
+		if sleep(ctx, wait) != nil {
+			return nil // stopping
 		}
 		err := r.discover()
 		if err == nil {
