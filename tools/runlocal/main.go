@@ -296,6 +296,18 @@ func (r *runner) start(ctx context.Context) error {
 
 	// Producer.
 	start := feedStart(time.Now(), c.speed, feedAhead)
+	// A lake from an earlier run: start after its newest window, so that this
+	// run's windows are new files (the consumer, starting without commit
+	// metadata, keeps existing ones and would publish nothing until it passed
+	// them).
+	if names, err := listWindowFiles(filepath.Join(c.lake, "turnstile")); err == nil && len(names) > 0 {
+		if after, ok := resumeAfter(start, names, time.Now(), c.speed); ok {
+			start = after
+		} else if after.After(start) {
+			r.status("producer", "the lake holds windows up to %s, too close to now to continue after them; they are kept, and this run shows new windows only after it passes them (remove %s to start clean)",
+				after.Format("2006-01-02 15:04"), filepath.Join(c.lake, "turnstile"))
+		}
+	}
 	pargs := []string{
 		"--synthetic", "--turnstiles", strconv.Itoa(c.turnstiles), "--rate", fmtFloat(c.rate),
 		"--speed", fmtFloat(c.speed), "--seed", strconv.FormatUint(c.seed, 10),
@@ -493,6 +505,29 @@ func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 // feedAhead is how long `make run` can run before its accelerated event clock
 // passes the wall clock.
 const feedAhead = 24 * time.Hour
+
+// resumeMargin is how long a feed resumed after an earlier run's windows
+// must be able to run before its event clock passes the wall clock.
+const resumeMargin = time.Hour
+
+// resumeAfter returns the end of the newest window file among names
+// (<end>_<source>.csv.gz) and whether a feed starting there, rather than at
+// start, stays behind the wall clock for resumeMargin at the given speed.
+func resumeAfter(start time.Time, names []string, now time.Time, speed float64) (time.Time, bool) {
+	var newest time.Time
+	for _, name := range names {
+		end, _, ok := strings.Cut(name, "_")
+		t, err := time.Parse("20060102T150405", end)
+		if ok && err == nil && t.After(newest) {
+			newest = t
+		}
+	}
+	if !newest.After(start) {
+		return newest, false
+	}
+	ahead := time.Duration(max(speed-1, 0) * float64(resumeMargin))
+	return newest, !newest.Add(ahead).After(now)
+}
 
 // feedStart is where the synthetic feed's event clock starts: far enough in
 // the past that, running speed times faster than the wall clock, it stays

@@ -174,3 +174,32 @@ func TestFeedStartStaysBehindTheWallClock(t *testing.T) {
 		}
 	}
 }
+
+// TestResumeAfterTheLakesWindows: a second `make run` over the same lake
+// starts its feed after the newest window file, so that its windows are new
+// files, unless that start would run the feed past the wall clock within
+// resumeMargin.
+func TestResumeAfterTheLakesWindows(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	start := feedStart(now, 60, feedAhead) // 2026-10-02 12:00
+	for _, tc := range []struct {
+		name   string
+		files  []string
+		want   time.Time
+		wantOK bool
+	}{
+		{"windows of an earlier run", []string{"20261002T140500_p0.csv.gz", "20261002T141000_p1.csv.gz", "20261002T140000_p0.csv.gz"},
+			time.Date(2026, 10, 2, 14, 10, 0, 0, time.UTC), true},
+		{"windows before the start", []string{"20261001T100000_p0.csv.gz"}, time.Date(2026, 10, 1, 10, 0, 0, 0, time.UTC), false},
+		{"windows too close to now", []string{"20261130T110000_p0.csv.gz"}, time.Date(2026, 11, 30, 11, 0, 0, 0, time.UTC), false},
+		{"names of another form", []string{"notes.csv.gz"}, time.Time{}, false},
+	} {
+		got, ok := resumeAfter(start, tc.files, now, 60)
+		if !got.Equal(tc.want) || ok != tc.wantOK {
+			t.Errorf("%s: resumeAfter = %s, %v; want %s, %v", tc.name, got, ok, tc.want, tc.wantOK)
+		}
+		if ok && got.Add(time.Duration(60*float64(resumeMargin))).After(now.Add(resumeMargin)) {
+			t.Errorf("%s: a feed from %s passes the wall clock within %s", tc.name, got, resumeMargin)
+		}
+	}
+}
