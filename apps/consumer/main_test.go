@@ -37,6 +37,7 @@ func TestBadFlagsExitBeforeConnecting(t *testing.T) {
 		{"stray argument", []string{"--input", "-", "extra"}, "unexpected arguments"},
 		{"unknown flag", []string{"--no-such-flag"}, "no-such-flag"},
 		{"negative max-future", []string{"--input", "-", "--max-future", "-1h"}, "--max-future"},
+		{"zero gc-percent", []string{"--input", "-", "--gc-percent", "0"}, "--gc-percent must be positive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
