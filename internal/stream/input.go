@@ -103,7 +103,10 @@ func RunInput(ctx context.Context, r io.Reader, p *Processor) (InputResult, erro
 		if b.eof {
 			break
 		}
-		free <- b
+		select {
+		case free <- b: // for readLines to reuse
+		default:
+		}
 	}
 	if err := p.Flush(ctx, 0); err != nil {
 		return res, err
