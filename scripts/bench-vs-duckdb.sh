@@ -84,8 +84,9 @@ wall() {
 	awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f\n", e - s }'
 }
 
+# The previous run's lake is removed before the clock starts (not timed): deleting
+# hundreds of files is not the consumer's work.
 consumer_run() {
-	rm -rf "$work/lake"
 	"${2:-./bin/consumer}" --input "$1" --sink "file://$work/lake/turnstile"
 }
 
@@ -101,12 +102,14 @@ for shape in "${shapes[@]}"; do
 	input=$work/lines-$lines-$per_s.csv
 	cons=() duck=() base=()
 	for run in $(seq "$runs"); do
+		rm -rf "$work/lake"
 		cons+=("$(wall consumer_run "$input")")
 		rows_c=$(find "$work/lake" -name '*.csv.gz' -exec zcat {} + | grep -vc '^,CA,\|^CA,')
 		duck+=("$(wall duckdb_run "$input")")
 		rows_d=$(cat "$work/out")
 		echo "$per_s rec/s run $run: consumer ${cons[-1]} s ($rows_c rows), duckdb ${duck[-1]} s ($rows_d rows)"
 		if [[ -n ${BASELINE:-} ]]; then
+			rm -rf "$work/lake"
 			base+=("$(wall consumer_run "$input" "$BASELINE")")
 			echo "$per_s rec/s run $run: baseline $BASELINE ${base[-1]} s"
 		fi

@@ -122,7 +122,7 @@ check() {
   KAFKA_PORT=$(free_port) KAFKA_LOCAL_PORT=$(free_port) PRODUCER_METRICS_PORT=$(free_port)
   CONSUMER_METRICS_PORT=$(free_port) DASHBOARD_PORT=$(free_port)
   export KAFKA_PORT KAFKA_LOCAL_PORT PRODUCER_METRICS_PORT CONSUMER_METRICS_PORT DASHBOARD_PORT
-  # Windows close quickly: 1-minute windows of the synthetic feed at 60x.
+  # Windows close quickly: 1-minute windows of the real-time synthetic feed.
   export WINDOW_DURATION=1 WINDOW_SLIDE=1
   # Global, not local: the EXIT trap runs after check returns.
   CHECK_ARGS=(--project-name "$project" --env-file docker/local.env "${FILES[@]}" --profile producer --profile consumer)

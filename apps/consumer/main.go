@@ -1,7 +1,7 @@
 // Command consumer reads turnstile counts from the Kafka topic mta-turnstile
 // (or from a file, --input), sums ENTRIES and EXITS per turnstile in
 // event-time windows, and writes gzip CSV files to the data lake: a local
-// folder or a GCS bucket. See the README for flags and the output layout.
+// folder or a GCS bucket. See docs/consumer.md for flags and docs/lake.md for the output layout.
 package main
 
 import (

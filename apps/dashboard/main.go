@@ -66,7 +66,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.maxRows, "history-rows", 2_000_000, "keep at most this many (turnstile, window) rows; the oldest windows go first")
 	fs.DurationVar(&o.maxFuture, "max-future", time.Hour, "ignore rows whose window ends more than this after the wall clock, so that one mis-clocked row cannot evict the history; 0: off")
 	fs.StringVar(&o.addr, "addr", ":8080", "serve the dashboard on this address")
-	fs.StringVar(&o.consumerMetrics, "consumer-metrics", "", "the consumer's /metrics URL (e.g. http://localhost:9091/metrics), for lag and watermark; empty: not shown")
+	fs.StringVar(&o.consumerMetrics, "consumer-metrics", "", "the consumer's /metrics URL (e.g. http://localhost:9090/metrics), for lag and watermark; empty: not shown")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve the dashboard's own /metrics, /healthz and /readyz on this address; empty: off")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -108,7 +108,7 @@ func validate(o *options, stderr io.Writer) (*settings, error) {
 	if o.consumerMetrics != "" {
 		u, err := url.Parse(o.consumerMetrics)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("--consumer-metrics: want an http(s) URL such as http://localhost:9091/metrics, got %q", o.consumerMetrics)
+			return nil, fmt.Errorf("--consumer-metrics: want an http(s) URL such as http://localhost:9090/metrics, got %q", o.consumerMetrics)
 		}
 	}
 	if s.props, err = kafka.Resolve(o.config, o.bootstrap); err != nil {
