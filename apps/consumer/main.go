@@ -85,10 +85,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 }
 
 // defaultGCPercent is the default of --gc-percent. Kafka mode allocates a
-// message per record in the client library; at Go's default of 100 the
-// collector took about a third of the consumer's CPU, at 400 it spends about
-// 30 % less CPU per record for a heap up to 5 times the live data instead of
-// 2 (BENCHMARKS.md).
+// message per record in the client library; at 400 the consumer spends about
+// 30 % less CPU per record than at Go's default of 100, for a heap up to 5
+// times the live data instead of 2 (BENCHMARKS.md).
 const defaultGCPercent = 400
 
 // settings is what the flags mean once validated.
