@@ -2,6 +2,7 @@ package lake
 
 import (
 	"fmt"
+	"path"
 	"strings"
 	"time"
 )
@@ -51,6 +52,19 @@ func (l Layout) WindowObject(end time.Time, source string) string {
 	b.WriteString(source)
 	b.WriteString(".csv.gz")
 	return b.String()
+}
+
+// WindowEnd returns the window end that a window file's name carries: the
+// inverse of WindowObject, for a full name or its base. It reports false for
+// a name of another form.
+func WindowEnd(name string) (time.Time, bool) {
+	base := path.Base(name)
+	end, _, ok := strings.Cut(base, "_")
+	if !ok || !strings.HasSuffix(base, ".csv.gz") {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(endFormat, end)
+	return t, err == nil
 }
 
 // WindowPattern returns the path.Match pattern that every window file matches

@@ -35,6 +35,23 @@ func TestLayoutNames(t *testing.T) {
 	}
 }
 
+// TestWindowEnd checks that WindowEnd reads back the end WindowObject wrote,
+// in both layouts, and refuses other names.
+func TestWindowEnd(t *testing.T) {
+	end := time.Date(2024, 7, 22, 10, 15, 0, 0, time.UTC)
+	for _, l := range []Layout{{Prefix: "turnstile"}, {Prefix: "a/b/turnstile", Hive: true}} {
+		name := l.WindowObject(end, "p3")
+		if got, ok := WindowEnd(name); !ok || !got.Equal(end) {
+			t.Errorf("WindowEnd(%s) = %s, %v; want %s", name, got, ok, end)
+		}
+	}
+	for _, name := range []string{"turnstile_rejected/p3_00000000000000000042.jsonl.gz", "notes.csv.gz", "x_p0.csv.gz", "20240722T101500_p0.csv"} {
+		if got, ok := WindowEnd(name); ok {
+			t.Errorf("WindowEnd(%s) = %s, true; want false", name, got)
+		}
+	}
+}
+
 // TestLayoutGlob checks what the BigQuery external table sees: every window
 // file of the flat layout matches <prefix>/*.csv.gz, and no side file ever
 // matches it, in either layout.

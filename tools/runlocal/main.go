@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/turnstile-stream/turnstile-stream/internal/gcstest"
+	"github.com/turnstile-stream/turnstile-stream/internal/lake"
 )
 
 // Exit codes.
@@ -511,14 +512,12 @@ const feedAhead = 24 * time.Hour
 const resumeMargin = time.Hour
 
 // resumeAfter returns the end of the newest window file among names
-// (<end>_<source>.csv.gz) and whether a feed starting there, rather than at
+// (lake.WindowEnd) and whether a feed starting there, rather than at
 // start, stays behind the wall clock for resumeMargin at the given speed.
 func resumeAfter(start time.Time, names []string, now time.Time, speed float64) (time.Time, bool) {
 	var newest time.Time
 	for _, name := range names {
-		end, _, ok := strings.Cut(name, "_")
-		t, err := time.Parse("20060102T150405", end)
-		if ok && err == nil && t.After(newest) {
+		if t, ok := lake.WindowEnd(name); ok && t.After(newest) {
 			newest = t
 		}
 	}
