@@ -49,10 +49,6 @@ type GroupConfig struct {
 	Emit *Emitter
 	// WindowSize dates the window_start header of emitted rows.
 	WindowSize time.Duration
-	// SyncPoll polls on Run's goroutine, one record at a time, instead of on
-	// a poll goroutine of its own (poller.go): the single loop, kept to
-	// compare.
-	SyncPoll bool
 }
 
 // commitFailuresNotReady is how many commits in a row may fail before /readyz
@@ -198,37 +194,7 @@ func (k *Group) Run(ctx context.Context) error {
 	k.ready.Store(true)
 	defer k.ready.Store(false)
 	k.lastCommit = k.cfg.Now()
-	if !k.cfg.SyncPoll {
-		return k.runPolled(ctx)
-	}
-	lastTick := k.cfg.Now()
-	// Every write until the next Poll shares one budget, so that the group
-	// never waits longer than WriteTimeout for this member.
-	var budgets writeBudget
-	defer budgets.stop()
-	for ctx.Err() == nil && k.fatal == nil {
-		ev := k.c.Poll(100)
-		now := k.cfg.Now()
-		budget := budgets.get(ctx, time.Now(), k.cfg.WriteTimeout) // real time, as the deadline is
-		switch e := ev.(type) {
-		case *ckafka.Message:
-			if e.TopicPartition.Error != nil {
-				k.log.Warn("message error", "partition", e.TopicPartition.Partition, "err", e.TopicPartition.Error)
-				break
-			}
-			k.handle(budget, e, now)
-		case ckafka.Error:
-			if e.IsFatal() {
-				return fmt.Errorf("kafka: fatal error: %w", e)
-			}
-			k.log.Warn("kafka client error (retrying)", "code", e.Code().String(), "err", e)
-		}
-		if now.Sub(lastTick) >= 500*time.Millisecond && k.fatal == nil {
-			lastTick = now
-			k.tick(budget, now)
-		}
-	}
-	return k.stop(ctx)
+	return k.loop(ctx)
 }
 
 // stop ends Run: unless an error is fatal, it writes what is safe and
@@ -244,15 +210,17 @@ func (k *Group) stop(ctx context.Context) error {
 	return k.fatal
 }
 
-// runPolled is Run's loop with a poll goroutine (poller.go).
-func (k *Group) runPolled(ctx context.Context) error {
+// loop is Run's loop: a poll goroutine (poller.go) hands records over in
+// batches, and this goroutine handles them. The writes of one batch share one
+// budget of WriteTimeout, so that the poll goroutine, which waits when the
+// loop falls 4 batches behind, never leaves the group without a poll for
+// longer than that.
+func (k *Group) loop(ctx context.Context) error {
 	pl := newPoller(k.c)
 	k.pl.Store(pl)
 	go pl.run()
 	ticker := time.NewTicker(100 * time.Millisecond)
 	defer ticker.Stop()
-	var budgets writeBudget
-	defer budgets.stop()
 	lastTick := k.cfg.Now()
 	var (
 		rest   []pollItem // items not handled when the loop stopped
@@ -268,18 +236,18 @@ loop:
 			break loop
 		}
 		now := k.cfg.Now()
-		// The writes of a batch share one budget (see Run).
-		budget := budgets.get(ctx, time.Now(), k.cfg.WriteTimeout)
-		for i, it := range items {
-			if err := k.item(ctx, budget, it, now); err != nil || k.fatal != nil {
-				rest, runErr = items[i+1:], err
-				break loop
+		budget, cancel := context.WithTimeout(ctx, k.cfg.WriteTimeout)
+		rest, runErr = k.items(ctx, budget, items, now)
+		if runErr == nil && k.fatal == nil {
+			k.commitDue(budget)
+			if now.Sub(lastTick) >= 500*time.Millisecond && k.fatal == nil {
+				lastTick = now
+				k.tick(budget, now)
 			}
 		}
-		k.commitDue(budget)
-		if now.Sub(lastTick) >= 500*time.Millisecond && k.fatal == nil {
-			lastTick = now
-			k.tick(budget, now)
+		cancel()
+		if runErr != nil {
+			break
 		}
 	}
 	// Stop the poll goroutine; a rebalance it hands over meanwhile is still
@@ -298,6 +266,18 @@ loop:
 		return runErr
 	}
 	return k.stop(ctx)
+}
+
+// items handles a batch of the poll goroutine's stream, each item's writes
+// bounded by budget. When an item fails or is fatal, it returns the items
+// after it, unhandled, and the failure.
+func (k *Group) items(ctx, budget context.Context, items []pollItem, now time.Time) ([]pollItem, error) {
+	for i, it := range items {
+		if err := k.item(ctx, budget, it, now); err != nil || k.fatal != nil {
+			return items[i+1:], err
+		}
+	}
+	return nil, nil
 }
 
 // item handles one entry of the poll goroutine's stream. It returns an error
@@ -358,31 +338,6 @@ func (k *Group) seek(part int32, do func() error) {
 	}
 }
 
-// writeBudget hands out the context that bounds the writes between two
-// polls. A context with a deadline costs a timer, too much to make one per
-// record: one serves the polls of a tenth of the timeout, so that a write
-// gets at least 90 % of it, and never more.
-type writeBudget struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	since  time.Time
-}
-
-func (b *writeBudget) get(parent context.Context, now time.Time, timeout time.Duration) context.Context {
-	if b.ctx == nil || now.Sub(b.since) > timeout/10 || now.Before(b.since) || b.ctx.Err() != nil {
-		b.stop()
-		b.ctx, b.cancel = context.WithTimeout(parent, timeout)
-		b.since = now
-	}
-	return b.ctx
-}
-
-func (b *writeBudget) stop() {
-	if b.cancel != nil {
-		b.cancel()
-	}
-}
-
 // handle processes one record received at now. ctx bounds its writes (the
 // loop's budget).
 func (k *Group) handle(ctx context.Context, msg *ckafka.Message, now time.Time) {
@@ -405,9 +360,9 @@ func (k *Group) handle(ctx context.Context, msg *ckafka.Message, now time.Time) 
 		return
 	}
 	if wrote {
-		// Commit once the window files are durable: at once when they were
-		// written synchronously, else after a later batch (commitDue), so
-		// that encoding and writing them overlap with the next records.
+		// Commit once the window files are durable: at once when they are
+		// already written, else after a later batch (commitDue), so that
+		// encoding and writing them overlap with the next records.
 		if k.p.Writing(part) {
 			ps.commitDue = true
 		} else {
