@@ -90,7 +90,7 @@ func RunInput(ctx context.Context, r io.Reader, p *Processor) (InputResult, erro
 			// Nothing is committed in file mode: a checkpoint only writes out
 			// the side records (after the windows it waits for), so without
 			// side records the windows written behind need no wait here.
-			if (wrote || p.sideDue(st)) && (p.slots == nil || p.holdsSide(st)) {
+			if (wrote || p.sideDue(st)) && p.holdsSide(st) {
 				if _, _, herr := p.Checkpoint(ctx, 0); herr != nil {
 					return res, herr
 				}
@@ -143,6 +143,7 @@ func readLines(ctx context.Context, r io.Reader, out chan<- *lineBatch, free <-c
 	var (
 		parser turnstile.Parser
 		msg    turnstile.Message
+		rec    window.Record // windowRecord's reused buffers
 	)
 	br := bufio.NewReaderSize(r, 1<<20)
 	b := &lineBatch{}
@@ -163,11 +164,12 @@ func readLines(ctx context.Context, r io.Reader, out chan<- *lineBatch, free <-c
 			b.data = append(b.data, line...)
 			l.v1 = len(b.data)
 			if l.err = parser.Parse(line, &msg); l.err == nil {
-				l.time, l.entries, l.exits = msg.Timestamp, msg.Entries, msg.Exits
+				r := windowRecord(&msg, &rec)
+				l.time, l.entries, l.exits = r.Time, r.Entries, r.Exits
 				l.k0 = len(b.keys)
-				b.keys = msg.AppendKey(b.keys)
+				b.keys = append(b.keys, r.Key...)
 				l.k1 = len(b.keys)
-				b.keys = msg.AppendDedup(b.keys)
+				b.keys = append(b.keys, r.Dedup...)
 				l.d1 = len(b.keys)
 			}
 			b.lines = append(b.lines, l)

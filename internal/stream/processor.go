@@ -53,9 +53,8 @@ type Config struct {
 	// gathers before Handle asks for a checkpoint (default 8 MiB).
 	MaxSideBytes int
 	// WriteAhead is how many closed windows may be encoded and written behind
-	// the goroutine that feeds the Processor (default DefaultWriteAhead); a
-	// negative value writes each window before Handle returns. The files are
-	// written in order either way, and Checkpoint and Flush wait for them.
+	// the goroutine that feeds the Processor (default DefaultWriteAhead). The
+	// files are written in order, and Checkpoint and Flush wait for them.
 	WriteAhead int
 	// WriteTimeout bounds one window file's write behind the feeding
 	// goroutine (default DefaultWriteTimeout); a write that runs out of time
@@ -83,7 +82,7 @@ type Processor struct {
 	// grows with the wall clock.
 	futureLimit int64
 
-	// The write-behind (writer.go); slots is nil when writes are synchronous.
+	// The write-behind (writer.go): a slot per window in flight.
 	slots   chan struct{}
 	lastJob *writeJob
 }
@@ -125,17 +124,14 @@ func New(cfg Config) *Processor {
 	if cfg.MaxSideBytes <= 0 {
 		cfg.MaxSideBytes = DefaultMaxSideBytes
 	}
-	if cfg.WriteAhead == 0 {
+	if cfg.WriteAhead <= 0 {
 		cfg.WriteAhead = DefaultWriteAhead
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
 	}
-	p := &Processor{cfg: cfg, keys: window.NewKeys(hashSeed()), parts: make(map[int32]*partition)}
-	if cfg.WriteAhead > 0 {
-		p.slots = make(chan struct{}, cfg.WriteAhead)
-	}
-	return p
+	return &Processor{cfg: cfg, keys: window.NewKeys(hashSeed()), parts: make(map[int32]*partition),
+		slots: make(chan struct{}, cfg.WriteAhead)}
 }
 
 // Checkpoint is what a partition may commit: the offset to resume from and
@@ -386,42 +382,7 @@ func (p *Processor) writeWindow(ctx context.Context, st *partition, c *window.Cl
 	if len(c.Rows) == 0 {
 		return nil // no file for an empty emission
 	}
-	if p.slots != nil {
-		return p.submit(ctx, st, c)
-	}
-	var (
-		name string
-		size int
-		kept bool
-		err  error
-	)
-	end := time.Unix(c.End, 0).UTC()
-	if st.guarded {
-		name, size, kept, err = p.cfg.Sink.CreateWindows(ctx, end, st.source, c.Rows, p.cfg.Index)
-	} else {
-		name, size, err = p.cfg.Sink.PutWindows(ctx, end, st.source, c.Rows, p.cfg.Index)
-	}
-	if err != nil {
-		return fmt.Errorf("write window file %s: %w", name, err)
-	}
-	st.dirty = true // whatever closed it (a record, the idle rule), its offsets must be committed
-	if kept {
-		p.cfg.Metrics.windowsKept.Inc()
-		p.cfg.Logger.Info("window file exists and is kept: the partition started without commit metadata, so this window may be rebuilt from part of its records",
-			"object", name, "partition", st.id)
-		return nil
-	}
-	if p.cfg.KeepRows {
-		st.pending = append(st.pending, c.Rows...)
-	}
-	m := p.cfg.Metrics
-	m.windowsEmitted.Inc()
-	m.rowsWritten.Add(float64(len(c.Rows)))
-	m.files.WithLabelValues("window").Inc()
-	m.bytes.WithLabelValues("window").Add(float64(size))
-	p.cfg.Logger.Debug("window written", "object", name, "rows", len(c.Rows), "partition", st.id,
-		"min_offset", c.MinOffset, "max_offset", c.MaxOffset)
-	return nil
+	return p.submit(ctx, st, c)
 }
 
 // Advance moves the watermark of an idle partition forward by the given
