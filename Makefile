@@ -23,7 +23,7 @@ test: ## Unit, integration and end-to-end tests (embedded broker) plus go vet, w
 
 .PHONY: bench
 bench: ## Run the benchmarks; writes bench.out (benchstat-ready).
-	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./internal/... | tee bench.out
+	set -o pipefail; $(GO) test -run '^$$' -bench . -benchmem -count 6 ./internal/... | tee bench.out
 	@echo "wrote bench.out; compare with: benchstat old.out bench.out"
 
 # --- Infrastructure and delivery (terraform/, docker/, .github/workflows/) ---
