@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io/fs"
 	"slices"
+	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/turnstile-stream/turnstile-stream/internal/gcstest"
@@ -164,6 +166,68 @@ func TestBucketAcceptance(t *testing.T) {
 			}
 			if err := b.Create(cctx, "turnstile/cancelled", []byte("x")); !errors.Is(err, context.Canceled) {
 				t.Errorf("Create(cancelled ctx) = %v, want context.Canceled", err)
+			}
+		})
+	}
+}
+
+// TestBucketReplaceIsAtomic checks Replace on every backend: it creates an
+// absent object, replaces one only when its function allows it, leaves a
+// refused one whole, and, with many writers racing on one name, each
+// replacing only what it judged, every write builds on the one before: no
+// write is lost between a writer's read and its write.
+func TestBucketReplaceIsAtomic(t *testing.T) {
+	for name, b := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			obj := "turnstile/replace.csv.gz"
+			always := func([]byte) bool { return true }
+			if err := b.Replace(ctx, obj, []byte("1"), always); err != nil {
+				t.Fatalf("Replace(absent): %v", err)
+			}
+			var judged []byte
+			err := b.Replace(ctx, obj, []byte("2"), func(cur []byte) bool { judged = cur; return false })
+			if !errors.Is(err, ErrRefused) {
+				t.Errorf("refused Replace = %v, want ErrRefused", err)
+			}
+			if string(judged) != "1" {
+				t.Errorf("Replace judged %q, want the stored %q", judged, "1")
+			}
+			if got, _ := b.Get(ctx, obj); string(got) != "1" {
+				t.Errorf("after a refused Replace the object holds %q, want %q", got, "1")
+			}
+
+			// A counter: each writer replaces n with n+1 only if it still
+			// reads n. Without an atomic Replace two writers read the same n
+			// and one increment is lost.
+			const writers, rounds = 4, 5
+			var wg sync.WaitGroup
+			for range writers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for done := 0; done < rounds; {
+						cur, err := b.Get(ctx, obj)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						n, _ := strconv.Atoi(string(cur))
+						next := []byte(strconv.Itoa(n + 1))
+						err = b.Replace(ctx, obj, next, func(now []byte) bool { return bytes.Equal(now, cur) })
+						switch {
+						case err == nil:
+							done++
+						case !errors.Is(err, ErrRefused):
+							t.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			if got, _ := b.Get(ctx, obj); string(got) != strconv.Itoa(1+writers*rounds) {
+				t.Errorf("counter after %d increments = %s, want %d: a Replace landed on an object it did not judge", writers*rounds, got, 1+writers*rounds)
 			}
 		})
 	}

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // FileBucket is a Bucket in a local folder: the object a/b.csv.gz is the file
@@ -57,7 +59,7 @@ func (b *FileBucket) Put(ctx context.Context, name string, data []byte) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("lake: put %s: %w", p, err)
 	}
-	if err := b.put(p, data); err != nil {
+	if err := b.locked(ctx, p, func() error { return b.put(p, data) }); err != nil {
 		return fmt.Errorf("lake: put %s: %w", p, err)
 	}
 	return nil
@@ -75,11 +77,83 @@ func (b *FileBucket) Create(ctx context.Context, name string, data []byte) error
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("lake: create %s: %w", p, err)
 	}
-	if err := b.write(p, data, func(tmp string) error { return os.Link(tmp, p) }); err != nil {
+	if err := b.locked(ctx, p, func() error {
+		return b.write(p, data, func(tmp string) error { return os.Link(tmp, p) })
+	}); err != nil {
 		return fmt.Errorf("lake: create %s: %w", p, err) // os.Link's error wraps fs.ErrExist
 	}
 	return nil
 }
+
+// Replace replaces the file of name with data unless a file is there for
+// which replace is false. The read, the decision and the rename happen under
+// an exclusive lock (flock) on the hidden file .lock of the object's folder,
+// which Put and Create take too, so no other writer of this folder, in this
+// process or another, lands in between. A writer that stops while it holds
+// the lock (a process frozen by SIGSTOP) holds up the others until it
+// resumes or dies: waiting is bounded by ctx.
+func (b *FileBucket) Replace(ctx context.Context, name string, data []byte, replace func(current []byte) bool) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	p := b.path(name)
+	err := b.locked(ctx, p, func() error {
+		cur, err := os.ReadFile(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return err
+		case !replace(cur):
+			return ErrRefused
+		}
+		return b.write(p, data, func(tmp string) error { return os.Rename(tmp, p) })
+	})
+	if err != nil {
+		return fmt.Errorf("lake: replace %s: %w", p, err)
+	}
+	return nil
+}
+
+// locked runs do while it holds the lock of p's folder, waiting for it
+// until ctx is done.
+func (b *FileBucket) locked(ctx context.Context, p string, do func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	dir := filepath.Dir(p)
+	if err := mkdirAllSync(dir); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close() // releases the lock
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			return fmt.Errorf("lock %s: %w", f.Name(), err)
+		}
+		t := time.NewTimer(lockRetry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("waiting for the lock %s: %w", f.Name(), ctx.Err())
+		case <-t.C:
+		}
+	}
+	return do()
+}
+
+// lockFile is the hidden file in each folder that FileBucket's writers lock;
+// lockRetry is how often a writer tries again to take it.
+const (
+	lockFile  = ".lock"
+	lockRetry = 5 * time.Millisecond
+)
 
 func (b *FileBucket) put(p string, data []byte) error {
 	return b.write(p, data, func(tmp string) error { return os.Rename(tmp, p) })

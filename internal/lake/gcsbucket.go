@@ -103,6 +103,66 @@ func (b *GCSBucket) Create(ctx context.Context, name string, data []byte) error 
 	return err
 }
 
+// Replace creates the object name (ifGenerationMatch=0) or, when one
+// exists, reads it with its generation and, if replace allows, uploads data
+// with the precondition ifGenerationMatch=<that generation>: GCS answers 412
+// when another writer changed the object in between, and Replace starts over
+// (up to maxReplaceRounds times). It needs storage.objects.get besides
+// create and delete.
+func (b *GCSBucket) Replace(ctx context.Context, name string, data []byte, replace func(current []byte) bool) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	for range maxReplaceRounds {
+		err := b.Create(ctx, name, data)
+		if !errors.Is(err, ErrExist) {
+			return err
+		}
+		cur, gen, err := b.getGeneration(ctx, name)
+		if errors.Is(err, ErrNotExist) {
+			continue // deleted in between
+		}
+		if err != nil {
+			return err
+		}
+		if !replace(cur) {
+			return fmt.Errorf("lake: replace gs://%s/%s (generation %d): %w", b.name, name, gen, ErrRefused)
+		}
+		a := b.attempts("replace", name)
+		obj := a.object(b.bucket.Object(name)).If(storage.Conditions{GenerationMatch: gen})
+		err = b.result(ctx, a, b.upload(ctx, obj, name, data))
+		var ge *googleapi.Error
+		if errors.As(err, &ge) && ge.Code == http.StatusPreconditionFailed {
+			continue // changed since it was read
+		}
+		return err
+	}
+	return fmt.Errorf("lake: replace gs://%s/%s: the object changed under each of %d attempts", b.name, name, maxReplaceRounds)
+}
+
+// maxReplaceRounds bounds Replace's read-and-write rounds lost to other
+// writers.
+const maxReplaceRounds = 10
+
+// getGeneration downloads the object name and returns its generation.
+func (b *GCSBucket) getGeneration(ctx context.Context, name string) ([]byte, int64, error) {
+	a := b.attempts("get", name)
+	var gen int64
+	data, err := func() ([]byte, error) {
+		r, err := a.object(b.bucket.Object(name)).NewReader(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		gen = r.Attrs.Generation
+		return io.ReadAll(r)
+	}()
+	if err := b.result(ctx, a, err); err != nil {
+		return nil, 0, err
+	}
+	return data, gen, nil
+}
+
 // upload writes data to obj in one request. The Writer buffers the whole
 // object: a chunk larger than the data (the Writer sends a chunk it has filled
 // as the start of a resumable upload, and a chunk that ends the data in one

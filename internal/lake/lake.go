@@ -10,6 +10,7 @@ package lake
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -32,6 +33,16 @@ type Bucket interface {
 	// complete and durable. A Create retried after its answer was lost may
 	// find its own object and report ErrExist: compare the content to tell.
 	Create(ctx context.Context, name string, data []byte) error
+	// Replace stores data under name when no object has that name, or when
+	// replace(current) reports true for the object there. The decision and
+	// the write are one step: the object that replace judged is the one that
+	// is replaced, whatever other writers, in this process or another, do
+	// meanwhile (GCS: an upload conditional on the generation that was read;
+	// a folder: an exclusive lock on the object's folder; memory: a mutex).
+	// When replace returns false, nothing is written and the error wraps
+	// ErrRefused. Like Put, a nil error means the object is complete and
+	// durable.
+	Replace(ctx context.Context, name string, data []byte, replace func(current []byte) bool) error
 	// Get returns the content of the object name; the error wraps
 	// ErrNotExist when there is no such object.
 	Get(ctx context.Context, name string) ([]byte, error)
@@ -49,6 +60,10 @@ var ErrNotExist = fs.ErrNotExist
 // ErrExist is the error Create wraps when the object exists. It is
 // fs.ErrExist.
 var ErrExist = fs.ErrExist
+
+// ErrRefused is the error Replace wraps when its replace function kept the
+// object there.
+var ErrRefused = errors.New("lake: the object there was kept")
 
 // checkName reports whether name is a valid object name: a slash-separated
 // relative path of non-empty elements, none of them starting with "." (the

@@ -54,6 +54,25 @@ func (b *MemBucket) Create(ctx context.Context, name string, data []byte) error 
 	return nil
 }
 
+// Replace stores a copy of data under name unless an object is there for
+// which replace is false; replace runs under the bucket's lock.
+func (b *MemBucket) Replace(ctx context.Context, name string, data []byte, replace func(current []byte) bool) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("lake: replace mem:%s: %w", name, err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if cur, ok := b.objects[name]; ok && !replace(slices.Clone(cur)) {
+		return fmt.Errorf("lake: replace mem:%s: %w", name, ErrRefused)
+	}
+	b.objects[name] = slices.Clone(data)
+	b.puts++
+	return nil
+}
+
 // Get returns a copy of the object name.
 func (b *MemBucket) Get(ctx context.Context, name string) ([]byte, error) {
 	if err := checkName(name); err != nil {

@@ -156,6 +156,29 @@ func (s *Sink) PutWindowData(ctx context.Context, name string, data []byte) erro
 	return s.Bucket.Put(ctx, name, data)
 }
 
+// ErrFenced is the error ReplaceWindowData wraps when the window file there
+// was written by a newer owner of its partition.
+var ErrFenced = errors.New("lake: fenced by a newer owner")
+
+// ReplaceWindowData writes a window file encoded by EncodeWindowsEpoch with
+// epoch, under name (from WindowName), unless the file there carries a newer
+// epoch: a consumer that lost its partition to another (whose epoch is
+// higher) never replaces that owner's file, even with a write in flight when
+// it wakes (Bucket.Replace decides and writes in one step). The error then
+// wraps ErrFenced. A file without an epoch, or one that does not decompress,
+// counts as epoch 0.
+func (s *Sink) ReplaceWindowData(ctx context.Context, name string, data []byte, epoch uint64) error {
+	var stored uint64
+	err := s.Bucket.Replace(ctx, name, data, func(cur []byte) bool {
+		stored, _ = WindowEpoch(cur)
+		return stored <= epoch
+	})
+	if errors.Is(err, ErrRefused) {
+		return fmt.Errorf("lake: window file %s holds epoch %d, newer than this writer's %d: another consumer owns the partition now: %w", name, stored, epoch, ErrFenced)
+	}
+	return err
+}
+
 // CreateWindows is PutWindows that never replaces a window file. When a file
 // exists under the name with the same CSV text, it counts as written (kept
 // is false); when it holds other text, it is left as it is and kept is true.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,8 +56,20 @@ func releaseGzipWriter(zw *gzip.Writer) { gzipWriters.Put(zw) }
 // and index: the gzip header carries no name and a zero ModTime, so a
 // re-emitted file overwrites its object with the same bytes.
 func EncodeWindows(w io.Writer, rows []turnstile.WindowCount, index bool) error {
+	return EncodeWindowsEpoch(w, rows, index, 0)
+}
+
+// EncodeWindowsEpoch is EncodeWindows for a writer that holds an ownership
+// epoch (the consumer in Kafka mode, docs/consumer.md "Fencing"): a nonzero
+// epoch is written into the gzip header's comment field, which gzip readers,
+// BigQuery among them, skip, and WindowEpoch reads it back. The bytes depend
+// only on rows, index and epoch.
+func EncodeWindowsEpoch(w io.Writer, rows []turnstile.WindowCount, index bool, epoch uint64) error {
 	zw := newGzipWriter(w)
 	defer releaseGzipWriter(zw)
+	if epoch != 0 {
+		zw.Header.Comment = epochComment + strconv.FormatUint(epoch, 10)
+	}
 	buf := make([]byte, 0, flushSize+1024)
 	if index {
 		buf = append(buf, turnstile.LakeHeader...)
@@ -85,6 +98,29 @@ func EncodeWindows(w io.Writer, rows []turnstile.WindowCount, index bool) error 
 		return fmt.Errorf("lake: encode windows: %w", err)
 	}
 	return nil
+}
+
+// epochComment starts the gzip comment of a window file written with an
+// epoch.
+const epochComment = "turnstile-stream epoch="
+
+// WindowEpoch returns the ownership epoch written into a window file's gzip
+// header by EncodeWindowsEpoch: 0 for a file written without one (file mode,
+// earlier releases). It reads the header only.
+func WindowEpoch(data []byte) (uint64, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return 0, fmt.Errorf("lake: window file header: %w", err)
+	}
+	v, ok := strings.CutPrefix(zr.Header.Comment, epochComment)
+	if !ok {
+		return 0, nil
+	}
+	epoch, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("lake: window file header: epoch %q: %w", v, err)
+	}
+	return epoch, nil
 }
 
 // DecodeWindows reads a window file that EncodeWindows wrote, with or without

@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -97,6 +96,13 @@ type partition struct {
 	// files are then only created, never replaced (see Guard).
 	guarded bool
 
+	// epoch is the partition's ownership epoch (Claim): its window files
+	// carry it, and never replace a file of a higher epoch.
+	epoch uint64
+	// partitions is the topic's partition count that the committed metadata
+	// or the Claim recorded (0 when unknown).
+	partitions int
+
 	pos         int64 // offset of the last record handled, -1 for none
 	replayUntil int64 // records at or before this offset were handled before a restart
 	dirty       bool  // handled records since the last checkpoint
@@ -147,7 +153,11 @@ type Checkpoint struct {
 func Source(partition int32) string { return "p" + strconv.Itoa(int(partition)) }
 
 // Assign starts a partition. metadata is what the last Checkpoint of the
-// partition stored with its committed offset ("" when there is none).
+// partition stored with its committed offset ("" when there is none). An
+// error means the metadata cannot be used: a *ShapeError when it was
+// committed under another window shape, which the caller must not override,
+// else a format it does not know (the caller may Assign again with "" and
+// Guard the partition).
 func (p *Processor) Assign(id int32, source, metadata string) error {
 	if old, ok := p.parts[id]; ok {
 		p.settle(old)
@@ -155,18 +165,87 @@ func (p *Processor) Assign(id int32, source, metadata string) error {
 	}
 	st := &partition{id: id, source: source, engine: window.New(p.cfg.Spec, p.keys, id), pos: -1, replayUntil: -1}
 	if metadata != "" {
-		wm, pos, err := parseMetadata(metadata)
+		m, err := ParseMetadata(metadata)
 		if err != nil {
-			return fmt.Errorf("partition %d: committed metadata %q: %w", id, metadata, err)
+			return fmt.Errorf("partition %d: %w", id, err)
 		}
-		st.engine.Restore(wm)
-		st.replayUntil = pos
-		p.cfg.Logger.Info("partition restored", "partition", id, "watermark", formatTime(wm), "replay_until_offset", pos)
+		if m.Shape != "" && m.Shape != p.cfg.Spec.Shape() {
+			return &ShapeError{Source: source, Committed: m.Shape, Configured: p.cfg.Spec.Shape()}
+		}
+		st.engine.Restore(m.Watermark)
+		st.replayUntil = m.Pos
+		st.epoch = m.Epoch
+		st.partitions = m.Partitions
+		p.cfg.Logger.Info("partition restored", "partition", id, "watermark", formatTime(m.Watermark), "replay_until_offset", m.Pos, "epoch", m.Epoch)
 	}
 	st.wmGauge = p.cfg.Metrics.watermarkGauge(id)
 	p.parts[id] = st
 	p.setWatermark(st)
 	return nil
+}
+
+// ShapeError is Assign's error for commit metadata written under another
+// window shape: the lake already holds windows of that shape under this
+// prefix, and a window of the new shape rebuilt from the committed position
+// would miss the records before it.
+type ShapeError struct {
+	Source                string
+	Committed, Configured string // window.Spec.Shape
+}
+
+func (e *ShapeError) Error() string {
+	describe := func(shape string) string {
+		if spec, err := window.ParseShape(shape); err == nil {
+			return spec.String()
+		}
+		return shape
+	}
+	return fmt.Sprintf("%s was committed with windows of %s, but this consumer is configured with %s: "+
+		"one lake prefix and one consumer group hold one window shape; to change it, use a new consumer group "+
+		"and a new lake prefix (docs/consumer.md, \"Changing the window shape\")",
+		e.Source, describe(e.Committed), describe(e.Configured))
+}
+
+// Claim makes this consumer the newest owner of a restored partition: it
+// takes the committed epoch + 1 and returns the metadata to commit, with the
+// committed offset, before anything is written. The consumer group accepts
+// that commit only from the partition's current owner, so every owner holds
+// a higher epoch than every owner before it. Window files carry their
+// writer's epoch, and a file of a higher epoch is never replaced
+// (lake.Sink.ReplaceWindowData): an owner that lost the partition without
+// knowing it cannot change what the new owner wrote. partitions is the
+// topic's partition count now.
+func (p *Processor) Claim(id int32, partitions int) (string, error) {
+	st, ok := p.parts[id]
+	if !ok {
+		return "", fmt.Errorf("partition %d is not assigned", id)
+	}
+	st.epoch++
+	st.partitions = partitions
+	return p.metadata(st, st.replayUntil), nil
+}
+
+// Epoch returns the ownership epoch of a partition (0 when it is not
+// assigned or was never claimed).
+func (p *Processor) Epoch(id int32) uint64 {
+	if st, ok := p.parts[id]; ok {
+		return st.epoch
+	}
+	return 0
+}
+
+// CommittedPartitions returns the topic's partition count that the
+// partition's restored metadata, or its Claim, recorded (0 when unknown).
+func (p *Processor) CommittedPartitions(id int32) int {
+	if st, ok := p.parts[id]; ok {
+		return st.partitions
+	}
+	return 0
+}
+
+func (p *Processor) metadata(st *partition, pos int64) string {
+	return Metadata{Watermark: st.engine.Watermark(), Pos: pos, Epoch: st.epoch,
+		Partitions: st.partitions, Shape: p.cfg.Spec.Shape()}.String()
 }
 
 // Position returns the offset of the last record handled on a partition, or
@@ -422,7 +501,7 @@ func (p *Processor) Checkpoint(ctx context.Context, id int32) (cp Checkpoint, ok
 		next = low
 	}
 	pos := max(st.pos, st.replayUntil)
-	return Checkpoint{Offset: next, Metadata: formatMetadata(st.engine.Watermark(), pos), Rows: st.pending}, true, nil
+	return Checkpoint{Offset: next, Metadata: p.metadata(st, pos), Rows: st.pending}, true, nil
 }
 
 // settleWrites waits until every window file handed to the write-behind for
@@ -502,31 +581,6 @@ func (p *Processor) updateOpen() {
 	p.cfg.Metrics.windowsOpen.Set(float64(windows))
 	p.cfg.Metrics.cellsOpen.Set(float64(cells))
 	p.cfg.Metrics.keys.Set(float64(p.keys.Live()))
-}
-
-// The commit metadata: "v1 wm=<unix seconds> pos=<offset>".
-func formatMetadata(wm, pos int64) string {
-	if wm == window.NoWatermark {
-		return fmt.Sprintf("v1 wm=none pos=%d", pos)
-	}
-	return fmt.Sprintf("v1 wm=%d pos=%d", wm, pos)
-}
-
-func parseMetadata(s string) (wm, pos int64, err error) {
-	fields := strings.Fields(s)
-	if len(fields) != 3 || fields[0] != "v1" || !strings.HasPrefix(fields[1], "wm=") || !strings.HasPrefix(fields[2], "pos=") {
-		return 0, 0, fmt.Errorf("want \"v1 wm=<seconds> pos=<offset>\"")
-	}
-	wm = window.NoWatermark
-	if v := strings.TrimPrefix(fields[1], "wm="); v != "none" {
-		if wm, err = strconv.ParseInt(v, 10, 64); err != nil {
-			return 0, 0, fmt.Errorf("watermark: %w", err)
-		}
-	}
-	if pos, err = strconv.ParseInt(strings.TrimPrefix(fields[2], "pos="), 10, 64); err != nil {
-		return 0, 0, fmt.Errorf("position: %w", err)
-	}
-	return wm, pos, nil
 }
 
 func formatTime(unix int64) string {

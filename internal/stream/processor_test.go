@@ -49,10 +49,10 @@ func TestCheckpointCommitsOldestOpenOffset(t *testing.T) {
 		wantOffset int64
 		wantMeta   string
 	}{
-		{10, value("01", "2024-07-22 10:01:00", "a"), false, 10, "v1 wm=1721642460 pos=10"},
-		{11, []byte("garbage"), false, 10, "v1 wm=1721642460 pos=11"},
-		{12, value("01", "2024-07-22 10:06:00", "b"), true, 12, "v1 wm=1721642760 pos=12"}, // closes [10:00,10:05)
-		{13, value("02", "2024-07-22 10:07:00", "c"), false, 12, "v1 wm=1721642820 pos=13"},
+		{10, value("01", "2024-07-22 10:01:00", "a"), false, 10, "v2 wm=1721642460 pos=10 ep=0 parts=0 shape=300/300/0"},
+		{11, []byte("garbage"), false, 10, "v2 wm=1721642460 pos=11 ep=0 parts=0 shape=300/300/0"},
+		{12, value("01", "2024-07-22 10:06:00", "b"), true, 12, "v2 wm=1721642760 pos=12 ep=0 parts=0 shape=300/300/0"}, // closes [10:00,10:05)
+		{13, value("02", "2024-07-22 10:07:00", "c"), false, 12, "v2 wm=1721642820 pos=13 ep=0 parts=0 shape=300/300/0"},
 	}
 	for _, s := range steps {
 		wrote, err := p.Handle(ctx, 3, s.offset, s.value)
@@ -145,15 +145,29 @@ func TestRestoreSkipsWhatWasWritten(t *testing.T) {
 }
 
 func TestMetadataRoundTrip(t *testing.T) {
-	for _, tc := range []struct{ wm, pos int64 }{{1721642460, 42}, {window.NoWatermark, -1}, {-86400, 0}} {
-		wm, pos, err := parseMetadata(formatMetadata(tc.wm, tc.pos))
-		if err != nil || wm != tc.wm || pos != tc.pos {
-			t.Errorf("round trip of (%d, %d) = (%d, %d), %v", tc.wm, tc.pos, wm, pos, err)
+	for _, m := range []Metadata{
+		{Watermark: 1721642460, Pos: 42, Epoch: 7, Partitions: 4, Shape: "600/300/0"},
+		{Watermark: window.NoWatermark, Pos: -1},
+		{Watermark: -86400, Pos: 0, Epoch: 1, Partitions: 1, Shape: "300/300/60"},
+	} {
+		got, err := ParseMetadata(m.String())
+		if err != nil || got != m {
+			t.Errorf("round trip of %+v = %+v, %v", m, got, err)
 		}
 	}
-	for _, bad := range []string{"", "v2 wm=1 pos=2", "v1 wm=x pos=2", "v1 wm=1 pos=", "v1 pos=1 wm=2", "offset 7"} {
-		if _, _, err := parseMetadata(bad); err == nil {
-			t.Errorf("parseMetadata(%q) accepted", bad)
+	// Version 1, written by earlier releases, is still read.
+	if got, err := ParseMetadata("v1 wm=1721642460 pos=42"); err != nil || got != (Metadata{Watermark: 1721642460, Pos: 42}) {
+		t.Errorf("v1 metadata read as %+v, %v", got, err)
+	}
+	if got, err := ParseMetadata("v1 wm=none pos=-1"); err != nil || got.Watermark != window.NoWatermark {
+		t.Errorf("v1 metadata without a watermark read as %+v, %v", got, err)
+	}
+	for _, bad := range []string{"", "v2 wm=1 pos=2", "v1 wm=x pos=2", "v1 wm=1 pos=", "v1 pos=1 wm=2", "offset 7",
+		"v3 wm=1 pos=2 ep=1 parts=1 shape=300/300/0", "v2 wm=1 pos=2 ep=-1 parts=1 shape=300/300/0",
+		"v2 wm=1 pos=2 ep=1 parts=x shape=300/300/0", "v2 wm=1 pos=2 ep=1 parts=1 shape=300/600/0",
+		"v2 wm=1 pos=2 parts=1 ep=1 shape=300/300/0"} {
+		if _, err := ParseMetadata(bad); err == nil {
+			t.Errorf("ParseMetadata(%q) accepted", bad)
 		}
 	}
 }
@@ -226,7 +240,7 @@ func TestIdleClosedWindowsAreCommitted(t *testing.T) {
 	if !ok {
 		t.Fatal("no checkpoint after the idle rule wrote a window: its offset, watermark and rows would never be committed")
 	}
-	if want := "v1 wm=1721642820 pos=1"; cp.Offset != 2 || cp.Metadata != want || len(cp.Rows) != 2 {
+	if want := "v2 wm=1721642820 pos=1 ep=0 parts=0 shape=300/300/0"; cp.Offset != 2 || cp.Metadata != want || len(cp.Rows) != 2 {
 		t.Errorf("checkpoint %d %q with %d rows, want 2 %q with 2 rows", cp.Offset, cp.Metadata, len(cp.Rows), want)
 	}
 	if names, _ := b.List(ctx, "turnstile/"); len(names) != 1 {

@@ -35,7 +35,8 @@ type writeJob struct {
 	name     string
 	rows     []turnstile.WindowCount // the job's own copy
 	guarded  bool
-	min, max int64 // offsets, for the log
+	epoch    uint64 // the partition's ownership epoch, written into the file
+	min, max int64  // offsets, for the log
 
 	prev, prevSame *writeJob // the job submitted before, and the one before of the same partition
 	done           chan struct{}
@@ -56,7 +57,7 @@ func (p *Processor) submit(ctx context.Context, st *partition, c *window.Closed)
 		return fmt.Errorf("write window file: %w", err)
 	}
 	j := &writeJob{st: st, end: end, name: name, rows: append([]turnstile.WindowCount(nil), c.Rows...),
-		guarded: st.guarded, min: c.MinOffset, max: c.MaxOffset, prev: p.lastJob, done: make(chan struct{})}
+		guarded: st.guarded, epoch: st.epoch, min: c.MinOffset, max: c.MaxOffset, prev: p.lastJob, done: make(chan struct{})}
 	if n := len(st.inflight); n > 0 {
 		j.prevSame = st.inflight[n-1]
 	}
@@ -77,7 +78,7 @@ func (p *Processor) submit(ctx context.Context, st *partition, c *window.Closed)
 		defer func() { <-p.slots }()
 		defer cancel()
 		defer close(j.done)
-		j.data, j.err = p.encode(j.rows)
+		j.data, j.err = p.encode(j.rows, j.epoch)
 		if j.prev != nil {
 			<-j.prev.done // which follows the done of every earlier job
 		}
@@ -94,10 +95,10 @@ func (p *Processor) submit(ctx context.Context, st *partition, c *window.Closed)
 	return nil
 }
 
-func (p *Processor) encode(rows []turnstile.WindowCount) ([]byte, error) {
+func (p *Processor) encode(rows []turnstile.WindowCount, epoch uint64) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(len(rows) * 16)
-	if err := lake.EncodeWindows(&buf, rows, p.cfg.Index); err != nil {
+	if err := lake.EncodeWindowsEpoch(&buf, rows, p.cfg.Index, epoch); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
@@ -110,7 +111,7 @@ func (p *Processor) put(ctx context.Context, j *writeJob) error {
 	if j.guarded {
 		j.kept, err = p.cfg.Sink.CreateWindowData(ctx, j.name, j.data)
 	} else {
-		err = p.cfg.Sink.PutWindowData(ctx, j.name, j.data)
+		err = p.cfg.Sink.ReplaceWindowData(ctx, j.name, j.data, j.epoch)
 	}
 	if err != nil {
 		return fmt.Errorf("write window file %s: %w", j.name, err)
@@ -185,7 +186,7 @@ func (p *Processor) retryWrites(ctx context.Context, st *partition) error {
 		j := st.retry[0]
 		if j.data == nil {
 			var err error
-			if j.data, err = p.encode(j.rows); err != nil {
+			if j.data, err = p.encode(j.rows, j.epoch); err != nil {
 				return err
 			}
 		}

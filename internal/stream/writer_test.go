@@ -24,7 +24,7 @@ type gateBucket struct {
 
 var errLakeDown = errors.New("lake down")
 
-func (b *gateBucket) write(ctx context.Context, name string, data []byte, create bool) error {
+func (b *gateBucket) write(ctx context.Context, name string, data []byte, create bool, replace func([]byte) bool) error {
 	if b.gate != nil {
 		<-b.gate
 	}
@@ -34,9 +34,12 @@ func (b *gateBucket) write(ctx context.Context, name string, data []byte, create
 		return errLakeDown
 	}
 	var err error
-	if create {
+	switch {
+	case replace != nil:
+		err = b.MemBucket.Replace(ctx, name, data, replace)
+	case create:
 		err = b.MemBucket.Create(ctx, name, data)
-	} else {
+	default:
 		err = b.MemBucket.Put(ctx, name, data)
 	}
 	if err == nil {
@@ -46,11 +49,15 @@ func (b *gateBucket) write(ctx context.Context, name string, data []byte, create
 }
 
 func (b *gateBucket) Put(ctx context.Context, name string, data []byte) error {
-	return b.write(ctx, name, data, false)
+	return b.write(ctx, name, data, false, nil)
+}
+
+func (b *gateBucket) Replace(ctx context.Context, name string, data []byte, replace func([]byte) bool) error {
+	return b.write(ctx, name, data, false, replace)
 }
 
 func (b *gateBucket) Create(ctx context.Context, name string, data []byte) error {
-	return b.write(ctx, name, data, true)
+	return b.write(ctx, name, data, true, nil)
 }
 
 func (b *gateBucket) setFail(v bool) { b.mu.Lock(); b.fail = v; b.mu.Unlock() }

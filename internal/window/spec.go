@@ -82,3 +82,28 @@ func floorDiv(a, b int64) int64 {
 	}
 	return q
 }
+
+// Shape names the window shape in whole seconds, "<duration>/<slide>/<delay>"
+// (for example "300/300/0"): what decides which rows a window file holds. It
+// is written into the consumer's commit metadata and the lake's shape marker,
+// and ParseShape reads it back.
+func (s Spec) Shape() string {
+	return fmt.Sprintf("%d/%d/%d", s.size, s.slide, s.delay)
+}
+
+// String describes the shape for people: "duration 5m0s, slide 5m0s,
+// watermark delay 0s".
+func (s Spec) String() string {
+	return fmt.Sprintf("duration %s, slide %s, watermark delay %s", s.Size(), s.Slide(), s.Delay())
+}
+
+// ParseShape reads a shape written by Shape and validates it as NewSpec does.
+func ParseShape(shape string) (Spec, error) {
+	var size, slide, delay int64
+	var rest string
+	n, _ := fmt.Sscanf(shape, "%d/%d/%d%s", &size, &slide, &delay, &rest)
+	if n != 3 || fmt.Sprintf("%d/%d/%d", size, slide, delay) != shape {
+		return Spec{}, fmt.Errorf("window shape %q: want <duration>/<slide>/<delay> in whole seconds", shape)
+	}
+	return NewSpec(time.Duration(size)*time.Second, time.Duration(slide)*time.Second, time.Duration(delay)*time.Second)
+}
