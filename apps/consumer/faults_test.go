@@ -701,7 +701,7 @@ func TestAbortedTransactionRewinds(t *testing.T) {
 	time.Sleep(time.Second)
 	proc.stop(t)
 	logs := proc.logs.String()
-	if !strings.Contains(logs, "rewinding the partition") {
+	if !strings.Contains(logs, "restoring the partition from its last commit") {
 		t.Fatalf("no transaction was aborted and rewound:\n%s", logs)
 	}
 	if d := diffRows(topicRows, want); d != "" {

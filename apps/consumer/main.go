@@ -44,7 +44,7 @@ type options struct {
 	emitTopic, transactionalID, instanceID  string
 	index                                   bool
 	commitInterval, maxFuture               time.Duration
-	gcPercent                               int
+	gcPercent, acceptPartitions             int
 	metricsAddr, logFormat, logLevel        string
 }
 
@@ -71,6 +71,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.instanceID, "instance-id", "", "group.instance.id (static membership): a restarted consumer with the same ID takes its partitions back without a rebalance; unique per instance, e.g. the host name")
 	fs.DurationVar(&o.maxFuture, "max-future", time.Hour, "reject records stamped more than this far ahead of the wall clock (reason future_timestamp); 0 disables the guard")
 	fs.DurationVar(&o.commitInterval, "commit-interval", 5*time.Second, "how often to commit partitions with new records when no window closes")
+	fs.IntVar(&o.acceptPartitions, "accept-partitions", 0, "accept offsets committed under another partition count when the topic has exactly this many partitions now: the last step of growing the topic (docs/consumer.md); 0: refuse")
 	fs.IntVar(&o.gcPercent, "gc-percent", defaultGCPercent, "Go garbage collector target, as GOGC: the heap may grow to (1+N/100) times the live data; lower it to trade CPU for memory")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics, /healthz and /readyz on this address (e.g. :9090); empty: off")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
@@ -140,6 +141,9 @@ func validate(o *options, stderr io.Writer) (*settings, error) {
 	}
 	if o.maxFuture < 0 {
 		return nil, fmt.Errorf("--max-future must be 0 (off) or positive, got %s", o.maxFuture)
+	}
+	if o.acceptPartitions < 0 {
+		return nil, fmt.Errorf("--accept-partitions must not be negative, got %d", o.acceptPartitions)
 	}
 	if o.gcPercent <= 0 {
 		return nil, fmt.Errorf("--gc-percent must be positive, got %d", o.gcPercent)
@@ -253,7 +257,8 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 			Props: s.props, Group: o.group, Client: o.client, InstanceID: o.instanceID,
 			EmitTopic: o.emitTopic, TransactionalID: txnID,
 			Topic: o.topic, CommitInterval: o.commitInterval, IdleClose: s.idleClose, WriteTimeout: s.writeTimeout,
-			Logger: log, Metrics: metrics, WindowSize: s.spec.Size(),
+			AcceptPartitions: o.acceptPartitions,
+			Logger:           log, Metrics: metrics, WindowSize: s.spec.Size(),
 		})
 		var cerr *kafka.ConfigError
 		if errors.As(err, &cerr) {

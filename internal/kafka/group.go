@@ -10,6 +10,7 @@ import (
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
+	"github.com/turnstile-stream/turnstile-stream/internal/lake"
 	"github.com/turnstile-stream/turnstile-stream/internal/stream"
 )
 
@@ -49,6 +50,11 @@ type GroupConfig struct {
 	Emit *Emitter
 	// WindowSize dates the window_start header of emitted rows.
 	WindowSize time.Duration
+	// AcceptPartitions, when positive, accepts committed metadata recorded
+	// under another partition count when the topic has exactly this many
+	// partitions now: the last step of the procedure in docs/consumer.md,
+	// "Growing the topic". Without it such a partition halts the consumer.
+	AcceptPartitions int
 }
 
 // commitFailuresNotReady is how many commits in a row may fail before /readyz
@@ -64,6 +70,9 @@ type Group struct {
 	cfg   GroupConfig
 	log   *slog.Logger
 	ready atomic.Bool
+	// haltedFlag mirrors halted != nil for Ready, which runs on the metrics
+	// server's goroutine.
+	haltedFlag atomic.Bool
 
 	parts      map[int32]*partState
 	lastCommit time.Time
@@ -75,6 +84,16 @@ type Group struct {
 
 	pl     atomic.Pointer[poller] // the poll goroutine, while it runs
 	fences map[int32]int          // seeks whose fence has not come through the stream yet
+
+	// partitions is the topic's partition count the group runs under: the
+	// count at the first assignment (0 until then). halted is set when the
+	// topic's count changes, or a partition was consumed under another
+	// count: the consumer then takes no more records, writes and commits
+	// nothing, and is not ready (docs/consumer.md, "Growing the topic").
+	partitions  int
+	halted      error
+	lastCount   time.Time // when the partition count was last asked of the broker
+	lastLoopRun time.Time // when the loop last ran: a longer gap is not idle time
 
 	close func() error // OpenGroup's: closes the consumer and the emitter
 }
@@ -97,6 +116,13 @@ type partState struct {
 	// commitDue is set when a record closed windows whose files are still
 	// being written behind: the partition commits once they are durable.
 	commitDue bool
+	// restore is set (with paused) when the partition must be restored from
+	// its last commit and claimed before it takes records: its committed
+	// offsets could not be fetched, its claim was not accepted, a newer
+	// owner's window file or an aborted transaction showed that this
+	// consumer may have lost it. tick retries the restore; a rebalance that
+	// revokes the partition ends it.
+	restore bool
 }
 
 // OpenGroup creates the group's consumer (groupConfig) and, when
@@ -175,8 +201,12 @@ func NewGroup(c *ckafka.Consumer, p *stream.Processor, cfg GroupConfig) *Group {
 // Ready reports whether the consumer has subscribed, is polling, and its
 // commits are not failing in a row.
 func (k *Group) Ready() bool {
-	return k.ready.Load() && k.commitFailures.Load() < commitFailuresNotReady
+	return k.ready.Load() && k.commitFailures.Load() < commitFailuresNotReady && !k.isHalted()
 }
+
+// isHalted reports whether the partition count changed (safe to call from
+// any goroutine).
+func (k *Group) isHalted() bool { return k.haltedFlag.Load() }
 
 // Run subscribes and processes records until ctx is cancelled, then writes
 // what is safe, commits and returns nil. It returns an error for a fatal
@@ -202,6 +232,9 @@ func (k *Group) Run(ctx context.Context) error {
 func (k *Group) stop(ctx context.Context) error {
 	if k.fatal != nil {
 		return k.fatal
+	}
+	if k.halted != nil {
+		return k.halted
 	}
 	k.log.Info("stopping: writing closed windows and side outputs, then committing")
 	final, cancelFinal := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.WriteTimeout)
@@ -236,6 +269,7 @@ loop:
 			break loop
 		}
 		now := k.cfg.Now()
+		k.checkGap(now)
 		budget, cancel := context.WithTimeout(ctx, k.cfg.WriteTimeout)
 		rest, runErr = k.items(ctx, budget, items, now)
 		if runErr == nil && k.fatal == nil {
@@ -317,8 +351,13 @@ func (k *Group) drain(ctx context.Context, it pollItem) {
 		if k.fences[it.fence.part]--; k.fences[it.fence.part] <= 0 {
 			delete(k.fences, it.fence.part)
 		}
-		if it.fence.err != nil && k.fatal == nil {
-			k.fatal = it.fence.err
+		if it.fence.err != nil {
+			// A seek fails when the client no longer holds the partition:
+			// it is restored again, or revoked by the coming rebalance.
+			k.log.Warn("seeking the partition failed; it is restored again unless a rebalance revokes it", "partition", it.fence.part, "err", it.fence.err)
+			if ps := k.parts[it.fence.part]; ps != nil {
+				k.restoreLater(it.fence.part, ps)
+			}
 		}
 	}
 }
@@ -342,9 +381,14 @@ func (k *Group) seek(part int32, do func() error) {
 // loop's budget).
 func (k *Group) handle(ctx context.Context, msg *ckafka.Message, now time.Time) {
 	part := msg.TopicPartition.Partition
+	if k.halted != nil {
+		return // the partition count changed: no record is taken
+	}
 	ps, ok := k.parts[part]
 	if !ok || !k.p.Owns(part) {
-		k.log.Warn("record from a partition not assigned here", "partition", part)
+		// Fetched before the partition was dropped (a newer owner's file, a
+		// revocation): not ours to handle.
+		k.log.Debug("record from a partition not assigned here", "partition", part)
 		return
 	}
 	if ps.paused {
@@ -356,7 +400,7 @@ func (k *Group) handle(ctx context.Context, msg *ckafka.Message, now time.Time) 
 	}
 	ps.lastRecv, ps.lastAdvance = now, now
 	if err != nil {
-		k.pause(part, ps, err)
+		k.failed(part, ps, err)
 		return
 	}
 	if wrote {
@@ -374,11 +418,43 @@ func (k *Group) handle(ctx context.Context, msg *ckafka.Message, now time.Time) 
 // commitDue commits the partitions whose window files, handed to the
 // write-behind, have all been written since a record closed them.
 func (k *Group) commitDue(ctx context.Context) {
+	if k.halted != nil {
+		return
+	}
 	for part, ps := range k.parts {
 		if ps.commitDue && !ps.paused && !k.p.Writing(part) {
 			k.commit(ctx, part)
 		}
 	}
+}
+
+// failed handles a failed write of a partition: a window file of a newer
+// owner means this consumer may have lost the partition, which is then
+// restored from its last commit and claimed again (restoreLater); any other
+// failure pauses it until a retry succeeds.
+func (k *Group) failed(part int32, ps *partState, err error) {
+	if errors.Is(err, lake.ErrFenced) {
+		k.cfg.Metrics.PartitionFenced()
+		k.log.Warn("a newer owner has written this partition's window files: dropping its state; it is restored from the last commit if this consumer still owns it",
+			"partition", part, "epoch", k.p.Epoch(part), "err", err)
+		k.restoreLater(part, ps)
+		return
+	}
+	k.pause(part, ps, err)
+}
+
+// restoreLater drops a partition's state in the processor and pauses it in
+// the client; tick restores it from its last commit and claims it again.
+func (k *Group) restoreLater(part int32, ps *partState) {
+	k.p.Revoke(part)
+	if !ps.paused {
+		if err := k.c.Pause([]ckafka.TopicPartition{k.tp(part, ckafka.OffsetInvalid)}); err != nil {
+			k.log.Debug("pausing the partition failed", "partition", part, "err", err)
+		}
+		ps.paused = true
+		k.cfg.Metrics.PartitionPaused()
+	}
+	ps.restore, ps.commitDue = true, false
 }
 
 // pause stops fetching a partition whose lake or dead-letter writes fail, so
@@ -424,27 +500,42 @@ func (k *Group) tp(part int32, offset ckafka.Offset) ckafka.TopicPartition {
 	return ckafka.TopicPartition{Topic: &topic, Partition: part, Offset: offset}
 }
 
-// tick retries a paused partition, applies the idle rule, updates lag, and
-// commits on the interval. ctx bounds its writes (the loop's budget): one
-// paused partition is retried per tick, so that a lake outage over many
-// partitions cannot hold the loop longer than one write.
+// tick retries a paused partition, applies the idle rule, updates lag,
+// watches the topic's partition count, and commits on the interval. ctx
+// bounds its writes (the loop's budget): one paused partition is retried per
+// tick, so that a lake outage over many partitions cannot hold the loop
+// longer than one write.
 func (k *Group) tick(ctx context.Context, now time.Time) {
+	if k.halted != nil {
+		return
+	}
+	if now.Sub(k.lastCount) >= countInterval {
+		k.lastCount = now
+		k.watchCount(ctx)
+		if k.halted != nil {
+			return
+		}
+	}
 	k.commitDue(ctx)
 	retried := false
-	for _, part := range k.p.Partitions() {
-		ps := k.parts[part]
-		if ps == nil {
+	for part, ps := range k.parts {
+		if !ps.paused {
 			continue
 		}
-		if ps.paused {
-			if retried || now.Sub(ps.lastRecv) < k.cfg.RetryBackoff {
-				continue
-			}
-			retried = true
-			ps.lastRecv = now
-			if k.commit(ctx, part) {
-				k.unpause(part, ps)
-			}
+		if retried || now.Sub(ps.lastRecv) < k.cfg.RetryBackoff {
+			continue
+		}
+		retried = true
+		ps.lastRecv = now
+		if ps.restore {
+			k.restore(ctx, part)
+		} else if k.commit(ctx, part) {
+			k.unpause(part, ps)
+		}
+	}
+	for _, part := range k.p.Partitions() {
+		ps := k.parts[part]
+		if ps == nil || ps.paused {
 			continue
 		}
 		lag, known := k.lag(part, ps)
@@ -452,13 +543,13 @@ func (k *Group) tick(ctx context.Context, now time.Time) {
 			continue
 		}
 		idle := now.Sub(ps.lastAdvance).Truncate(time.Second)
-		if idle < time.Second {
+		if idle < time.Second || !k.atLogEnd(ctx, part) {
 			continue
 		}
 		ps.lastAdvance = ps.lastAdvance.Add(idle)
 		wrote, err := k.p.Advance(ctx, part, idle)
 		if err != nil {
-			k.pause(part, ps, err)
+			k.failed(part, ps, err)
 		} else if wrote {
 			k.log.Info("idle partition: watermark advanced by wall-clock time", "partition", part, "by", idle)
 			k.commit(ctx, part)
@@ -469,10 +560,123 @@ func (k *Group) tick(ctx context.Context, now time.Time) {
 	}
 }
 
+// maxLoopGap is the longest gap between two turns of the loop that still
+// counts as the stream's time. The loop turns at least every 100 ms unless a
+// batch's writes hold it; a longer gap is time in which this consumer did
+// not run (a freeze: a long GC pause, SIGSTOP, a VM migration) or did not
+// watch the stream, and none of it is idle time of the stream.
+const maxLoopGap = 5 * time.Second
+
+// checkGap restarts the idle rule's clocks after a gap in the loop longer
+// than maxLoopGap: what the consumer knew of the log end before the gap is
+// stale, so each partition must be seen caught up again, and idle for
+// IdleClose again, before the rule may advance its watermark.
+func (k *Group) checkGap(now time.Time) {
+	last := k.lastLoopRun
+	k.lastLoopRun = now
+	if last.IsZero() || now.Sub(last) <= maxLoopGap {
+		return
+	}
+	k.log.Warn("the consumer did not run for a while (a freeze, a long pause, or slow writes): the idle rule starts over", "gap", now.Sub(last).Round(time.Millisecond))
+	for _, ps := range k.parts {
+		ps.lastRecv, ps.lastAdvance, ps.caughtUp = now, now, false
+	}
+}
+
+// atLogEnd asks the broker, not the client's cache, whether the partition
+// has handled everything up to the log end: the idle rule's last check
+// before it advances a watermark.
+func (k *Group) atLogEnd(ctx context.Context, part int32) bool {
+	timeout := time.Until(deadline(ctx, 5*time.Second))
+	if timeout <= 0 {
+		return false
+	}
+	low, high, err := k.c.QueryWatermarkOffsets(k.cfg.Topic, part, int(timeout.Milliseconds())+1)
+	if err != nil {
+		k.log.Debug("querying the log end failed; the idle rule waits", "partition", part, "err", err)
+		return false
+	}
+	next, ok := k.next(part, k.parts[part], low)
+	return ok && next >= high
+}
+
+// deadline returns ctx's deadline, or now + d when that is sooner or ctx
+// has none.
+func deadline(ctx context.Context, d time.Duration) time.Time {
+	at := time.Now().Add(d)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(at) {
+		return dl
+	}
+	return at
+}
+
+// countInterval is how often the loop asks the broker for the topic's
+// partition count.
+const countInterval = time.Second
+
+// partitionCount asks the broker for the topic's partition count.
+func (k *Group) partitionCount(ctx context.Context) (int, error) {
+	timeout := time.Until(deadline(ctx, 5*time.Second))
+	if timeout <= 0 {
+		return 0, ctx.Err()
+	}
+	topic := k.cfg.Topic
+	md, err := k.c.GetMetadata(&topic, false, int(timeout.Milliseconds())+1)
+	if err != nil {
+		return 0, err
+	}
+	t, ok := md.Topics[topic]
+	if !ok || t.Error.Code() != ckafka.ErrNoError {
+		return 0, fmt.Errorf("topic %s: %v", topic, t.Error)
+	}
+	return len(t.Partitions), nil
+}
+
+// watchCount halts the consumer when the topic's partition count is no
+// longer the one the group runs under.
+func (k *Group) watchCount(ctx context.Context) {
+	if k.partitions == 0 {
+		return
+	}
+	n, err := k.partitionCount(ctx)
+	if err != nil {
+		k.log.Debug("asking the broker for the partition count failed", "err", err)
+		return
+	}
+	if n != k.partitions {
+		k.halt(fmt.Errorf("the topic %s grew from %d to %d partitions while this consumer ran", k.cfg.Topic, k.partitions, n))
+	}
+}
+
+// halt stops taking records for good: a turnstile's records may now be
+// split over two partitions, and a window written from either would hold a
+// part of them. Nothing more is written or committed; the records since the
+// last commits are read again by the consumer that starts after the
+// procedure in docs/consumer.md, "Growing the topic".
+func (k *Group) halt(err error) {
+	if k.halted != nil {
+		return
+	}
+	k.halted = fmt.Errorf("%w: a turnstile's records may now be split over two partitions, so this consumer takes no more records, "+
+		"writes no window and commits nothing (it is not ready); follow docs/consumer.md, \"Growing the topic\"", err)
+	k.haltedFlag.Store(true)
+	k.cfg.Metrics.PartitionCountChanged(true)
+	k.log.Error("partition count changed", "err", k.halted)
+	var tps []ckafka.TopicPartition
+	for part := range k.parts {
+		tps = append(tps, k.tp(part, ckafka.OffsetInvalid))
+	}
+	if len(tps) > 0 {
+		if err := k.c.Pause(tps); err != nil {
+			k.log.Debug("pausing the partitions failed", "err", err)
+		}
+	}
+}
+
 // lag returns the partition's lag (the high watermark minus the next offset to
-// handle) when it is known, and notes when the partition has caught up with
-// the log end since its assignment. Until its replay is done a restored
-// partition is never caught up.
+// handle) when it is known, from the client's cache, and notes when the
+// partition has caught up with the log end since its assignment. Until its
+// replay is done a restored partition is never caught up.
 func (k *Group) lag(part int32, ps *partState) (int64, bool) {
 	if k.p.Replaying(part) {
 		return 0, false
@@ -481,15 +685,9 @@ func (k *Group) lag(part int32, ps *partState) (int64, bool) {
 	if err != nil || high < 0 {
 		return 0, false
 	}
-	next := k.p.Position(part) + 1
-	if next <= 0 { // nothing handled since the assignment
-		next = ps.committed
-		if next < 0 {
-			next = low // auto.offset.reset=earliest
-		}
-		if next < 0 {
-			return 0, false
-		}
+	next, ok := k.next(part, ps, low)
+	if !ok {
+		return 0, false
 	}
 	lag := max(high-next, 0)
 	if lag == 0 {
@@ -499,10 +697,33 @@ func (k *Group) lag(part int32, ps *partState) (int64, bool) {
 	return lag, true
 }
 
+// next returns the next offset the partition will handle: after the last one
+// handled, else the offset it resumed from, else the log start (low, for
+// auto.offset.reset=earliest).
+func (k *Group) next(part int32, ps *partState, low int64) (int64, bool) {
+	if ps == nil {
+		return 0, false
+	}
+	next := k.p.Position(part) + 1
+	if next <= 0 { // nothing handled since the assignment
+		next = ps.committed
+		if next < 0 {
+			next = low
+		}
+		if next < 0 {
+			return 0, false
+		}
+	}
+	return next, true
+}
+
 // commitAll commits every partition that is not paused, while ctx (the
 // loop's budget) lasts; the rest wait for the next interval.
 func (k *Group) commitAll(ctx context.Context) {
 	k.lastCommit = k.cfg.Now()
+	if k.halted != nil {
+		return
+	}
 	for _, part := range k.p.Partitions() {
 		if ctx.Err() != nil {
 			return
@@ -520,13 +741,16 @@ func (k *Group) commitAll(ctx context.Context) {
 // transaction rewinds the partition; a fatal one stops Run. ctx bounds the
 // writes and the transaction.
 func (k *Group) commit(ctx context.Context, part int32) bool {
+	if k.halted != nil {
+		return true // nothing is committed once halted
+	}
 	if ps := k.parts[part]; ps != nil {
 		ps.commitDue = false
 	}
 	cp, ok, err := k.p.Checkpoint(ctx, part)
 	if err != nil {
 		if ps := k.parts[part]; ps != nil {
-			k.pause(part, ps, err)
+			k.failed(part, ps, err)
 		}
 		return false
 	}
@@ -555,8 +779,11 @@ func (k *Group) commit(ctx context.Context, part int32) bool {
 	case errors.Is(err, ErrAborted):
 		k.cfg.Metrics.CommitError()
 		k.commitFailures.Add(1)
-		k.log.Warn("emit transaction aborted; rewinding the partition to its last commit", "partition", part, "err", err)
-		k.rewind(ctx, part)
+		k.log.Warn("emit transaction aborted; restoring the partition from its last commit", "partition", part, "err", err)
+		if ps := k.parts[part]; ps != nil {
+			k.restoreLater(part, ps)
+			k.restore(ctx, part)
+		}
 	default:
 		k.cfg.Metrics.CommitError()
 		k.commitFailures.Add(1)
@@ -565,102 +792,203 @@ func (k *Group) commit(ctx context.Context, part int32) bool {
 	return true
 }
 
-// rewind restores a partition to its last committed state, as a new owner
-// would: the processor forgets it and restores it from the committed offset
-// and metadata, and the consumer seeks back to that offset.
-func (k *Group) rewind(ctx context.Context, part int32) {
+// restore starts a partition over from its last commit, as a new owner
+// would, and claims it: the committed offset and metadata are fetched, the
+// processor restores the partition from them, the claim is committed, and
+// the client seeks back to the committed offset and resumes. If this
+// consumer no longer owns the partition, the group refuses the claim and
+// the partition stays paused (ps.restore) until the rebalance that revokes
+// it; a failed fetch or claim is retried by tick, never fatal. ctx bounds
+// the broker calls.
+func (k *Group) restore(ctx context.Context, part int32) {
 	committed, err := k.committed(ctx, []ckafka.TopicPartition{k.tp(part, ckafka.OffsetInvalid)})
 	if err != nil || len(committed) != 1 {
-		k.fatal = fmt.Errorf("rewind partition %d after an aborted transaction: %w", part, err)
+		k.log.Warn("restoring the partition from its last commit: fetching the committed offset failed; retrying", "partition", part, "err", err)
 		return
 	}
 	k.p.Revoke(part)
-	k.assign(committed[0], k.cfg.Now())
+	if !k.assign(committed[0]) {
+		return // fatal: a shape or partition count that does not match
+	}
+	if !k.claim(ctx, committed) {
+		return
+	}
 	offset := committed[0].Offset
 	if offset < 0 {
 		offset = ckafka.OffsetBeginning
 	}
 	k.seek(part, func() error {
 		if err := k.c.Seek(k.tp(part, offset), 0); err != nil {
-			return fmt.Errorf("rewind partition %d to offset %v after an aborted transaction: %w", part, offset, err)
+			return fmt.Errorf("seek partition %d to its committed offset %v: %w", part, offset, err)
+		}
+		if err := k.c.Resume([]ckafka.TopicPartition{k.tp(part, ckafka.OffsetInvalid)}); err != nil {
+			k.log.Warn("resuming the restored partition failed", "partition", part, "err", err)
 		}
 		return nil
 	})
+	k.log.Info("partition restored from its last commit and claimed", "partition", part, "offset", offset, "epoch", k.p.Epoch(part))
 }
 
 // assign starts a partition in the processor from its committed offset and
-// metadata.
-func (k *Group) assign(tp ckafka.TopicPartition, now time.Time) {
+// metadata, replacing its partState (unpaused). It returns false, with the
+// consumer stopping (a fatal error) or halted, when the metadata was
+// committed under another window shape or partition count.
+func (k *Group) assign(tp ckafka.TopicPartition) bool {
+	part := tp.Partition
 	meta := ""
 	if tp.Metadata != nil {
 		meta = *tp.Metadata
 	}
 	usable := meta != ""
-	if err := k.p.Assign(tp.Partition, stream.Source(tp.Partition), meta); err != nil {
+	if err := k.p.Assign(part, stream.Source(part), meta); err != nil {
+		var shape *stream.ShapeError
+		if errors.As(err, &shape) {
+			k.fatal = fmt.Errorf("partition %d: %w", part, err)
+			return false
+		}
 		k.log.Warn("ignoring commit metadata of an unknown format", "err", err)
-		_ = k.p.Assign(tp.Partition, stream.Source(tp.Partition), "")
+		_ = k.p.Assign(part, stream.Source(part), "")
 		usable = false
 	}
 	if !usable {
 		// Offsets reset with Kafka's tools, committed by another program, or
 		// a first start: what was written before is unknown.
-		k.p.Guard(tp.Partition)
+		k.p.Guard(part)
 		k.log.Warn("partition has no turnstile-stream commit metadata: starting with no watermark, and existing window files are kept, never replaced",
-			"partition", tp.Partition, "committed_offset", tp.Offset)
+			"partition", part, "committed_offset", tp.Offset)
 	}
-	if old := k.parts[tp.Partition]; old != nil && old.paused {
+	if old := k.parts[part]; old != nil && old.paused {
 		k.cfg.Metrics.PartitionResumed()
 	}
-	k.parts[tp.Partition] = &partState{lastRecv: now, lastAdvance: now, committed: max(int64(tp.Offset), -1)}
+	now := k.cfg.Now()
+	k.parts[part] = &partState{lastRecv: now, lastAdvance: now, committed: max(int64(tp.Offset), -1)}
+	if n := k.p.CommittedPartitions(part); n != 0 && k.partitions != 0 && n != k.partitions && k.partitions != k.cfg.AcceptPartitions {
+		k.halt(fmt.Errorf("partition %d was last committed with the topic at %d partitions, and the topic has %d now", part, n, k.partitions))
+		return false
+	}
+	return true
+}
+
+// claim commits, for each restored partition of tps that has a committed
+// offset and usable metadata, that offset again with the metadata of
+// Processor.Claim: the next ownership epoch. The group accepts it only from
+// the partition's current owner, and until it does the partition takes no
+// record. A partition without a commit, or without usable metadata, keeps
+// epoch 0: it only creates window files, never replaces one (Guard), so it
+// needs no claim. A refused claim pauses the partitions (restore, retried
+// by tick). It returns whether every claim was committed.
+func (k *Group) claim(ctx context.Context, tps []ckafka.TopicPartition) bool {
+	var offsets []ckafka.TopicPartition
+	for _, tp := range tps {
+		if tp.Offset < 0 || tp.Metadata == nil || *tp.Metadata == "" || !k.p.Owns(tp.Partition) || k.p.Guarded(tp.Partition) {
+			continue
+		}
+		meta, err := k.p.Claim(tp.Partition, k.partitions)
+		if err != nil {
+			continue
+		}
+		claim := k.tp(tp.Partition, tp.Offset)
+		claim.Metadata = &meta
+		offsets = append(offsets, claim)
+	}
+	if len(offsets) == 0 {
+		return true
+	}
+	_, err := k.c.CommitOffsets(offsets)
+	if err == nil {
+		for _, tp := range offsets {
+			k.log.Debug("partition claimed", "partition", tp.Partition, "epoch", k.p.Epoch(tp.Partition))
+		}
+		return true
+	}
+	k.log.Warn("claiming the partitions failed (this consumer may have lost them to another): they take no records until a claim succeeds or a rebalance revokes them",
+		"partitions", partitionList(offsets), "err", err)
+	for _, tp := range offsets {
+		if ps := k.parts[tp.Partition]; ps != nil {
+			k.restoreLater(tp.Partition, ps)
+		}
+	}
+	return false
 }
 
 // rebalance runs inside Poll. On assignment it restores each partition from
-// the metadata committed with its offset; on revocation it commits and
-// forgets the partitions. Both eager and cooperative (incremental) protocols
-// are supported: with cooperative-sticky, only the partitions in the event
-// are added or removed. ctx is Run's: once it is cancelled, an assignment
-// stops waiting for the committed offsets and takes no partition.
+// the metadata committed with its offset, and claims it; on revocation it
+// commits and forgets the partitions. Both eager and cooperative
+// (incremental) protocols are supported: with cooperative-sticky, only the
+// partitions in the event are added or removed. ctx is Run's: once it is
+// cancelled, an assignment stops waiting for the committed offsets and takes
+// no partition. Every broker call here is bounded by WriteTimeout, so the
+// handler never holds the poll longer.
 func (k *Group) rebalance(ctx context.Context, c *ckafka.Consumer, ev ckafka.Event) error {
 	k.cooperative = c.GetRebalanceProtocol() == "COOPERATIVE"
+	budget, cancel := context.WithTimeout(ctx, k.cfg.WriteTimeout)
+	defer cancel()
 	switch e := ev.(type) {
 	case ckafka.AssignedPartitions:
-		committed, err := k.committed(ctx, e.Partitions)
-		if err != nil {
-			// Run is stopping. The client assigns the partitions itself when
-			// the callback does not, but the processor owns none of them, so
-			// their records are ignored and nothing of theirs is committed.
-			k.log.Warn("stopping before the assigned partitions were restored", "partitions", partitionList(e.Partitions), "err", err)
-			return err
-		}
-		now := k.cfg.Now()
-		for _, tp := range committed {
-			k.assign(tp, now)
-		}
-		k.log.Info("partitions assigned", "partitions", partitionList(e.Partitions), "incremental", k.cooperative)
+		var err error
 		if k.cooperative {
 			err = c.IncrementalAssign(e.Partitions)
 		} else {
 			err = c.Assign(e.Partitions)
 		}
-		if err == nil {
-			// A partition paused here before it was lost must not stay paused
-			// in the client: its new state starts unpaused.
-			if rerr := c.Resume(e.Partitions); rerr != nil {
-				k.log.Warn("resuming the assigned partitions failed", "partitions", partitionList(e.Partitions), "err", rerr)
+		if err != nil {
+			return err
+		}
+		// A partition paused here before it was lost must not stay paused
+		// in the client: its new state starts unpaused.
+		if rerr := c.Resume(e.Partitions); rerr != nil {
+			k.log.Warn("resuming the assigned partitions failed", "partitions", partitionList(e.Partitions), "err", rerr)
+		}
+		if n, cerr := k.partitionCount(budget); cerr != nil {
+			k.log.Warn("asking the broker for the partition count failed", "err", cerr)
+		} else if k.partitions == 0 {
+			k.partitions = n
+		} else if n != k.partitions {
+			k.halt(fmt.Errorf("the topic %s has %d partitions, and this consumer started with %d", k.cfg.Topic, n, k.partitions))
+		}
+		committed, err := k.committed(budget, e.Partitions)
+		if err != nil {
+			if ctx.Err() != nil {
+				// Run is stopping: the processor owns none of the
+				// partitions, so their records are ignored and nothing of
+				// theirs is committed.
+				k.log.Warn("stopping before the assigned partitions were restored", "partitions", partitionList(e.Partitions), "err", err)
+				return nil
+			}
+			k.log.Error("fetching the committed offsets of the assigned partitions failed within the poll budget: they take no records until a restore succeeds",
+				"partitions", partitionList(e.Partitions), "budget", k.cfg.WriteTimeout, "err", err)
+			now := k.cfg.Now()
+			for _, tp := range e.Partitions {
+				ps := &partState{lastRecv: now, lastAdvance: now, committed: -1}
+				k.parts[tp.Partition] = ps
+				k.restoreLater(tp.Partition, ps)
+			}
+			return nil
+		}
+		for _, tp := range committed {
+			if !k.assign(tp) {
+				break
 			}
 		}
-		return err
+		k.log.Info("partitions assigned", "partitions", partitionList(e.Partitions), "incremental", k.cooperative)
+		if k.fatal == nil {
+			k.claim(budget, committed)
+		}
+		if k.halted != nil || k.fatal != nil {
+			if perr := c.Pause(e.Partitions); perr != nil {
+				k.log.Debug("pausing the partitions failed", "err", perr)
+			}
+		}
+		return nil
 	case ckafka.RevokedPartitions:
 		if c.AssignmentLost() {
 			k.log.Warn("assignment lost: not committing; the next owner replays from the last commit", "partitions", partitionList(e.Partitions))
 		} else {
-			budget, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.WriteTimeout)
 			for _, tp := range e.Partitions {
 				if ps := k.parts[tp.Partition]; ps != nil && !ps.paused && budget.Err() == nil {
 					k.commit(budget, tp.Partition)
 				}
 			}
-			cancel()
 		}
 		for _, tp := range e.Partitions {
 			k.p.Revoke(tp.Partition)
@@ -679,17 +1007,21 @@ func (k *Group) rebalance(ctx context.Context, c *ckafka.Consumer, ev ckafka.Eve
 }
 
 // committed fetches the committed offsets and metadata of the partitions,
-// retrying until ctx is cancelled: starting a partition without its metadata
+// retrying until ctx is done: starting a partition without its metadata
 // could rewrite a window file from a partial replay.
 func (k *Group) committed(ctx context.Context, parts []ckafka.TopicPartition) ([]ckafka.TopicPartition, error) {
 	for attempt := 1; ; attempt++ {
-		got, err := k.c.Committed(parts, 10000)
+		timeout := time.Until(deadline(ctx, 10*time.Second))
+		if timeout <= 0 {
+			return nil, fmt.Errorf("fetch committed offsets: %w", context.DeadlineExceeded)
+		}
+		got, err := k.c.Committed(parts, int(timeout.Milliseconds())+1)
 		if err == nil {
 			return got, nil
 		}
 		k.log.Warn("fetching committed offsets failed; retrying", "attempt", attempt, "err", err)
 		if err := sleep(ctx, k.cfg.RetryBackoff); err != nil {
-			return nil, fmt.Errorf("fetch committed offsets: %w", err)
+			return nil, fmt.Errorf("fetch committed offsets (%d attempts, last error: %v): %w", attempt, err, ctx.Err())
 		}
 	}
 }

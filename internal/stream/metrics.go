@@ -24,6 +24,8 @@ type Metrics struct {
 	commits, commitErrors                        prometheus.Counter
 	txnAborts, windowsKept                       prometheus.Counter
 	paused                                       prometheus.Gauge
+	fenced                                       prometheus.Counter
+	partitionCountChanged                        prometheus.Gauge
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
@@ -70,6 +72,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		paused: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "turnstile_consumer_partitions_paused", Help: "Partitions paused because a lake or dead-letter write keeps failing.",
 		}),
+		fenced: c("partitions_fenced_total", "Partitions dropped because a newer owner had claimed them (a window file of a higher epoch, a lost claim, or a transaction aborted after the partition was lost)."),
+		partitionCountChanged: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "turnstile_consumer_partition_count_changed",
+			Help: "1 when the topic's partition count differs from the one its partitions were consumed under: the consumer takes no more records (docs/consumer.md, \"Growing the topic\").",
+		}),
 	}
 	for _, r := range turnstile.Reasons {
 		m.rejected.WithLabelValues(string(r))
@@ -81,7 +88,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.recordsIn, m.valid, m.duplicates, m.late, m.replayed, m.rejected, m.splitKeys,
 			m.windowsOpen, m.cellsOpen, m.keys, m.windowsEmitted, m.rowsWritten, m.files, m.bytes,
-			m.watermarkSeconds, m.lag, m.sinkRetries, m.commits, m.commitErrors, m.txnAborts, m.windowsKept, m.paused)
+			m.watermarkSeconds, m.lag, m.sinkRetries, m.commits, m.commitErrors, m.txnAborts, m.windowsKept, m.paused,
+			m.fenced, m.partitionCountChanged)
 	}
 	return m
 }
@@ -109,6 +117,18 @@ func (m *Metrics) CommitError() { m.commitErrors.Inc() }
 
 // TxnAbort counts one aborted emit-topic transaction.
 func (m *Metrics) TxnAbort() { m.txnAborts.Inc() }
+
+// PartitionFenced counts a partition dropped for a newer owner.
+func (m *Metrics) PartitionFenced() { m.fenced.Inc() }
+
+// PartitionCountChanged sets the partition-count-changed gauge.
+func (m *Metrics) PartitionCountChanged(changed bool) {
+	v := 0.0
+	if changed {
+		v = 1
+	}
+	m.partitionCountChanged.Set(v)
+}
 
 // PartitionPaused counts one more paused partition.
 func (m *Metrics) PartitionPaused() { m.paused.Inc() }

@@ -589,3 +589,9 @@ func formatTime(unix int64) string {
 	}
 	return time.Unix(unix, 0).UTC().Format(time.DateTime)
 }
+
+// Guarded reports whether the partition was Guarded.
+func (p *Processor) Guarded(id int32) bool {
+	st, ok := p.parts[id]
+	return ok && st.guarded
+}
