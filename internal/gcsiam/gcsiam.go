@@ -113,9 +113,10 @@ type Handler struct {
 	next    http.Handler
 	objects Objects
 
-	mu     sync.RWMutex
-	policy *Policy // nil: enforce nothing
-	denied int
+	mu      sync.RWMutex
+	policy  *Policy // nil: enforce nothing
+	denied  int
+	granted map[string]int
 
 	locks sync.Map // "bucket/name" -> *sync.Mutex
 }
@@ -138,6 +139,14 @@ func (h *Handler) SetPolicy(p *Policy) {
 		p = &cp
 	}
 	h.policy = p
+}
+
+// Granted returns how many requests that needed perm were let through while
+// a policy was enforced.
+func (h *Handler) Granted(perm string) int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.granted[perm]
 }
 
 // Denied returns how many requests were answered 403.
@@ -180,6 +189,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	h.mu.Lock()
+	if h.granted == nil {
+		h.granted = map[string]int{}
+	}
+	for _, c := range req.Checks {
+		h.granted[c.Permission]++
+	}
+	h.mu.Unlock()
 	h.next.ServeHTTP(w, r)
 }
 

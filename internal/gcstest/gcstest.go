@@ -151,6 +151,10 @@ func (s *Server) SetPolicy(p *gcsiam.Policy) { s.iam.SetPolicy(p) }
 // permission.
 func (s *Server) Denied() int { return s.iam.Denied() }
 
+// Granted returns how many requests that needed the permission perm the
+// emulator let through while it enforced a policy.
+func (s *Server) Granted(perm string) int { return s.iam.Granted(perm) }
+
 // fakeObjects is the emulator's answer to whether an object exists.
 type fakeObjects struct{ fake *fakestorage.Server }
 

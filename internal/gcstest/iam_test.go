@@ -114,6 +114,11 @@ func TestEnforceMapsClientRequests(t *testing.T) {
 				if err != nil {
 					t.Fatalf("want success under %v, got %v", tc.perms, err)
 				}
+				for _, p := range tc.perms {
+					if srv.Granted(p) == 0 {
+						t.Errorf("Granted(%s) = 0 after a request that needs it", p)
+					}
+				}
 				return
 			}
 			var ge *googleapi.Error
