@@ -9,7 +9,7 @@ import (
 	"github.com/turnstile-stream/turnstile-stream/internal/gcsiam"
 )
 
-// Case 10: the consumer under exactly the permissions terraform/iam.tf
+// Case 11: the consumer under exactly the permissions terraform/iam.tf
 // grants it on the lake (every case runs so, see newEnv), through a kill -9,
 // a restart, and a replay of the whole topic that meets every window file
 // and side object already written. Each create-only write of an existing
