@@ -49,17 +49,26 @@ resource "google_artifact_registry_repository_iam_member" "vm_reader" {
   member     = local.sa_member[each.key]
 }
 
-# What the consumer needs on the lake: create window files, and replace them
-# (an upload retried after a lost answer, or a window replayed after a
-# restart, rewrites the same name). No read, list or IAM permissions.
+# What the consumer needs on the lake, and nothing more (docs/lake.md says
+# why each):
+# - storage.objects.create: write window files and side objects;
+# - storage.objects.delete: replace a window file (an upload retried after a
+#   lost answer, or a window replayed after a restart, rewrites the same name;
+#   GCS needs delete to replace an object);
+# - storage.objects.get: read an object back after GCS answers 412 to a
+#   create-only write (a side object replayed after a restart, or a window of
+#   a partition without usable commit metadata), to compare it with what the
+#   consumer would have written.
+# No list, update or IAM permissions. The GCS end-to-end cases (tests/e2e)
+# read this list and run the consumer under exactly these permissions.
 resource "google_project_iam_custom_role" "lake_writer" {
   count = var.consumer_bucket_role == null ? 1 : 0
 
   project     = var.project_id
   role_id     = "${replace(var.name_prefix, "-", "_")}_lake_writer"
   title       = "turnstile-stream lake writer"
-  description = "Create and replace objects; granted on the lake bucket only."
-  permissions = ["storage.objects.create", "storage.objects.delete"]
+  description = "Create, replace and read back objects; granted on the lake bucket only."
+  permissions = ["storage.objects.create", "storage.objects.delete", "storage.objects.get"]
 
   depends_on = [google_project_service.this]
 }

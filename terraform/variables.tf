@@ -238,13 +238,13 @@ variable "registry_id" {
 }
 
 variable "consumer_bucket_role" {
-  description = "Role the consumer's service account gets on the lake bucket. Null (the default) grants a custom role with only storage.objects.create and storage.objects.delete: the consumer creates window files and, when it retries an upload or replays a window after a restart, replaces them (GCS needs delete permission to replace). roles/storage.objectCreator cannot replace; roles/storage.objectUser can also read and list."
+  description = "Role the consumer's service account gets on the lake bucket. Null (the default) grants a custom role with only storage.objects.create, storage.objects.delete and storage.objects.get: the consumer creates window files and side objects; when it retries an upload or replays a window after a restart it replaces them (GCS needs delete permission to replace); after GCS answers 412 to a create-only write it reads the object back to compare. roles/storage.objectUser holds these and more (list, update); roles/storage.objectCreator is refused, as it can neither replace nor read back."
   type        = string
   default     = null
 
   validation {
-    condition     = var.consumer_bucket_role == null || contains(["roles/storage.objectCreator", "roles/storage.objectUser"], coalesce(var.consumer_bucket_role, "-"))
-    error_message = "consumer_bucket_role must be null (the custom lake-writer role), roles/storage.objectCreator or roles/storage.objectUser; nothing broader."
+    condition     = var.consumer_bucket_role == null || contains(["roles/storage.objectUser"], coalesce(var.consumer_bucket_role, "-"))
+    error_message = "consumer_bucket_role must be null (the custom lake-writer role) or roles/storage.objectUser: the consumer needs storage.objects.create, storage.objects.delete and storage.objects.get (roles/storage.objectCreator has neither delete nor get), and nothing broader."
   }
 }
 

@@ -11,6 +11,12 @@
 // Every request goes through srv.Faults() first, so a test can make the
 // "cloud" answer 503s, stall or drop connections for a while and check that
 // clients retry.
+//
+// With the Enforce option (or SetPolicy), the emulator then answers as GCS
+// does to a caller that holds only the policy's IAM permissions: a request
+// that lacks one gets GCS's 403 (see package gcsiam for the mapping of
+// requests to permissions). Without it, every request is allowed. Object,
+// Objects and Fake read and seed the emulator directly, past both.
 package gcstest
 
 import (
@@ -22,6 +28,8 @@ import (
 	"time"
 
 	"github.com/fsouza/fake-gcs-server/fakestorage"
+
+	"github.com/turnstile-stream/turnstile-stream/internal/gcsiam"
 )
 
 // DefaultBucket is the bucket Start creates when no Buckets option is given.
@@ -32,6 +40,7 @@ type Server struct {
 	fake    *fakestorage.Server
 	http    *http.Server
 	faults  *Faults
+	iam     *gcsiam.Handler
 	host    string
 	buckets []string
 	served  chan struct{}
@@ -43,7 +52,12 @@ type Option func(*options)
 type options struct {
 	port    int
 	buckets []string
+	policy  *gcsiam.Policy
 }
+
+// Enforce makes the emulator deny, with GCS's 403, every request that needs
+// a permission the policy does not hold. The default enforces nothing.
+func Enforce(p gcsiam.Policy) Option { return func(o *options) { o.policy = &p } }
 
 // Port makes the emulator listen on 127.0.0.1:port (0, the default, picks a
 // free port).
@@ -93,8 +107,9 @@ func Start(opts ...Option) (*Server, error) {
 		buckets: o.buckets,
 		served:  make(chan struct{}),
 	}
+	s.iam = gcsiam.New(fake.HTTPHandler(), fakeObjects{fake}, o.policy)
 	s.http = &http.Server{
-		Handler:           s.faults.Wrap(fake.HTTPHandler()),
+		Handler:           s.faults.Wrap(s.iam),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	go func() {
@@ -126,6 +141,30 @@ func (s *Server) Bucket() string { return s.buckets[0] }
 
 // Faults returns the fault injector in front of the emulator.
 func (s *Server) Faults() *Faults { return s.faults }
+
+// SetPolicy changes the permissions the emulator enforces from now on; nil
+// turns enforcement off. A test can seed objects through a client first,
+// then enforce.
+func (s *Server) SetPolicy(p *gcsiam.Policy) { s.iam.SetPolicy(p) }
+
+// Denied returns how many requests the emulator answered 403 for want of a
+// permission.
+func (s *Server) Denied() int { return s.iam.Denied() }
+
+// Granted returns how many requests that needed the permission perm the
+// emulator let through while it enforced a policy.
+func (s *Server) Granted(perm string) int { return s.iam.Granted(perm) }
+
+// fakeObjects is the emulator's answer to whether an object exists.
+type fakeObjects struct{ fake *fakestorage.Server }
+
+func (f fakeObjects) Generation(bucket, name string) (int64, bool) {
+	obj, err := f.fake.GetObject(bucket, name)
+	if err != nil {
+		return 0, false
+	}
+	return obj.Generation, true
+}
 
 // Fake returns the emulator itself, to inspect or seed objects without going
 // through the faults.

@@ -421,8 +421,9 @@ func permanentError(op, bucket, name string, err error) error {
 		case http.StatusUnauthorized, http.StatusForbidden:
 			return fmt.Errorf("lake: %s %s: permission denied (HTTP %d): check the credentials "+
 				"(Application Default Credentials: GOOGLE_APPLICATION_CREDENTIALS, the attached service account "+
-				"or `gcloud auth application-default login`) and that the account may read, list and write objects "+
-				"in bucket %q (for example roles/storage.objectAdmin): %w", op, where, ge.Code, bucket, err)
+				"or `gcloud auth application-default login`) and that the account holds the permission the error names "+
+				"on bucket %q (the consumer's lake: storage.objects.create, .delete and .get, docs/lake.md; "+
+				"a gs:// input: storage.objects.list and .get): %w", op, where, ge.Code, bucket, err)
 		case http.StatusNotFound:
 			if op == "get" {
 				return fmt.Errorf("lake: %s %s: %w: %w", op, where, ErrNotExist, err)

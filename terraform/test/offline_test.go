@@ -195,8 +195,8 @@ func TestPlannedValues(t *testing.T) {
 		}
 		roles := resourcesOfType(plan, "google_project_iam_custom_role")
 		for addr, r := range roles {
-			if got := strings.Join(strs(r["permissions"]), ","); got != "storage.objects.create,storage.objects.delete" {
-				t.Errorf("%s grants %s, want only storage.objects.create and storage.objects.delete", addr, got)
+			if got := strings.Join(strs(r["permissions"]), ","); got != "storage.objects.create,storage.objects.delete,storage.objects.get" {
+				t.Errorf("%s grants %s, want only storage.objects.create, storage.objects.delete and storage.objects.get", addr, got)
 			}
 		}
 		if len(roles) != 1 {

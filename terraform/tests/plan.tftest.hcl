@@ -118,8 +118,8 @@ run "service_accounts_least_privilege" {
   }
 
   assert {
-    condition     = google_project_iam_custom_role.lake_writer[0].permissions == toset(["storage.objects.create", "storage.objects.delete"])
-    error_message = "The lake-writer role may only create and replace objects."
+    condition     = google_project_iam_custom_role.lake_writer[0].permissions == toset(["storage.objects.create", "storage.objects.delete", "storage.objects.get"])
+    error_message = "The lake-writer role may only create, replace and read back objects."
   }
 
   assert {
@@ -343,6 +343,16 @@ run "predefined_bucket_role" {
     condition     = google_storage_bucket_iam_member.consumer_writer.role == "roles/storage.objectUser" && length(google_project_iam_custom_role.lake_writer) == 0
     error_message = "A predefined consumer_bucket_role replaces the custom role."
   }
+}
+
+run "rejects_object_creator" {
+  command = plan
+
+  variables {
+    consumer_bucket_role = "roles/storage.objectCreator"
+  }
+
+  expect_failures = [var.consumer_bucket_role]
 }
 
 run "rejects_a_broad_bucket_role" {

@@ -161,7 +161,10 @@ type envOption struct {
 }
 
 // newEnv starts what a case needs: a Kafka cluster with the case's topic, a
-// GCS emulator with the lake bucket, and the apps' properties file.
+// GCS emulator with the lake bucket, and the apps' properties file. The
+// emulator enforces the permissions that terraform/iam.tf grants the
+// consumer on the lake (lakeWriterPolicy): a request that needs another one
+// gets GCS's 403, as in a deployment.
 func newEnv(t *testing.T, name string, opt envOption) *env {
 	t.Helper()
 	setup(t)
@@ -170,7 +173,7 @@ func newEnv(t *testing.T, name string, opt envOption) *env {
 	e := &env{t: t, cs: cs, topic: topic, group: "e2e-" + topic}
 	e.cluster = kafkaBackend.Cluster(t, topic, cs.partitions, opt.restartable)
 	e.props = e.cluster.propsFile(t, opt.props)
-	e.gcs = gcstest.New(t)
+	e.gcs = gcstest.New(t, gcstest.Enforce(lakeWriterPolicy(t)))
 	e.lake = e.gcs
 	t.Cleanup(e.stopAll)
 	return e
