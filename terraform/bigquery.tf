@@ -2,6 +2,13 @@
 # window files (docs/lake.md shows queries). The tables hold no data; reading
 # them needs read access to the bucket (roles/storage.objectViewer) besides
 # the BigQuery roles.
+#
+# One lake prefix holds windows of one shape (duration, slide, watermark
+# delay): the consumer records it in the sibling object <prefix>_shape, which
+# neither table's URI matches, and refuses to start with another shape
+# (docs/lake.md, "One prefix, one window shape"). A table over a prefix
+# therefore never mixes window shapes; a new shape means a new prefix and a
+# new table over it.
 
 locals {
   # BigQuery wants a multi-region in capitals (US, EU) and a region in lower
@@ -43,7 +50,7 @@ resource "google_bigquery_dataset" "lake" {
 resource "google_bigquery_table" "windows" {
   dataset_id          = google_bigquery_dataset.lake.dataset_id
   table_id            = "turnstile_windows"
-  description         = "Closed windows written by the consumer (${local.lake_uri})."
+  description         = "Closed windows written by the consumer (${local.lake_uri}), all of one window shape: the one recorded in gs://${local.bucket_name}/${local.lake_prefix}_shape."
   deletion_protection = var.bigquery_deletion_protection
 
   external_data_configuration {
@@ -69,7 +76,7 @@ resource "google_bigquery_table" "windows_by_day" {
 
   dataset_id          = google_bigquery_dataset.lake.dataset_id
   table_id            = "turnstile_windows_by_day"
-  description         = "Closed windows, partitioned by dt (the date of the window end)."
+  description         = "Closed windows, partitioned by dt (the date of the window end), all of one window shape: the one recorded in gs://${local.bucket_name}/${local.lake_prefix}_shape."
   deletion_protection = var.bigquery_deletion_protection
 
   external_data_configuration {

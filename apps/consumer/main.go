@@ -224,6 +224,13 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 		side = dl
 	}
 
+	// Claim the prefix's window shape before anything is written or any
+	// client joins the group: a prefix holds one shape (docs/lake.md).
+	if err := claimShape(ctx, sink, s.spec, log); err != nil {
+		log.Error("consumer refused to start", "err", err)
+		return exitRuntime
+	}
+
 	// Window files are written behind the goroutine that parses. In Kafka
 	// mode a write (and the wait for a write slot) is bounded by the loop's
 	// write budget, so that a lake outage or a revocation never holds the
@@ -288,6 +295,20 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 	}
 	log.Info("consumer stopped cleanly")
 	return exitOK
+}
+
+// claimShape claims spec's window shape for the sink's prefix
+// (lake.Sink.ClaimShape): an error, a *lake.ShapeError when the prefix holds
+// another shape, means the consumer must not write.
+func claimShape(ctx context.Context, sink *lake.Sink, spec window.Spec, log *slog.Logger) error {
+	created, err := sink.ClaimShape(ctx, spec.Shape())
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Info("lake prefix claimed for this window shape", "marker", sink.Layout.ShapeObject(), "shape", spec.String())
+	}
+	return nil
 }
 
 // defaultTransactionalID is the emit producer's transactional.id when

@@ -1,7 +1,9 @@
 // Package lake writes the consumer's output into the data lake: gzip CSV
 // window files that a BigQuery external table over <prefix>/*.csv.gz reads
 // unchanged, and gzip JSON-lines side files (dead letters and late records)
-// under sibling prefixes that the table never matches.
+// under sibling prefixes that the table never matches. One prefix holds
+// window files of one window shape, which the sibling object <prefix>_shape
+// records (Sink.ClaimShape).
 //
 // A Bucket stores whole objects: a GCS bucket (GCSBucket), a local folder
 // (FileBucket) or memory (MemBucket). A Sink couples a Bucket with the Layout

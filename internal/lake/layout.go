@@ -17,8 +17,9 @@ import (
 //
 // The timestamp is the window end in UTC, so names sort by time, and dt is
 // its date. Side files (dead letters, late records) live under the sibling
-// folders <prefix>_rejected/ and <prefix>_late/, which <prefix>/* never
-// matches.
+// folders <prefix>_rejected/ and <prefix>_late/, and the shape marker (the
+// window shape of every window file under the prefix, see Sink.ClaimShape)
+// is the sibling object <prefix>_shape: <prefix>/* never matches either.
 type Layout struct {
 	Prefix string
 	Hive   bool

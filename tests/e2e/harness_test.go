@@ -27,6 +27,7 @@ import (
 
 	"github.com/turnstile-stream/turnstile-stream/internal/gcstest"
 	"github.com/turnstile-stream/turnstile-stream/internal/kafkatest"
+	"github.com/turnstile-stream/turnstile-stream/internal/window"
 )
 
 // expectedHeader is the first line of every expected.csv: the lake columns
@@ -386,6 +387,7 @@ type lakeContents struct {
 	rows     []string // window rows without the index column, sentinel rows excluded, sorted
 	rejected []sideRecord
 	late     []sideRecord
+	shape    string // the shape marker turnstile_shape, without its line end (docs/lake.md)
 }
 
 type sideRecord struct {
@@ -430,6 +432,13 @@ func (e *env) readLake() (lakeContents, error) {
 		data, err := e.lake.Object(e.lake.Bucket(), name)
 		if err != nil {
 			return lc, err
+		}
+		if name == "turnstile_shape" {
+			lc.shape = strings.TrimSuffix(string(data), "\n")
+			if _, err := window.ParseShape(lc.shape); err != nil {
+				return lc, fmt.Errorf("%s: %w", name, err)
+			}
+			continue
 		}
 		text, err := gunzip(data)
 		if err != nil {
