@@ -6,7 +6,11 @@
 #
 #   scripts/deploy-vm.sh deploy   VM COMPOSE_FILE [IMAGES_ENV_FILE]
 #   scripts/deploy-vm.sh health   VM [TIMEOUT_SECONDS]
-#   scripts/deploy-vm.sh rollback VM          # back to the previous images.env
+#   scripts/deploy-vm.sh lag      VM [SECONDS]  # a consumer's lag falls (or is small)
+#   scripts/deploy-vm.sh rollback VM            # back to the previous compose file
+#                                               # and images.env
+#
+# .github/scripts/rolling-deploy.sh runs these one VM at a time for deploy-apps.
 #
 # Environment: PROJECT_ID and ZONE (the Terraform outputs of the same names).
 # The VM side (/opt/turnstile/bin/turnstile-up) is installed by the Terraform
@@ -61,6 +65,13 @@ $wait_for_startup
 sudo /opt/turnstile/bin/turnstile-up health $timeout"
 }
 
+lag() {
+  local vm=$1 window=${2:-60}
+  echo "lag: watching $vm's consumer lag for ${window}s"
+  remote "$vm" "set -eu
+sudo /opt/turnstile/bin/turnstile-up lag $window"
+}
+
 rollback() {
   local vm=$1
   remote "$vm" "set -eu
@@ -69,7 +80,7 @@ sudo /opt/turnstile/bin/turnstile-up rollback"
 }
 
 usage() {
-  sed -n '2,15p' "$0" >&2
+  sed -n '2,20p' "$0" >&2
   exit 2
 }
 
@@ -78,6 +89,7 @@ shift || true
 case "$cmd" in
 deploy) if [[ $# -lt 2 ]]; then usage; fi; deploy "$@" ;;
 health) if [[ $# -lt 1 ]]; then usage; fi; health "$@" ;;
+lag) if [[ $# -lt 1 ]]; then usage; fi; lag "$@" ;;
 rollback) if [[ $# -ne 1 ]]; then usage; fi; rollback "$@" ;;
 *) usage ;;
 esac
