@@ -7,8 +7,9 @@
 #   scripts/deploy-vm.sh deploy   VM COMPOSE_FILE [IMAGES_ENV_FILE]
 #   scripts/deploy-vm.sh health   VM [TIMEOUT_SECONDS]
 #   scripts/deploy-vm.sh lag      VM [SECONDS]  # a consumer's lag falls (or is small)
-#   scripts/deploy-vm.sh rollback VM            # back to the previous compose file
-#                                               # and images.env
+#   scripts/deploy-vm.sh rollback VM [RELEASE]  # back to the previous compose file
+#                                               # and images.env (RELEASE: only if the
+#                                               # VM runs that images.env, by sha256)
 #
 # .github/scripts/rolling-deploy.sh runs these one VM at a time for deploy-apps.
 #
@@ -73,10 +74,14 @@ sudo /opt/turnstile/bin/turnstile-up lag $window"
 }
 
 rollback() {
-  local vm=$1
+  local vm=$1 release=${2:-}
+  if [[ -n "$release" && ! "$release" =~ ^[0-9a-f]{64}$ ]]; then
+    echo "rollback: RELEASE must be a sha256" >&2
+    exit 2
+  fi
   remote "$vm" "set -eu
 $wait_for_startup
-sudo /opt/turnstile/bin/turnstile-up rollback"
+sudo /opt/turnstile/bin/turnstile-up rollback $release"
 }
 
 usage() {
@@ -90,6 +95,6 @@ case "$cmd" in
 deploy) if [[ $# -lt 2 ]]; then usage; fi; deploy "$@" ;;
 health) if [[ $# -lt 1 ]]; then usage; fi; health "$@" ;;
 lag) if [[ $# -lt 1 ]]; then usage; fi; lag "$@" ;;
-rollback) if [[ $# -ne 1 ]]; then usage; fi; rollback "$@" ;;
+rollback) if [[ $# -lt 1 || $# -gt 2 ]]; then usage; fi; rollback "$@" ;;
 *) usage ;;
 esac

@@ -11,7 +11,10 @@
 # this run has touched, the failing one included, is rolled back to the
 # release it ran before (turnstile-up rollback: the previous compose file and
 # images.env, i.e. the previous SHA), newest first; the VMs not reached yet
-# are left alone, and the script fails. A failed rollback is reported and
+# are left alone, and the script fails. A VM whose deploy failed before it
+# changed anything does not run this release and is left as it is (the
+# rollback names the release by the sha256 of IMAGES_ENV). A failed rollback
+# is reported and
 # fails it too (docs/deploy.md, "A deploy that fails").
 #
 # Environment:
@@ -29,6 +32,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 deploy_vm=${DEPLOY_VM:-$root/scripts/deploy-vm.sh}
 health_timeout=${HEALTH_TIMEOUT:-300}
 lag_window=${LAG_WINDOW:-60}
+release="$(sha256sum <"$images" | cut -d' ' -f1)"
 consumers=${CONSUMER_VM_NAMES:?set CONSUMER_VM_NAMES (space-separated consumer VM names)}
 producer=${PRODUCER_VM_NAME:?set PRODUCER_VM_NAME}
 
@@ -44,7 +48,7 @@ fail_and_roll_back() {
   for ((i = ${#touched[@]} - 1; i >= 0; i--)); do
     vm=${touched[i]}
     echo "rollback: $vm"
-    if vm_cmd rollback "$vm" && vm_cmd health "$vm" "$health_timeout"; then
+    if vm_cmd rollback "$vm" "$release" && vm_cmd health "$vm" "$health_timeout"; then
       echo "rollback: $vm is back on its previous release and healthy"
     else
       echo "::error::rollback of $vm failed or it is not healthy after it; see docs/deploy.md (A deploy that fails)"

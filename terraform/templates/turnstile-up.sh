@@ -10,9 +10,10 @@
 #   turnstile-up up                          pull images and `docker compose up -d`
 #   turnstile-up deploy COMPOSE [IMAGES_ENV] install a compose file (and image
 #                                            tags), then `up`
-#   turnstile-up rollback                    back to the previous compose file and
+#   turnstile-up rollback [RELEASE]          back to the previous compose file and
 #                                            images.env, then `up`; with no previous
-#                                            deploy, stop the apps
+#                                            deploy, stop the apps; with RELEASE
+#                                            (sha256 of images.env), only a VM on it
 #   turnstile-up health SECONDS              wait until the services are healthy
 #   turnstile-up lag SECONDS                 consumer: the lag falls (or is small)
 #                                            over SECONDS
@@ -123,7 +124,16 @@ deploy() {
 # rollback: back to the compose file and images.env of the deploy before the
 # last one. A VM whose first deploy failed has none: its apps are stopped and
 # images.env removed, which is where it stood before that deploy.
+#
+# With RELEASE (the sha256 of the images.env a rolling deploy installed), a
+# VM that does not run that release (its deploy failed before it changed
+# anything) is left alone, rather than sent one release further back.
 rollback() {
+  local release=${1:-}
+  if [[ -n "$release" ]] && [[ "$(sha256sum <"$APP_DIR/images.env" 2>/dev/null | cut -d' ' -f1)" != "$release" ]]; then
+    say "this VM does not run the release being rolled back; leaving it as it is"
+    return 0
+  fi
   if [[ ! -f "$APP_DIR/images.env.previous" ]]; then
     say "no previous deployment on this VM: stopping the apps (as before the first deploy)"
     compose_args
@@ -188,6 +198,11 @@ apps_ready() {
 health() {
   local timeout=${1:-300} waited=0 rc
   compose_args
+  # An app VM rolled back from its first deploy runs nothing, as before it.
+  if [[ "$ROLE" != kafka && ! -f "$APP_DIR/images.env" ]]; then
+    say "no app deployed on this VM: nothing to check"
+    return 0
+  fi
   while true; do
     rc=0
     if [[ "$ROLE" == kafka ]]; then kafka_ready || rc=$?; else apps_ready || rc=$?; fi
@@ -267,7 +282,7 @@ deploy)
   ;;
 rollback)
   lock
-  rollback
+  rollback "${2:-}"
   ;;
 health) health "${2:-300}" ;;
 lag) lag "${2:-60}" ;;
@@ -277,7 +292,7 @@ ps)
   docker compose "${args[@]}" ps -a
   ;;
 *)
-  echo "usage: turnstile-up [up | deploy COMPOSE [IMAGES_ENV] | rollback | health SECONDS | lag SECONDS | probe | ps]" >&2
+  echo "usage: turnstile-up [up | deploy COMPOSE [IMAGES_ENV] | rollback [RELEASE] | health SECONDS | lag SECONDS | probe | ps]" >&2
   exit 2
   ;;
 esac

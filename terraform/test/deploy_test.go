@@ -3,6 +3,8 @@
 package test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,7 +41,11 @@ func rollingDeploy(t *testing.T, fail string) (string, []string, error) {
 		t.Fatal(err)
 	}
 	logFile := filepath.Join(dir, "calls")
-	cmd := exec.Command("bash", filepath.Join(repoRoot(t), ".github", "scripts", "rolling-deploy.sh"), "compose.apps.yaml", "images.env")
+	images := filepath.Join(dir, "images.env")
+	if err := os.WriteFile(images, []byte("CONSUMER_IMAGE=r/consumer:bbb\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("bash", filepath.Join(repoRoot(t), ".github", "scripts", "rolling-deploy.sh"), "compose.apps.yaml", images)
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "DEPLOY_VM=" + stub, "STUB_LOG=" + logFile, "STUB_FAIL=" + fail,
 		"CONSUMER_VM_NAMES=c0 c1 c2", "PRODUCER_VM_NAME=p", "HEALTH_TIMEOUT=5", "LAG_WINDOW=1"}
 	out, err := cmd.CombinedOutput()
@@ -239,13 +245,26 @@ func TestTurnstileUpRollback(t *testing.T) {
 	if !strings.Contains(readFile(t, filepath.Join(filepath.Dir(app), "docker.log")), " down --remove-orphans") {
 		t.Error("rolling back a first deploy did not stop the apps (docker compose down)")
 	}
+	// The rolling deploy checks a rolled-back VM: one that runs nothing passes.
+	if out, err := run(nil, "health", "0"); err != nil || !strings.Contains(out, "no app deployed on this VM") {
+		t.Errorf("health after rolling back a first deploy: err = %v\n%s", err, out)
+	}
 
 	for _, step := range [][]string{{composeA, imagesA}, {composeB, imagesB}, {composeB, imagesB}} {
 		if out, err := run(nil, "deploy", step[0], step[1]); err != nil {
 			t.Fatalf("deploy %v: %v\n%s", step, err, out)
 		}
 	}
-	if out, err := run(nil, "rollback"); err != nil {
+	// A rollback of another release (this VM's deploy of it failed before
+	// it changed anything) leaves the VM alone.
+	if out, err := run(nil, "rollback", strings.Repeat("0", 64)); err != nil || !strings.Contains(out, "does not run the release being rolled back") {
+		t.Fatalf("rollback of another release: err = %v\n%s", err, out)
+	}
+	if got := readFile(t, filepath.Join(app, "images.env")); got != "CONSUMER_IMAGE=r/consumer:bbb\n" {
+		t.Fatalf("a rollback of another release changed images.env to %q", got)
+	}
+	sum := sha256.Sum256([]byte("CONSUMER_IMAGE=r/consumer:bbb\n"))
+	if out, err := run(nil, "rollback", hex.EncodeToString(sum[:])); err != nil {
 		t.Fatalf("rollback: %v\n%s", err, out)
 	}
 	if got := readFile(t, filepath.Join(app, "images.env")); got != "CONSUMER_IMAGE=r/consumer:aaa\n" {
