@@ -402,3 +402,16 @@ func TestKafkaImageMatchesCompose(t *testing.T) {
 		}
 	}
 }
+
+// A first apply: an app VM boots before any image exists. `up` starts and
+// pulls nothing, and succeeds, so the startup script writes its ready marker.
+func TestTurnstileUpAppVMBeforeFirstDeploy(t *testing.T) {
+	app, run := appVM(t)
+	out, err := run(nil, "up")
+	if err != nil || !strings.Contains(out, "no app images deployed to this VM yet") {
+		t.Fatalf("up before the first deploy: err = %v\n%s", err, out)
+	}
+	if data, _ := os.ReadFile(filepath.Join(filepath.Dir(app), "docker.log")); strings.Contains(string(data), "pull") || strings.Contains(string(data), " up ") {
+		t.Errorf("up before the first deploy ran docker:\n%s", data)
+	}
+}
