@@ -6,7 +6,12 @@
 #
 #   scripts/deploy-vm.sh deploy   VM COMPOSE_FILE [IMAGES_ENV_FILE]
 #   scripts/deploy-vm.sh health   VM [TIMEOUT_SECONDS]
-#   scripts/deploy-vm.sh rollback VM          # back to the previous images.env
+#   scripts/deploy-vm.sh lag      VM [SECONDS]  # a consumer's lag falls (or is small)
+#   scripts/deploy-vm.sh rollback VM [RELEASE]  # back to the previous compose file
+#                                               # and images.env (RELEASE: only if the
+#                                               # VM runs that images.env, by sha256)
+#
+# .github/scripts/rolling-deploy.sh runs these one VM at a time for deploy-apps.
 #
 # Environment: PROJECT_ID and ZONE (the Terraform outputs of the same names).
 # The VM side (/opt/turnstile/bin/turnstile-up) is installed by the Terraform
@@ -61,15 +66,26 @@ $wait_for_startup
 sudo /opt/turnstile/bin/turnstile-up health $timeout"
 }
 
+lag() {
+  local vm=$1 window=${2:-60}
+  echo "lag: watching $vm's consumer lag for ${window}s"
+  remote "$vm" "set -eu
+sudo /opt/turnstile/bin/turnstile-up lag $window"
+}
+
 rollback() {
-  local vm=$1
+  local vm=$1 release=${2:-}
+  if [[ -n "$release" && ! "$release" =~ ^[0-9a-f]{64}$ ]]; then
+    echo "rollback: RELEASE must be a sha256" >&2
+    exit 2
+  fi
   remote "$vm" "set -eu
 $wait_for_startup
-sudo /opt/turnstile/bin/turnstile-up rollback"
+sudo /opt/turnstile/bin/turnstile-up rollback $release"
 }
 
 usage() {
-  sed -n '2,15p' "$0" >&2
+  sed -n '2,20p' "$0" >&2
   exit 2
 }
 
@@ -78,6 +94,7 @@ shift || true
 case "$cmd" in
 deploy) if [[ $# -lt 2 ]]; then usage; fi; deploy "$@" ;;
 health) if [[ $# -lt 1 ]]; then usage; fi; health "$@" ;;
-rollback) if [[ $# -ne 1 ]]; then usage; fi; rollback "$@" ;;
+lag) if [[ $# -lt 1 ]]; then usage; fi; lag "$@" ;;
+rollback) if [[ $# -lt 1 || $# -gt 2 ]]; then usage; fi; rollback "$@" ;;
 *) usage ;;
 esac

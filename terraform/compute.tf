@@ -15,23 +15,29 @@ locals {
   role_env = {
     kafka = {
       KAFKA_ADVERTISED_HOST = google_compute_address.kafka.address
-      KAFKA_TOPIC           = var.kafka_topic
-      KAFKA_PARTITIONS      = tostring(var.kafka_partitions)
-      EMIT_TOPIC            = var.emit_topic
-      KAFKA_DATA_DIR        = local.kafka_data_dir
+      # Publish the client listener on the VM's internal address only, not
+      # on 0.0.0.0 (the firewall rules in network.tf limit who reaches it).
+      KAFKA_BIND_ADDRESS = google_compute_address.kafka.address
+      KAFKA_IMAGE        = "${local.dockerhub_mirror}/${var.kafka_image}"
+      KAFKA_TOPIC        = var.kafka_topic
+      KAFKA_PARTITIONS   = tostring(var.kafka_partitions)
+      EMIT_TOPIC         = var.emit_topic
+      KAFKA_DATA_DIR     = local.kafka_data_dir
     }
     consumer = {
-      KAFKA_BOOTSTRAP = local.kafka_bootstrap
-      KAFKA_TOPIC     = var.kafka_topic
-      EMIT_TOPIC      = var.emit_topic
-      LAKE_SINK       = local.lake_sink
-      CONSUMER_GROUP  = "${var.name_prefix}-consumer"
-      WINDOW_DURATION = tostring(var.window_minutes.duration)
-      WINDOW_SLIDE    = tostring(var.window_minutes.slide)
-      DASHBOARD_PORT  = tostring(var.dashboard_port)
+      KAFKA_BOOTSTRAP   = local.kafka_bootstrap
+      CONFIG_INIT_IMAGE = "${local.dockerhub_mirror}/${var.config_init_image}"
+      KAFKA_TOPIC       = var.kafka_topic
+      EMIT_TOPIC        = var.emit_topic
+      LAKE_SINK         = local.lake_sink
+      CONSUMER_GROUP    = "${var.name_prefix}-consumer"
+      WINDOW_DURATION   = tostring(var.window_minutes.duration)
+      WINDOW_SLIDE      = tostring(var.window_minutes.slide)
+      DASHBOARD_PORT    = tostring(var.dashboard_port)
     }
     producer = {
       KAFKA_BOOTSTRAP     = local.kafka_bootstrap
+      CONFIG_INIT_IMAGE   = "${local.dockerhub_mirror}/${var.config_init_image}"
       KAFKA_TOPIC         = var.kafka_topic
       PRODUCER_TURNSTILES = tostring(var.producer_turnstiles)
       PRODUCER_RATE       = tostring(var.producer_rate)
@@ -57,7 +63,7 @@ locals {
       compose_profile   = local.compose[vm.role].profile
       compose_yaml      = file("${path.module}/../docker/${local.compose[vm.role].file}")
       turnstile_up      = file("${path.module}/templates/turnstile-up.sh")
-      registry_host     = vm.role == "kafka" ? "" : local.registry_host
+      registry_host     = local.registry_host
       env               = local.vm_env[k]
       data_device       = vm.role == "kafka" ? local.kafka_data_device : ""
       data_mount        = vm.role == "kafka" ? local.kafka_data_mount : ""
@@ -128,7 +134,7 @@ resource "google_compute_instance" "vm" {
 
   service_account {
     # The role's own account (same e-mail as google_service_account.vm[role].email).
-    email  = trimprefix(local.sa_member[each.value.role], "serviceAccount:")
+    email  = local.sa_email[each.value.role]
     scopes = ["cloud-platform"]
   }
 
@@ -158,5 +164,6 @@ resource "google_compute_instance" "vm" {
     google_compute_router_nat.this,
     google_project_iam_member.vm,
     google_artifact_registry_repository_iam_member.vm_reader,
+    google_artifact_registry_repository_iam_member.dockerhub_reader,
   ]
 }

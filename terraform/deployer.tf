@@ -1,7 +1,8 @@
 # The identity the deploy workflows use, managed here when github_repository
 # is set (otherwise docs/deploy.md creates the same with gcloud): a Workload
 # Identity pool and an OIDC provider that trust only GitHub Actions tokens of
-# that repository, and the deployer service account that the repository's
+# that repository, by its numeric ID and its owner's (a name can be claimed
+# again by someone else once the repository is deleted or renamed), and the deployer service account that the repository's
 # jobs in the github_environment environment may impersonate. No JSON key.
 #
 # The deployer's grants are as narrow as the deploys allow:
@@ -19,6 +20,14 @@ locals {
   deployer_member   = local.manage_deployer ? "serviceAccount:${google_service_account.deployer[0].account_id}@${var.project_id}.iam.gserviceaccount.com" : null
   deployer_subject  = "repo:${coalesce(var.github_repository, "-")}:environment:${var.github_environment}"
   deployer_vm_names = local.manage_deployer ? { for k, vm in local.vms : k => vm.name } : {}
+
+  # The IDs are required with github_repository (variables.tf); the name
+  # check stays as a readable second guard.
+  deployer_condition = join(" && ", [
+    "assertion.repository_id == '${coalesce(var.github_repository_id, "-")}'",
+    "assertion.repository_owner_id == '${coalesce(var.github_repository_owner_id, "-")}'",
+    "assertion.repository == '${coalesce(var.github_repository, "-")}'",
+  ])
 }
 
 resource "google_iam_workload_identity_pool" "github" {
@@ -37,15 +46,17 @@ resource "google_iam_workload_identity_pool_provider" "github" {
   workload_identity_pool_id          = google_iam_workload_identity_pool.github[0].workload_identity_pool_id
   workload_identity_pool_provider_id = "github-oidc"
   display_name                       = "GitHub OIDC"
-  description                        = "Accepts only tokens of ${coalesce(var.github_repository, "-")}."
+  description                        = "Accepts only tokens of ${coalesce(var.github_repository, "-")} (repository ID ${coalesce(var.github_repository_id, "-")})."
 
   attribute_mapping = {
-    "google.subject"        = "assertion.sub"
-    "attribute.repository"  = "assertion.repository"
-    "attribute.ref"         = "assertion.ref"
-    "attribute.environment" = "assertion.environment"
+    "google.subject"                = "assertion.sub"
+    "attribute.repository"          = "assertion.repository"
+    "attribute.repository_id"       = "assertion.repository_id"
+    "attribute.repository_owner_id" = "assertion.repository_owner_id"
+    "attribute.ref"                 = "assertion.ref"
+    "attribute.environment"         = "assertion.environment"
   }
-  attribute_condition = "assertion.repository == '${coalesce(var.github_repository, "-")}'"
+  attribute_condition = local.deployer_condition
 
   oidc {
     issuer_uri = "https://token.actions.githubusercontent.com"

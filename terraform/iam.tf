@@ -1,11 +1,18 @@
-# One service account per VM role, each holding only what that role needs.
+# One service account per VM role, each holding only what that role needs
+# (docs/deploy.md, "Service accounts and their roles", says why for each):
+#   every VM:     logging.logWriter (Docker's gcplogs driver, the Ops Agent's
+#                 logs), monitoring.metricWriter (the Ops Agent's metrics);
+#                 artifactregistry.reader on the Docker Hub remote repository
+#                 (Kafka's apache/kafka, the apps' busybox);
+#   app VMs:      artifactregistry.reader on the app image repository;
+#   consumer:     the lake-writer role on the lake bucket.
 
 resource "google_service_account" "vm" {
   for_each = toset(local.roles)
 
   account_id   = "${var.name_prefix}-${each.key}"
   display_name = "turnstile-stream ${each.key} VM"
-  description  = "Runs the ${each.key} VM: logs, metrics, pulls images${each.key == "consumer" ? ", writes lake files" : ""}."
+  description  = "Runs the ${each.key} VM: logs, metrics, pulls ${each.key == "kafka" ? "Docker Hub images through the remote repository" : "images"}${each.key == "consumer" ? ", writes lake files" : ""}."
 
   depends_on = [google_project_service.this]
 }
@@ -18,6 +25,11 @@ locals {
   sa_member = {
     for r, sa in google_service_account.vm : r => "serviceAccount:${sa.account_id}@${var.project_id}.iam.gserviceaccount.com"
   }
+  sa_email = { for r, m in local.sa_member : r => trimprefix(m, "serviceAccount:") }
+
+  # The VMs that run apps (and talk to Kafka).
+  app_roles            = ["consumer", "producer"]
+  app_service_accounts = [for r in local.app_roles : local.sa_email[r]]
 
   # Every VM writes logs (Docker's gcplogs driver) and metrics.
   project_roles = ["roles/logging.logWriter", "roles/monitoring.metricWriter"]
@@ -38,13 +50,26 @@ resource "google_project_iam_member" "vm" {
   member  = local.sa_member[each.value.role_of_vm]
 }
 
-# Every VM may pull images from the project's registry, and nothing more there.
+# The app VMs may pull the app images, and nothing more there. The Kafka VM
+# runs no app image, so it gets nothing on this repository.
 resource "google_artifact_registry_repository_iam_member" "vm_reader" {
-  for_each = toset(local.roles)
+  for_each = toset(local.app_roles)
 
   project    = var.project_id
   location   = var.region
   repository = google_artifact_registry_repository.apps.repository_id
+  role       = "roles/artifactregistry.reader"
+  member     = local.sa_member[each.key]
+}
+
+# Every VM pulls its third-party images (apache/kafka, busybox) through the
+# Docker Hub remote repository (storage.tf), never from Docker Hub directly.
+resource "google_artifact_registry_repository_iam_member" "dockerhub_reader" {
+  for_each = toset(local.roles)
+
+  project    = var.project_id
+  location   = var.region
+  repository = google_artifact_registry_repository.dockerhub.repository_id
   role       = "roles/artifactregistry.reader"
   member     = local.sa_member[each.key]
 }
@@ -56,9 +81,10 @@ resource "google_artifact_registry_repository_iam_member" "vm_reader" {
 #   lost answer, or a window replayed after a restart, rewrites the same name;
 #   GCS needs delete to replace an object);
 # - storage.objects.get: read an object back after GCS answers 412 to a
-#   create-only write (a side object replayed after a restart, or a window of
-#   a partition without usable commit metadata), to compare it with what the
-#   consumer would have written.
+#   create-only write (a side object replayed after a restart, a window of a
+#   partition without usable commit metadata, the window-shape marker), and
+#   read a window file's epoch and generation before a fenced replace
+#   (docs/consumer.md, "Fencing").
 # No list, update or IAM permissions. The GCS end-to-end cases (tests/e2e)
 # read this list and run the consumer under exactly these permissions.
 resource "google_project_iam_custom_role" "lake_writer" {

@@ -39,6 +39,8 @@ locals {
 
   registry_host = "${var.region}-docker.pkg.dev"
   registry      = "${local.registry_host}/${var.project_id}/${var.registry_id}"
+  # Docker Hub through the remote repository: dockerhub/apache/kafka:4.1.0.
+  dockerhub_mirror = "${local.registry_host}/${var.project_id}/${var.dockerhub_registry_id}"
 
   kafka_port      = 9092
   kafka_bootstrap = "${google_compute_address.kafka.address}:${local.kafka_port}"

@@ -3,6 +3,13 @@
 # (startup.sh.tftpl). Conditions are PromQL; each series carries the labels
 # vm (the VM name) and role that the scrape config adds. Thresholds are
 # variables, documented in variables.tf and docs/deploy.md ("Alerts").
+#
+# A first apply runs on a project where none of these metrics exists yet: the
+# app VMs start no app before the first deploy, and the log-based metrics
+# below have no data before their first matching line. Cloud Monitoring
+# checks that a PromQL query's metrics exist when it creates the policy,
+# unless disable_metric_validation is set, so every PromQL condition sets it.
+# The one non-PromQL condition (vm_down) watches a built-in agent metric.
 
 locals {
   alert_channels = google_monitoring_notification_channel.email[*].name
@@ -38,18 +45,79 @@ locals {
       for     = "0s"
       about   = "A consumer retried lake writes or failed offset commits more than ${var.alert_write_errors} times in 10 minutes. Check its logs (Cloud Logging, container consumer)."
     }
+    partitions_paused = {
+      display = "turnstile: consumer partitions paused"
+      query   = "max by (vm) (turnstile_consumer_partitions_paused) > 0"
+      for     = "${var.alert_paused_minutes * 60}s"
+      about   = "A consumer has kept at least one partition paused for ${var.alert_paused_minutes} minutes: a lake or dead-letter write keeps failing (a lake permission, the bucket, the network). It reads nothing from those partitions until the writes succeed. Check its logs (Cloud Logging, container consumer)."
+    }
+    not_ready = {
+      display = "turnstile: app not ready"
+      # One probe line a minute per app VM (turnstile-readyz, installed by the
+      # startup script once an app is deployed); at most one missed in the
+      # window, for the probe's timer jitter.
+      query = "sum by (instance_id) (increase(${local.log_metric_promql.not_ready}{monitored_resource=\"gce_instance\"}[${var.alert_not_ready_minutes}m])) >= ${var.alert_not_ready_minutes - 1}"
+      for   = "0s"
+      about = "An app VM's /readyz (127.0.0.1:9090) answered not ready, or not at all, at every probe for ${var.alert_not_ready_minutes} minutes. The probe log is turnstile_readyz in Cloud Logging."
+    }
+    agent_install_failed = {
+      display = "turnstile: Ops Agent install failed at boot"
+      query   = "sum by (instance_id) (increase(${local.log_metric_promql.agent_install_failed}{monitored_resource=\"gce_instance\"}[30m])) > 0"
+      for     = "0s"
+      about   = "A VM's startup script could not install the Ops Agent (the apps started anyway, without metrics). Its log line is in the serial console and in Cloud Logging; the next boot retries, or run `sudo google_metadata_script_runner startup` on the VM."
+    }
     app_down = {
       display = "turnstile: app metrics absent"
-      # Per app: every series gone (absent_over_time), or one VM's series seen
-      # in the last hour but not in the last alert_absent_minutes.
-      query = join(" or ", flatten([for m in local.liveness_metrics : [
-        "absent_over_time(${m}[${var.alert_absent_minutes}m])",
-        "(max by (vm) (max_over_time(${m}[1h])) unless max by (vm) (max_over_time(${m}[${var.alert_absent_minutes}m])))",
-      ]]))
+      # Per app VM: its series seen in the last 24 hours but not in the last
+      # alert_absent_minutes. Never absent(): on a project where no app has
+      # been deployed yet (a first apply) absent() would fire at once.
+      query = join(" or ", [for m in local.liveness_metrics :
+        "(max by (vm) (max_over_time(${m}[24h])) unless max by (vm) (max_over_time(${m}[${var.alert_absent_minutes}m])))"
+      ])
       for   = "0s"
       about = "No /metrics scrape of an app (consumer or producer) for ${var.alert_absent_minutes} minutes: the app, its VM or its Ops Agent is down."
     }
   }
+}
+
+# Log-based metrics: lines that the VMs write, counted by Cloud Logging.
+#   not_ready:            the readiness probe's "not-ready" lines (the Ops
+#                         Agent ships /var/log/turnstile/readyz.log as the
+#                         log turnstile_readyz);
+#   agent_install_failed: the startup script's line when the Ops Agent
+#                         install fails (startup-script output reaches Cloud
+#                         Logging through the guest agent, not the Ops Agent).
+locals {
+  log_metrics = {
+    not_ready = {
+      name   = "${replace(var.name_prefix, "-", "_")}_not_ready"
+      about  = "Readiness probes of a turnstile app VM that found /readyz not ready."
+      filter = "resource.type=\"gce_instance\" AND log_id(\"turnstile_readyz\") AND (jsonPayload.message:\"turnstile-readyz not-ready\" OR textPayload:\"turnstile-readyz not-ready\")"
+    }
+    agent_install_failed = {
+      name   = "${replace(var.name_prefix, "-", "_")}_ops_agent_install_failed"
+      about  = "Ops Agent installs that failed in a turnstile VM's startup script."
+      filter = "resource.type=\"gce_instance\" AND (textPayload:\"turnstile-ops-agent-install-failed\" OR jsonPayload.message:\"turnstile-ops-agent-install-failed\")"
+    }
+  }
+  # logging.googleapis.com/user/NAME as PromQL names it.
+  log_metric_promql = { for k, m in google_logging_metric.this : k => "logging_googleapis_com:user_${m.name}" }
+}
+
+resource "google_logging_metric" "this" {
+  for_each = local.log_metrics
+
+  name        = each.value.name
+  description = each.value.about
+  filter      = each.value.filter
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+  }
+
+  depends_on = [google_project_service.this]
 }
 
 resource "google_monitoring_notification_channel" "email" {
@@ -67,7 +135,7 @@ resource "google_monitoring_alert_policy" "promql" {
 
   display_name          = each.value.display
   combiner              = "OR"
-  severity              = each.key == "rejected" ? "WARNING" : "ERROR"
+  severity              = contains(["rejected", "agent_install_failed"], each.key) ? "WARNING" : "ERROR"
   notification_channels = local.alert_channels
 
   conditions {
@@ -76,6 +144,8 @@ resource "google_monitoring_alert_policy" "promql" {
       query               = each.value.query
       duration            = each.value.for
       evaluation_interval = "60s"
+      # The metrics may not exist yet (first apply, no app deployed).
+      disable_metric_validation = true
     }
   }
 
@@ -95,16 +165,16 @@ resource "google_monitoring_alert_policy" "promql" {
 # Every VM, Kafka's included: the Ops Agent reports its own uptime every
 # minute, so a VM that stops, hangs or loses its agent goes silent.
 resource "google_monitoring_alert_policy" "vm_down" {
-  display_name          = "turnstile: VM down (no Ops Agent heartbeat)"
+  display_name          = "turnstile: VM down or Ops Agent not reporting"
   combiner              = "OR"
   severity              = "CRITICAL"
   notification_channels = local.alert_channels
 
   conditions {
-    display_name = "Ops Agent uptime absent for ${var.alert_absent_minutes} minutes"
+    display_name = "Ops Agent uptime absent for ${var.alert_agent_absent_minutes} minutes"
     condition_absent {
       filter   = "resource.type = \"gce_instance\" AND metric.type = \"agent.googleapis.com/agent/uptime\" AND metadata.user_labels.app = \"turnstile-stream\""
-      duration = "${var.alert_absent_minutes * 60}s"
+      duration = "${var.alert_agent_absent_minutes * 60}s"
 
       aggregations {
         alignment_period     = "60s"
@@ -118,7 +188,7 @@ resource "google_monitoring_alert_policy" "vm_down" {
   documentation {
     mime_type = "text/markdown"
     subject   = "turnstile: VM down"
-    content   = "A turnstile VM has sent no Ops Agent heartbeat for ${var.alert_absent_minutes} minutes: it is stopped, hung, or its agent died.\n\n${local.alert_docs}"
+    content   = "A turnstile VM has sent no Ops Agent heartbeat for ${var.alert_agent_absent_minutes} minutes: it is stopped, hung, or its agent died.\n\n${local.alert_docs}"
   }
 
   alert_strategy {

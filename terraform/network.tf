@@ -83,15 +83,42 @@ resource "google_compute_firewall" "iap_ssh" {
   }
 }
 
+# Kafka's client listener (PLAINTEXT, no ACLs yet: docs/deploy.md, "Kafka's
+# exposure") is reachable only from the VMs that run as the consumer's or the
+# producer's service account. Service accounts, not network tags: a tag is
+# metadata that anyone allowed to edit an instance can add, while running a
+# VM as a service account needs iam.serviceAccountUser on it. Priority 900
+# puts the allow ahead of the deny below.
 resource "google_compute_firewall" "kafka_from_apps" {
-  name        = "${var.name_prefix}-allow-kafka-from-apps"
-  description = "Kafka's client listener, reachable only from the producer and consumer VMs."
-  network     = local.network
-  direction   = "INGRESS"
-  source_tags = local.app_tags
-  target_tags = [local.vm_tags.kafka]
+  name                    = "${var.name_prefix}-allow-kafka-from-apps"
+  description             = "Kafka's client listener, reachable only from the producer and consumer VMs' service accounts."
+  network                 = local.network
+  direction               = "INGRESS"
+  priority                = 900
+  source_service_accounts = local.app_service_accounts
+  target_service_accounts = [local.sa_email.kafka]
 
   allow {
+    protocol = "tcp"
+    ports    = [tostring(local.kafka_port)]
+  }
+}
+
+# Everything else is refused on Kafka's port, whatever other rules of the
+# network admit: on an existing network (create_network = false) the default
+# network's default-allow-internal (priority 65534) would otherwise let every
+# VM of the project in. A deny at 1000 wins over any allow with a larger
+# priority number.
+resource "google_compute_firewall" "kafka_deny_others" {
+  name                    = "${var.name_prefix}-deny-kafka-from-others"
+  description             = "Refuses Kafka's port to everything but the app VMs (overrides permissive rules such as default-allow-internal)."
+  network                 = local.network
+  direction               = "INGRESS"
+  priority                = 1000
+  source_ranges           = ["0.0.0.0/0"]
+  target_service_accounts = [local.sa_email.kafka]
+
+  deny {
     protocol = "tcp"
     ports    = [tostring(local.kafka_port)]
   }

@@ -83,3 +83,26 @@ resource "google_artifact_registry_repository" "apps" {
 
   depends_on = [google_project_service.this]
 }
+
+# A pull-through cache of Docker Hub. The VMs pull every third-party image
+# (apache/kafka on the Kafka VM, busybox on the app VMs) through it, so a
+# deploy never depends on Docker Hub's anonymous pull limit for the one NAT
+# address: Artifact Registry fetches an image version from Docker Hub once
+# and serves it from its cache afterwards. The images are pinned by exact tag
+# or digest (var.kafka_image, var.config_init_image).
+resource "google_artifact_registry_repository" "dockerhub" {
+  repository_id = var.dockerhub_registry_id
+  location      = var.region
+  format        = "DOCKER"
+  mode          = "REMOTE_REPOSITORY"
+  description   = "Pull-through cache of Docker Hub for the third-party images of the turnstile VMs."
+
+  remote_repository_config {
+    description = "Docker Hub"
+    docker_repository {
+      public_repository = "DOCKER_HUB"
+    }
+  }
+
+  depends_on = [google_project_service.this]
+}

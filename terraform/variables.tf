@@ -237,6 +237,44 @@ variable "registry_id" {
   }
 }
 
+variable "dockerhub_registry_id" {
+  description = "ID of the Artifact Registry remote repository that caches Docker Hub: the VMs pull every third-party image (kafka_image, config_init_image) through it, never from Docker Hub directly."
+  type        = string
+  default     = "dockerhub"
+
+  validation {
+    condition     = can(regex("^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$", var.dockerhub_registry_id))
+    error_message = "dockerhub_registry_id must be lowercase letters, digits and hyphens, starting with a letter."
+  }
+
+  validation {
+    condition     = var.dockerhub_registry_id != var.registry_id
+    error_message = "dockerhub_registry_id must differ from registry_id (the app image repository)."
+  }
+}
+
+variable "kafka_image" {
+  description = "The Kafka VM's broker image, as a Docker Hub path (official images under library/) pinned by an exact version tag or a digest; pulled through the Docker Hub remote repository (dockerhub_registry_id). Keep it equal to the default of KAFKA_IMAGE in docker/compose.kafka.yaml, which CI tests."
+  type        = string
+  default     = "apache/kafka:4.1.0"
+
+  validation {
+    condition     = can(regex("^[a-z0-9]+([._/-][a-z0-9]+)*(:[0-9][A-Za-z0-9._-]*|@sha256:[0-9a-f]{64})$", var.kafka_image))
+    error_message = "kafka_image must be a Docker Hub path pinned by an exact version tag (starting with a digit, so never latest) or by @sha256: digest, e.g. apache/kafka:4.1.0."
+  }
+}
+
+variable "config_init_image" {
+  description = "The app VMs' one-shot client-config image (busybox), as a Docker Hub path (official images under library/) pinned by an exact version tag or a digest; pulled through the Docker Hub remote repository."
+  type        = string
+  default     = "library/busybox:1.37.0"
+
+  validation {
+    condition     = can(regex("^[a-z0-9]+([._/-][a-z0-9]+)*(:[0-9][A-Za-z0-9._-]*|@sha256:[0-9a-f]{64})$", var.config_init_image))
+    error_message = "config_init_image must be a Docker Hub path pinned by an exact version tag (starting with a digit, so never latest) or by @sha256: digest, e.g. library/busybox:1.37.0."
+  }
+}
+
 variable "consumer_bucket_role" {
   description = "Role the consumer's service account gets on the lake bucket. Null (the default) grants a custom role with only storage.objects.create, storage.objects.delete and storage.objects.get: the consumer creates window files and side objects; when it retries an upload or replays a window after a restart it replaces them (GCS needs delete permission to replace); after GCS answers 412 to a create-only write it reads the object back to compare. roles/storage.objectUser holds these and more (list, update); roles/storage.objectCreator is refused, as it can neither replace nor read back."
   type        = string
@@ -436,13 +474,46 @@ variable "alert_write_errors" {
 }
 
 variable "alert_absent_minutes" {
-  description = "Down alert: fires when a VM's Ops Agent, or an app's /metrics, has reported nothing for this many minutes."
+  description = "App-down alert: fires when an app's /metrics has reported nothing for this many minutes (the Ops Agent's own heartbeat has alert_agent_absent_minutes)."
   type        = number
   default     = 10
 
   validation {
     condition     = var.alert_absent_minutes >= 2 && floor(var.alert_absent_minutes) == var.alert_absent_minutes
     error_message = "alert_absent_minutes must be a whole number of minutes, 2 or more."
+  }
+}
+
+variable "alert_paused_minutes" {
+  description = "Paused-partitions alert: fires when a consumer VM has had at least one partition paused (turnstile_consumer_partitions_paused > 0: a lake or dead-letter write keeps failing) for this many minutes."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.alert_paused_minutes >= 1 && floor(var.alert_paused_minutes) == var.alert_paused_minutes
+    error_message = "alert_paused_minutes must be a whole number of minutes, 1 or more."
+  }
+}
+
+variable "alert_not_ready_minutes" {
+  description = "Not-ready alert: fires when an app VM's /readyz has answered not ready (or not at all) at every probe for this many minutes. The probe runs every minute on each app VM once an app is deployed there."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.alert_not_ready_minutes >= 2 && floor(var.alert_not_ready_minutes) == var.alert_not_ready_minutes
+    error_message = "alert_not_ready_minutes must be a whole number of minutes, 2 or more."
+  }
+}
+
+variable "alert_agent_absent_minutes" {
+  description = "Ops Agent alert: fires when a VM's Ops Agent, which has reported before, has sent no heartbeat for this many minutes. A first install that fails is alerted on at once, through its log line (the agent-install-failed alert)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.alert_agent_absent_minutes >= 2 && floor(var.alert_agent_absent_minutes) == var.alert_agent_absent_minutes
+    error_message = "alert_agent_absent_minutes must be a whole number of minutes, 2 or more."
   }
 }
 
@@ -456,6 +527,38 @@ variable "github_repository" {
   validation {
     condition     = var.github_repository == null || can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", coalesce(var.github_repository, "x/y")))
     error_message = "github_repository must look like OWNER/REPO."
+  }
+}
+
+variable "github_repository_id" {
+  description = "Numeric ID of github_repository (gh api repos/OWNER/REPO --jq .id). The Workload Identity provider accepts only tokens whose repository_id claim matches: a repository deleted and re-created under the same name by someone else gets a new ID. Required when github_repository is set."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.github_repository_id == null || can(regex("^[0-9]+$", coalesce(var.github_repository_id, "0")))
+    error_message = "github_repository_id must be the repository's numeric ID, e.g. 123456789."
+  }
+
+  validation {
+    condition     = var.github_repository == null || var.github_repository_id != null
+    error_message = "github_repository_id is required when github_repository is set: the Workload Identity provider trusts the repository by ID, not by name (gh api repos/OWNER/REPO --jq .id)."
+  }
+}
+
+variable "github_repository_owner_id" {
+  description = "Numeric ID of github_repository's owner, user or organization (gh api repos/OWNER/REPO --jq .owner.id). The Workload Identity provider also requires the repository_owner_id claim to match. Required when github_repository is set."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.github_repository_owner_id == null || can(regex("^[0-9]+$", coalesce(var.github_repository_owner_id, "0")))
+    error_message = "github_repository_owner_id must be the owner's numeric ID, e.g. 987654."
+  }
+
+  validation {
+    condition     = var.github_repository == null || var.github_repository_owner_id != null
+    error_message = "github_repository_owner_id is required when github_repository is set (gh api repos/OWNER/REPO --jq .owner.id)."
   }
 }
 

@@ -3,14 +3,21 @@
 #
 # Installed at /opt/turnstile/bin/turnstile-up by the Terraform startup script
 # (terraform/templates/startup.sh.tftpl). The startup script runs `up` at
-# every boot; the deploy scripts (scripts/deploy-vm.sh) run `deploy`, `health`
-# and `rollback` over IAP SSH.
+# every boot; the deploy scripts (scripts/deploy-vm.sh, driven by
+# .github/scripts/rolling-deploy.sh) run `deploy`, `health`, `lag` and
+# `rollback` over IAP SSH; a systemd timer runs `probe` every minute.
 #
 #   turnstile-up up                          pull images and `docker compose up -d`
 #   turnstile-up deploy COMPOSE [IMAGES_ENV] install a compose file (and image
 #                                            tags), then `up`
-#   turnstile-up rollback                    back to the previous images.env, then `up`
+#   turnstile-up rollback [RELEASE]          back to the previous compose file and
+#                                            images.env, then `up`; with no previous
+#                                            deploy, stop the apps; with RELEASE
+#                                            (sha256 of images.env), only a VM on it
 #   turnstile-up health SECONDS              wait until the services are healthy
+#   turnstile-up lag SECONDS                 consumer: the lag falls (or is small)
+#                                            over SECONDS
+#   turnstile-up probe                       append one /readyz line to the probe log
 #   turnstile-up ps                          show the project's containers
 #
 # up, deploy and rollback hold an exclusive flock on $LOCK_FILE, so two
@@ -87,17 +94,26 @@ up() {
   docker compose "${args[@]}" ps
 }
 
+# keep_previous NEW CURRENT: CURRENT becomes CURRENT.previous when NEW differs
+# from it, so that a deploy run twice keeps the release before it to roll
+# back to.
+keep_previous() {
+  local new=$1 current=$2
+  if [[ -f "$current" ]] && ! cmp -s "$new" "$current"; then
+    cp "$current" "$current.previous"
+  fi
+}
+
 deploy() {
   local compose=$1 images=${2:-}
   [[ -f "$compose" ]] || {
     say "no compose file at $compose" >&2
     exit 2
   }
+  keep_previous "$compose" "$compose_path"
   install -D -m 0644 "$compose" "$compose_path"
   if [[ -n "$images" ]]; then
-    if [[ -f "$APP_DIR/images.env" ]]; then
-      cp "$APP_DIR/images.env" "$APP_DIR/images.env.previous"
-    fi
+    keep_previous "$images" "$APP_DIR/images.env"
     install -m 0644 "$images" "$APP_DIR/images.env"
     say "deploying images:"
     cat "$APP_DIR/images.env"
@@ -105,13 +121,35 @@ deploy() {
   up
 }
 
+# rollback: back to the compose file and images.env of the deploy before the
+# last one. A VM whose first deploy failed has none: its apps are stopped and
+# images.env removed, which is where it stood before that deploy.
+#
+# With RELEASE (the sha256 of the images.env a rolling deploy installed), a
+# VM that does not run that release (its deploy failed before it changed
+# anything) is left alone, rather than sent one release further back.
 rollback() {
-  [[ -f "$APP_DIR/images.env.previous" ]] || {
-    say "no previous deployment on this VM" >&2
-    exit 1
-  }
+  local release=${1:-}
+  if [[ -n "$release" ]] && [[ "$(sha256sum <"$APP_DIR/images.env" 2>/dev/null | cut -d' ' -f1)" != "$release" ]]; then
+    say "this VM does not run the release being rolled back; leaving it as it is"
+    return 0
+  fi
+  if [[ ! -f "$APP_DIR/images.env.previous" ]]; then
+    say "no previous deployment on this VM: stopping the apps (as before the first deploy)"
+    compose_args
+    docker compose "${args[@]}" down --remove-orphans
+    if [[ -f "$APP_DIR/images.env" ]]; then
+      mv "$APP_DIR/images.env" "$APP_DIR/images.env.failed"
+    fi
+    return 0
+  fi
   cp "$APP_DIR/images.env" "$APP_DIR/images.env.failed"
   cp "$APP_DIR/images.env.previous" "$APP_DIR/images.env"
+  if [[ -f "$compose_path.previous" ]]; then
+    cp "$compose_path" "$compose_path.failed"
+    cp "$compose_path.previous" "$compose_path"
+  fi
+  say "rolled back to:"
   cat "$APP_DIR/images.env"
   up
 }
@@ -160,6 +198,11 @@ apps_ready() {
 health() {
   local timeout=${1:-300} waited=0 rc
   compose_args
+  # An app VM rolled back from its first deploy runs nothing, as before it.
+  if [[ "$ROLE" != kafka && ! -f "$APP_DIR/images.env" ]]; then
+    say "no app deployed on this VM: nothing to check"
+    return 0
+  fi
   while true; do
     rc=0
     if [[ "$ROLE" == kafka ]]; then kafka_ready || rc=$?; else apps_ready || rc=$?; fi
@@ -174,6 +217,54 @@ health() {
     waited=$((waited + 5))
   done
   say "$ROLE is healthy"
+}
+
+# metric_sum NAME: the sum of every series of NAME on the app's /metrics.
+metric_sum() {
+  curl -fsS --max-time 5 "http://127.0.0.1:${METRICS_PORT:-9090}/metrics" |
+    awk -v name="$1" '$1 == name || index($1, name "{") == 1 { sum += $NF } END { printf "%d\n", sum }'
+}
+
+# lag SECONDS: on a consumer VM, the total lag must have fallen over SECONDS,
+# or be at most TURNSTILE_LAG_OK records (a consumer that has caught up has
+# nothing left to fall).
+lag() {
+  local window=${1:-60} ok=${TURNSTILE_LAG_OK:-1000} before after
+  [[ "$ROLE" == consumer ]] || {
+    say "lag: only a consumer VM has a lag"
+    return 0
+  }
+  before="$(metric_sum turnstile_consumer_lag)" || {
+    say "lag: cannot read /metrics" >&2
+    return 1
+  }
+  sleep "$window"
+  after="$(metric_sum turnstile_consumer_lag)" || {
+    say "lag: cannot read /metrics" >&2
+    return 1
+  }
+  if ((after <= ok || after < before)); then
+    say "lag: $before -> $after records over ${window}s: falling or caught up"
+    return 0
+  fi
+  say "lag: $before -> $after records over ${window}s: not falling (and above $ok)" >&2
+  return 1
+}
+
+# probe: one line for the readiness alert, appended to TURNSTILE_PROBE_LOG
+# (kept under 1 MiB). Nothing before the first deploy: a VM with no app yet
+# is not "not ready".
+probe() {
+  local log=${TURNSTILE_PROBE_LOG:-/var/log/turnstile/readyz.log} state=ready
+  [[ -f "$APP_DIR/images.env" ]] || return 0
+  if ! curl -fsS --max-time 5 -o /dev/null "http://127.0.0.1:${METRICS_PORT:-9090}/readyz"; then
+    state=not-ready
+  fi
+  mkdir -p "$(dirname "$log")"
+  if [[ -f "$log" ]] && (($(stat -c %s "$log") > 1048576)); then
+    mv "$log" "$log.1"
+  fi
+  echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) turnstile-readyz $state vm=$(hostname)" >>"$log"
 }
 
 case "${1:-up}" in
@@ -191,15 +282,17 @@ deploy)
   ;;
 rollback)
   lock
-  rollback
+  rollback "${2:-}"
   ;;
 health) health "${2:-300}" ;;
+lag) lag "${2:-60}" ;;
+probe) probe ;;
 ps)
   compose_args
   docker compose "${args[@]}" ps -a
   ;;
 *)
-  echo "usage: turnstile-up [up | deploy COMPOSE [IMAGES_ENV] | rollback | health SECONDS | ps]" >&2
+  echo "usage: turnstile-up [up | deploy COMPOSE [IMAGES_ENV] | rollback [RELEASE] | health SECONDS | lag SECONDS | probe | ps]" >&2
   exit 2
   ;;
 esac

@@ -137,7 +137,8 @@ func TestPlannedValues(t *testing.T) {
 		for addr, fw := range rules {
 			ranges := strs(fw["source_ranges"])
 			for _, r := range ranges {
-				if r == "0.0.0.0/0" {
+				// Only a deny rule may name every source.
+				if r == "0.0.0.0/0" && len(blocks(fw["allow"])) != 0 {
 					t.Errorf("%s admits 0.0.0.0/0", addr)
 				}
 			}
@@ -162,11 +163,12 @@ func TestPlannedValues(t *testing.T) {
 						}
 					case "9092":
 						sawKafka = true
-						if len(ranges) != 0 {
-							t.Errorf("%s opens Kafka to IP ranges %v, want only the app VMs' tags", addr, ranges)
+						if len(ranges) != 0 || len(strs(fw["source_tags"])) != 0 {
+							t.Errorf("%s opens Kafka to IP ranges %v or tags %v, want only the app VMs' service accounts", addr, ranges, strs(fw["source_tags"]))
 						}
-						if got := strings.Join(strs(fw["source_tags"]), ","); got != "turnstile-consumer,turnstile-producer" {
-							t.Errorf("%s admits Kafka clients tagged %q", addr, got)
+						want := "turnstile-consumer@" + testProject + ".iam.gserviceaccount.com,turnstile-producer@" + testProject + ".iam.gserviceaccount.com"
+						if got := strings.Join(strs(fw["source_service_accounts"]), ","); got != want {
+							t.Errorf("%s admits Kafka clients running as %q, want %q", addr, got, want)
 						}
 					default:
 						t.Errorf("%s opens port %s, which nothing needs", addr, p)
@@ -286,6 +288,12 @@ func TestPlannedValues(t *testing.T) {
 		testMountDataDisk(t, startupScript(t, plan, "kafka"))
 	})
 
+	t.Run("a failed Ops Agent install is logged, counted, and the boot goes on", func(t *testing.T) {
+		for _, vm := range []string{"kafka", "consumer", "producer"} {
+			testOpsAgentFailure(t, startupScript(t, plan, vm))
+		}
+	})
+
 	t.Run("BigQuery external table over the lake", func(t *testing.T) {
 		tbl := plan.ResourcePlannedValuesMap["google_bigquery_table.windows"]
 		if tbl == nil {
@@ -332,12 +340,15 @@ func TestPlannedValues(t *testing.T) {
 			}
 		}
 		want := map[string][]string{
-			`google_monitoring_alert_policy.promql["consumer_lag"]`: {"turnstile_consumer_lag) > 10000", "delta(turnstile_consumer_lag[15m])"},
-			`google_monitoring_alert_policy.promql["stalled"]`:      {"changes(turnstile_consumer_watermark_seconds[20m])) == 0", "rate(turnstile_consumer_records_in_total[20m])) > 0"},
-			`google_monitoring_alert_policy.promql["rejected"]`:     {"rate(turnstile_consumer_records_rejected_total[10m])) > 1"},
-			`google_monitoring_alert_policy.promql["write_errors"]`: {"turnstile_consumer_sink_retries_total", "turnstile_consumer_commit_errors_total[10m])) > 5"},
-			`google_monitoring_alert_policy.promql["app_down"]`:     {"absent_over_time(turnstile_consumer_records_in_total[10m])", "absent_over_time(turnstile_producer_sent_total[10m])"},
-			`google_monitoring_alert_policy.vm_down`:                {"agent.googleapis.com/agent/uptime"},
+			`google_monitoring_alert_policy.promql["consumer_lag"]`:         {"turnstile_consumer_lag) > 10000", "delta(turnstile_consumer_lag[15m])"},
+			`google_monitoring_alert_policy.promql["stalled"]`:              {"changes(turnstile_consumer_watermark_seconds[20m])) == 0", "rate(turnstile_consumer_records_in_total[20m])) > 0"},
+			`google_monitoring_alert_policy.promql["rejected"]`:             {"rate(turnstile_consumer_records_rejected_total[10m])) > 1"},
+			`google_monitoring_alert_policy.promql["write_errors"]`:         {"turnstile_consumer_sink_retries_total", "turnstile_consumer_commit_errors_total[10m])) > 5"},
+			`google_monitoring_alert_policy.promql["app_down"]`:             {"max_over_time(turnstile_consumer_records_in_total[10m])", "max_over_time(turnstile_producer_sent_total[10m])"},
+			`google_monitoring_alert_policy.promql["partitions_paused"]`:    {"max by (vm) (turnstile_consumer_partitions_paused) > 0"},
+			`google_monitoring_alert_policy.promql["not_ready"]`:            {"logging_googleapis_com:user_turnstile_not_ready", "[5m])) >= 4"},
+			`google_monitoring_alert_policy.promql["agent_install_failed"]`: {"logging_googleapis_com:user_turnstile_ops_agent_install_failed"},
+			`google_monitoring_alert_policy.vm_down`:                        {"agent.googleapis.com/agent/uptime"},
 		}
 		if len(queries) != len(want) {
 			t.Errorf("planned alert policies %v, want %d", keys(queries), len(want))
@@ -475,7 +486,10 @@ func keys[V any](m map[string]V) []string {
 
 // TestOutputsAfterFakeApply applies to a throw-away local state through the
 // provider TEST DOUBLE (which fakes create in memory) and reads the outputs
-// the deploy workflows depend on.
+// the deploy workflows depend on. It is also the first-apply test: the double
+// behaves as an EMPTY project (tools/google-provider-double/emptyproject.go)
+// and refuses an alert policy that Cloud Monitoring would refuse before any
+// metric exists, so the apply fails on such a policy.
 func TestOutputsAfterFakeApply(t *testing.T) {
 	dir := stageForDouble(t)
 	opts := offlineOptions(t, dir, map[string]any{"project_id": testProject, "zone": testZone})

@@ -133,7 +133,31 @@ func TestTurnstileUpLock(t *testing.T) {
 	}
 }
 
-// wait-for-ci.sh passes only a commit that has a successful ci.yml run.
+// waitForCI runs .github/scripts/wait-for-ci.sh SHA in dir (a git clone or
+// not) with a stub gh that answers the runs listed in runs, one
+// "STATUS CONCLUSION EVENT BRANCH HEAD_REPOSITORY URL" a line.
+func waitForCI(t *testing.T, dir, sha, runs string, env ...string) (string, error) {
+	t.Helper()
+	stub := t.TempDir()
+	runsFile := filepath.Join(stub, "runs")
+	gh := "#!/bin/bash\n[[ \"$*\" == *\"actions/workflows/ci.yml/runs?head_sha=" + sha + "\"* ]] || exit 9\ncat \"$STUB_RUNS\"\n"
+	if err := os.WriteFile(filepath.Join(stub, "gh"), []byte(gh), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(runsFile, []byte(runs), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("bash", filepath.Join(repoRoot(t), ".github", "scripts", "wait-for-ci.sh"), sha)
+	cmd.Dir = dir
+	cmd.Env = append([]string{"PATH=" + stub + ":/usr/bin:/bin", "HOME=" + stub, "STUB_RUNS=" + runsFile, "GITHUB_REPOSITORY=acme/turnstile",
+		"CI_START_GRACE=0", "CI_WAIT_TIMEOUT=0", "CI_POLL_INTERVAL=1"}, env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// wait-for-ci.sh passes only a commit that has a successful push run of
+// ci.yml on main or a deploy branch of this repository: pull_request runs
+// (a fork's included) and runs on other branches never count.
 func TestWaitForCI(t *testing.T) {
 	const sha = "0123456789abcdef0123456789abcdef01234567"
 	tests := []struct {
@@ -141,37 +165,100 @@ func TestWaitForCI(t *testing.T) {
 		wantOK     bool
 		wantOut    string
 	}{
-		{name: "a successful run", runs: "completed failure u1\ncompleted success u2\n", wantOK: true, wantOut: "CI passed on " + sha + ": u2"},
-		{name: "only failures", runs: "completed failure u1\ncompleted cancelled u2\n", wantOut: "finished without success"},
-		{name: "no run at all", runs: "", wantOut: "no CI run of " + sha},
-		{name: "still running at the timeout", runs: "in_progress none u1\n", wantOut: "has not finished"},
+		{name: "a successful push run on main", runs: "completed failure push main acme/turnstile u1\ncompleted success push main acme/turnstile u2\n", wantOK: true, wantOut: "CI passed on " + sha + ": u2"},
+		{name: "a successful push run on deploy-apps", runs: "completed success push deploy-apps acme/turnstile u3\n", wantOK: true, wantOut: "CI passed on " + sha + ": u3"},
+		{name: "only failures", runs: "completed failure push main acme/turnstile u1\ncompleted cancelled push main acme/turnstile u2\n", wantOut: "finished without success"},
+		{name: "no run at all", runs: "", wantOut: "no push run of ci.yml"},
+		{name: "still running at the timeout", runs: "in_progress none push main acme/turnstile u1\n", wantOut: "has not finished"},
+		// The hole of issue 21: a pull_request run, from a fork or not, passes
+		// CI on a commit nobody merged.
+		{name: "only a pull_request run passed (a fork's)", runs: "completed success pull_request main evil/turnstile u4\n", wantOut: "no push run of ci.yml"},
+		{name: "only a pull_request run passed (this repository's)", runs: "completed success pull_request feature acme/turnstile u5\n", wantOut: "no push run of ci.yml"},
+		{name: "a push run on another branch", runs: "completed success push feature acme/turnstile u6\n", wantOut: "no push run of ci.yml"},
+		{name: "a pull_request success does not hide a push failure", runs: "completed success pull_request main evil/turnstile u7\ncompleted failure push main acme/turnstile u8\n", wantOut: "finished without success"},
 	}
-	script := filepath.Join(repoRoot(t), ".github", "scripts", "wait-for-ci.sh")
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			runs := filepath.Join(dir, "runs")
-			gh := "#!/bin/bash\n[[ \"$*\" == *\"actions/workflows/ci.yml/runs?head_sha=" + sha + "\"* ]] || exit 9\ncat \"$STUB_RUNS\"\n"
-			if err := os.WriteFile(filepath.Join(dir, "gh"), []byte(gh), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(runs, []byte(tc.runs), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			cmd := exec.Command("bash", script, sha)
-			cmd.Env = []string{"PATH=" + dir + ":/usr/bin:/bin", "STUB_RUNS=" + runs, "GITHUB_REPOSITORY=acme/turnstile",
-				"CI_START_GRACE=0", "CI_WAIT_TIMEOUT=0", "CI_POLL_INTERVAL=1"}
-			out, err := cmd.CombinedOutput()
+			out, err := waitForCI(t, t.TempDir(), sha, tc.runs)
 			if (err == nil) != tc.wantOK {
 				t.Fatalf("err = %v, want ok %v\n%s", err, tc.wantOK, out)
 			}
-			if !strings.Contains(string(out), tc.wantOut) {
+			if !strings.Contains(out, tc.wantOut) {
 				t.Errorf("output lacks %q:\n%s", tc.wantOut, out)
 			}
 		})
 	}
-	if out, err := exec.Command("bash", script, "abc123").CombinedOutput(); err == nil {
+	if out, err := exec.Command("bash", filepath.Join(repoRoot(t), ".github", "scripts", "wait-for-ci.sh"), "abc123").CombinedOutput(); err == nil {
 		t.Errorf("a short SHA was accepted:\n%s", out)
+	}
+}
+
+// With DEPLOY_REF, a dispatched or rolled-back SHA must be on the deploy
+// branch, whatever CI says about it. A scratch history: main -> deploy-apps
+// (two commits), and a side branch whose commit passed CI too.
+func TestWaitForCIAncestorOfTheDeployBranch(t *testing.T) {
+	repo := t.TempDir()
+	git := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = repo
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_GLOBAL=/dev/null")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git("init", "-q", "-b", "main")
+	git("commit", "-q", "--allow-empty", "-m", "one")
+	old := git("rev-parse", "HEAD")
+	git("checkout", "-q", "-b", "deploy-apps")
+	git("commit", "-q", "--allow-empty", "-m", "two")
+	tip := git("rev-parse", "HEAD")
+	git("checkout", "-q", "-b", "side", old)
+	git("commit", "-q", "--allow-empty", "-m", "side")
+	side := git("rev-parse", "HEAD")
+	git("checkout", "-q", "deploy-apps")
+
+	passed := "completed success push main acme/turnstile u1\n"
+	for _, tc := range []struct {
+		name, sha string
+		wantOK    bool
+		wantOut   string
+	}{
+		{name: "the branch tip", sha: tip, wantOK: true, wantOut: "is on deploy-apps"},
+		{name: "an older commit of the branch (a rollback)", sha: old, wantOK: true, wantOut: "CI passed on " + old},
+		{name: "a commit of another branch", sha: side, wantOut: "is not an ancestor of deploy-apps"},
+		{name: "a commit this repository does not have", sha: "fedcba9876543210fedcba9876543210fedcba98", wantOut: "is not a commit of this repository"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := waitForCI(t, repo, tc.sha, passed, "DEPLOY_REF=deploy-apps")
+			if (err == nil) != tc.wantOK {
+				t.Fatalf("err = %v, want ok %v\n%s", err, tc.wantOK, out)
+			}
+			if !strings.Contains(out, tc.wantOut) {
+				t.Errorf("output lacks %q:\n%s", tc.wantOut, out)
+			}
+		})
+	}
+	if out, err := waitForCI(t, repo, tip, passed, "DEPLOY_REF=origin/nowhere"); err == nil || !strings.Contains(out, "is not in this clone") {
+		t.Errorf("a missing DEPLOY_REF: err = %v\n%s", err, out)
+	}
+}
+
+// The deploy workflows' gate: both check the deploy branch (DEPLOY_REF) from
+// a full clone.
+func TestDeployWorkflowsCheckTheBranch(t *testing.T) {
+	for wf, ref := range map[string]string{"deploy-apps.yml": "origin/deploy-apps", "deploy-bitnami.yml": "origin/deploy-bitnami"} {
+		data, err := os.ReadFile(filepath.Join(repoRoot(t), ".github", "workflows", wf))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"DEPLOY_REF: " + ref, "fetch-depth: 0", "bash .github/scripts/wait-for-ci.sh"} {
+			if !strings.Contains(string(data), want) {
+				t.Errorf("%s lacks %q", wf, want)
+			}
+		}
 	}
 }
 

@@ -86,13 +86,13 @@ run "kafka_never_open_to_the_internet" {
   }
 
   assert {
-    condition     = google_compute_firewall.kafka_from_apps.source_tags == toset(["turnstile-consumer", "turnstile-producer"])
-    error_message = "Kafka must be reachable only from the consumer and producer tags."
+    condition     = google_compute_firewall.kafka_from_apps.source_service_accounts == toset(["turnstile-consumer@demo-project-123.iam.gserviceaccount.com", "turnstile-producer@demo-project-123.iam.gserviceaccount.com"]) && length(coalesce(google_compute_firewall.kafka_from_apps.source_tags, [])) == 0
+    error_message = "Kafka must be reachable only from the consumer's and the producer's service accounts (not from network tags, which anyone who may edit an instance can set)."
   }
 
   assert {
-    condition     = google_compute_firewall.kafka_from_apps.target_tags == toset(["turnstile-kafka"])
-    error_message = "The Kafka rule must target only the Kafka VM."
+    condition     = google_compute_firewall.kafka_from_apps.target_service_accounts == toset(["turnstile-kafka@demo-project-123.iam.gserviceaccount.com"])
+    error_message = "The Kafka rule must target only the Kafka VM's service account."
   }
 
   assert {
@@ -143,8 +143,8 @@ run "service_accounts_least_privilege" {
   }
 
   assert {
-    condition     = alltrue([for m in google_artifact_registry_repository_iam_member.vm_reader : m.role == "roles/artifactregistry.reader"]) && length(google_artifact_registry_repository_iam_member.vm_reader) == 3
-    error_message = "Every VM's account gets Artifact Registry read, nothing more."
+    condition     = alltrue([for m in google_artifact_registry_repository_iam_member.vm_reader : m.role == "roles/artifactregistry.reader"]) && toset(keys(google_artifact_registry_repository_iam_member.vm_reader)) == toset(["consumer", "producer"])
+    error_message = "The app VMs' accounts get read on the app image repository, nothing more; the Kafka VM, which runs no app image, gets nothing there."
   }
 
   assert {
@@ -585,8 +585,8 @@ run "alert_policies" {
   command = plan
 
   assert {
-    condition     = toset(keys(google_monitoring_alert_policy.promql)) == toset(["consumer_lag", "stalled", "rejected", "write_errors", "app_down"])
-    error_message = "Expected PromQL alert policies for lag, stall, rejected rate, write/commit errors and app absence."
+    condition     = toset(keys(google_monitoring_alert_policy.promql)) == toset(["consumer_lag", "stalled", "rejected", "write_errors", "partitions_paused", "not_ready", "agent_install_failed", "app_down"])
+    error_message = "Expected PromQL alert policies for lag, stall, rejected rate, write/commit errors, paused partitions, not ready, a failed Ops Agent install and app absence."
   }
 
   assert {
@@ -621,9 +621,9 @@ run "alert_policies" {
 
   assert {
     condition = alltrue([for m in ["turnstile_consumer_records_in_total", "turnstile_producer_sent_total"] :
-      strcontains(google_monitoring_alert_policy.promql["app_down"].conditions[0].condition_prometheus_query_language[0].query, "absent_over_time(${m}[10m])")
+      strcontains(google_monitoring_alert_policy.promql["app_down"].conditions[0].condition_prometheus_query_language[0].query, "(max by (vm) (max_over_time(${m}[24h])) unless max by (vm) (max_over_time(${m}[10m])))")
     ])
-    error_message = "The app-down alert must fire when an app's metrics are absent for alert_absent_minutes (10)."
+    error_message = "The app-down alert must fire when an app VM's metrics, seen in the last day, are absent for alert_absent_minutes (10)."
   }
 
   assert {
@@ -785,12 +785,14 @@ run "deployer_identity" {
   command = plan
 
   variables {
-    github_repository = "acme/turnstile-stream"
+    github_repository          = "acme/turnstile-stream"
+    github_repository_id       = "123456789"
+    github_repository_owner_id = "987654"
   }
 
   assert {
     condition = (
-      google_iam_workload_identity_pool_provider.github[0].attribute_condition == "assertion.repository == 'acme/turnstile-stream'" &&
+      google_iam_workload_identity_pool_provider.github[0].attribute_condition == "assertion.repository_id == '123456789' && assertion.repository_owner_id == '987654' && assertion.repository == 'acme/turnstile-stream'" &&
       google_iam_workload_identity_pool_provider.github[0].oidc[0].issuer_uri == "https://token.actions.githubusercontent.com"
     )
     error_message = "The provider must accept only GitHub Actions tokens of the repository."
@@ -845,5 +847,285 @@ run "no_deployer_by_default" {
   assert {
     condition     = length(google_iam_workload_identity_pool.github) == 0 && length(google_service_account.deployer) == 0 && length(google_compute_instance_iam_member.deployer_os_admin) == 0
     error_message = "Without github_repository, the deployer identity is left to the gcloud setup."
+  }
+}
+
+# --- A first apply on an empty project (issue 21): no VM has reported a
+# metric, no app image has been built, nothing is deployed. Every resource
+# that depends on a metric or an image must be safe to create now.
+
+run "first_apply_on_an_empty_project" {
+  command = plan
+
+  # Cloud Monitoring refuses a PromQL policy whose metrics do not exist yet,
+  # unless metric validation is off.
+  assert {
+    condition = alltrue(flatten([for p in google_monitoring_alert_policy.promql : [
+      for c in p.conditions : [for q in c.condition_prometheus_query_language : q.disable_metric_validation == true]
+    ]]))
+    error_message = "Every PromQL condition must set disable_metric_validation = true: on a first apply none of its metrics exists yet."
+  }
+
+  # absent() of a metric that never existed is true at once: such an alert
+  # would fire on an empty project, before any deploy.
+  assert {
+    condition = !anytrue(flatten([for p in google_monitoring_alert_policy.promql : [
+      for c in p.conditions : [for q in c.condition_prometheus_query_language : strcontains(q.query, "absent(") || strcontains(q.query, "absent_over_time(")]
+    ]]))
+    error_message = "No PromQL alert may use absent()/absent_over_time(): it fires on a project where no app has been deployed yet."
+  }
+
+  # The one non-PromQL condition watches a built-in metric, which exists in
+  # every project; user-defined or Prometheus metric types need PromQL with
+  # validation off.
+  assert {
+    condition     = alltrue([for c in google_monitoring_alert_policy.vm_down.conditions : alltrue([for a in c.condition_absent : startswith(regex("metric.type = \"([^\"]+)\"", a.filter)[0], "agent.googleapis.com/")])])
+    error_message = "The VM-down alert must watch the built-in agent.googleapis.com metric."
+  }
+
+  # Images: the app VMs start nothing before the first deploy (no images.env),
+  # a failed `up` at boot is not fatal, and the Kafka VM's image comes
+  # through the remote repository that this same apply creates.
+  assert {
+    condition = alltrue([for vm in google_compute_instance.vm : alltrue([for needle in [
+      "no app images deployed to this VM yet",
+      "if ! \"$APP_DIR/bin/turnstile-up\" up; then",
+      ] : strcontains(vm.metadata["startup-script"], needle)])
+    ])
+    error_message = "Before the first deploy, an app VM must start no app (no images.env) and a failed `up` at boot must not stop the startup script."
+  }
+
+  assert {
+    condition     = strcontains(google_compute_instance.vm["kafka"].metadata["startup-script"], "KAFKA_IMAGE=us-central1-docker.pkg.dev/demo-project-123/${google_artifact_registry_repository.dockerhub.repository_id}/apache/kafka:4.1.0\n")
+    error_message = "The Kafka VM must pull its broker image through the Docker Hub remote repository created by this apply."
+  }
+
+  # The readiness probe writes nothing before the first deploy, so the
+  # not-ready alert stays quiet on an empty project.
+  assert {
+    condition     = strcontains(google_compute_instance.vm["consumer"].metadata["startup-script"], "[[ -f \"$APP_DIR/images.env\" ]] || return 0")
+    error_message = "The readiness probe must stay silent until an app is deployed."
+  }
+}
+
+# --- Docker Hub only through Artifact Registry.
+
+run "docker_hub_through_a_remote_repository" {
+  command = plan
+
+  assert {
+    condition = (
+      google_artifact_registry_repository.dockerhub.mode == "REMOTE_REPOSITORY" &&
+      google_artifact_registry_repository.dockerhub.format == "DOCKER" &&
+      google_artifact_registry_repository.dockerhub.remote_repository_config[0].docker_repository[0].public_repository == "DOCKER_HUB" &&
+      google_artifact_registry_repository.dockerhub.location == "us-central1"
+    )
+    error_message = "A remote Docker repository with Docker Hub upstream must exist in the VMs' region."
+  }
+
+  assert {
+    condition = alltrue([for k in ["consumer", "producer"] :
+      strcontains(google_compute_instance.vm[k].metadata["startup-script"], "CONFIG_INIT_IMAGE=us-central1-docker.pkg.dev/demo-project-123/dockerhub/library/busybox:1.37.0\n")
+    ])
+    error_message = "The app VMs must pull busybox (client-config) through the remote repository, pinned to an exact tag."
+  }
+
+  assert {
+    condition     = strcontains(google_compute_instance.vm["kafka"].metadata["startup-script"], "KAFKA_IMAGE=us-central1-docker.pkg.dev/demo-project-123/dockerhub/apache/kafka:4.1.0\n")
+    error_message = "The Kafka VM must pull apache/kafka through the remote repository, pinned to an exact tag."
+  }
+
+  # Docker logs in to the registry host on every VM, Kafka's included.
+  assert {
+    condition     = alltrue([for vm in google_compute_instance.vm : strcontains(vm.metadata["startup-script"], "readonly REGISTRY_HOST='us-central1-docker.pkg.dev'")])
+    error_message = "Every VM must log Docker in to Artifact Registry before it pulls."
+  }
+
+  assert {
+    condition     = toset(keys(google_artifact_registry_repository_iam_member.dockerhub_reader)) == toset(["kafka", "consumer", "producer"]) && alltrue([for m in google_artifact_registry_repository_iam_member.dockerhub_reader : m.role == "roles/artifactregistry.reader" && m.repository == "dockerhub"])
+    error_message = "Every VM's account needs read on the Docker Hub remote repository, and only read."
+  }
+}
+
+run "third_party_images_pinned_by_digest" {
+  command = plan
+
+  variables {
+    kafka_image = "apache/kafka@sha256:0000000000000000000000000000000000000000000000000000000000000000"
+  }
+
+  assert {
+    condition     = strcontains(google_compute_instance.vm["kafka"].metadata["startup-script"], "KAFKA_IMAGE=us-central1-docker.pkg.dev/demo-project-123/dockerhub/apache/kafka@sha256:0000000000000000000000000000000000000000000000000000000000000000\n")
+    error_message = "kafka_image pinned by digest must reach the Kafka VM."
+  }
+}
+
+run "rejects_an_unpinned_third_party_image" {
+  command = plan
+
+  variables {
+    kafka_image       = "apache/kafka:latest"
+    config_init_image = "busybox"
+  }
+
+  expect_failures = [var.kafka_image, var.config_init_image]
+}
+
+# --- Kafka's exposure.
+
+run "kafka_listener_on_the_internal_address" {
+  command = plan
+
+  assert {
+    condition     = strcontains(google_compute_instance.vm["kafka"].metadata["startup-script"], "KAFKA_BIND_ADDRESS=10.10.0.10\n")
+    error_message = "Kafka's client listener must be published on the VM's internal address, not 0.0.0.0."
+  }
+
+  assert {
+    condition = (
+      google_compute_firewall.kafka_deny_others.priority < 65534 &&
+      google_compute_firewall.kafka_from_apps.priority < google_compute_firewall.kafka_deny_others.priority &&
+      google_compute_firewall.kafka_deny_others.source_ranges == toset(["0.0.0.0/0"]) &&
+      google_compute_firewall.kafka_deny_others.target_service_accounts == toset(["turnstile-kafka@demo-project-123.iam.gserviceaccount.com"]) &&
+      alltrue([for d in google_compute_firewall.kafka_deny_others.deny : d.protocol == "tcp" && d.ports == tolist(["9092"])]) &&
+      length(google_compute_firewall.kafka_deny_others.allow) == 0
+    )
+    error_message = "A deny rule on Kafka's port for every other source must sit between the app VMs' allow and any permissive rule such as default-allow-internal (65534)."
+  }
+}
+
+run "kafka_closed_on_the_default_network" {
+  command = plan
+
+  variables {
+    create_network    = false
+    network           = "default"
+    subnetwork        = "default"
+    kafka_internal_ip = "10.128.0.50"
+  }
+
+  assert {
+    condition = (
+      google_compute_firewall.kafka_deny_others.network == "default" &&
+      google_compute_firewall.kafka_from_apps.network == "default" &&
+      google_compute_firewall.kafka_deny_others.priority < 65534
+    )
+    error_message = "On the default network, the deny rule must override default-allow-internal (priority 65534) for Kafka's port."
+  }
+
+  assert {
+    condition     = strcontains(google_compute_instance.vm["kafka"].metadata["startup-script"], "KAFKA_BIND_ADDRESS=10.128.0.50\n")
+    error_message = "Kafka must bind to its reserved internal address on an existing network too."
+  }
+}
+
+# --- Workload identity by repository ID.
+
+run "deployer_needs_repository_ids" {
+  command = plan
+
+  variables {
+    github_repository = "acme/turnstile-stream"
+  }
+
+  expect_failures = [var.github_repository_id, var.github_repository_owner_id]
+}
+
+# --- Least privilege: each VM's account, only what the VM uses.
+
+run "each_service_account_only_its_roles" {
+  command = plan
+
+  assert {
+    condition = (
+      !contains(keys(google_artifact_registry_repository_iam_member.vm_reader), "kafka") &&
+      toset([for m in google_artifact_registry_repository_iam_member.dockerhub_reader : m.member if m.member == "serviceAccount:turnstile-kafka@demo-project-123.iam.gserviceaccount.com"]) == toset(["serviceAccount:turnstile-kafka@demo-project-123.iam.gserviceaccount.com"])
+    )
+    error_message = "The Kafka VM's account reads only the Docker Hub remote repository (its broker image), not the app image repository."
+  }
+
+  assert {
+    condition = toset(concat(
+      [for m in google_project_iam_member.vm : "${m.member} ${m.role}"],
+      [for m in google_artifact_registry_repository_iam_member.vm_reader : "${m.member} ${m.repository} ${m.role}"],
+      [for m in google_artifact_registry_repository_iam_member.dockerhub_reader : "${m.member} ${m.repository} ${m.role}"],
+      [google_storage_bucket_iam_member.consumer_writer.member],
+      )) == toset([
+      "serviceAccount:turnstile-kafka@demo-project-123.iam.gserviceaccount.com roles/logging.logWriter",
+      "serviceAccount:turnstile-kafka@demo-project-123.iam.gserviceaccount.com roles/monitoring.metricWriter",
+      "serviceAccount:turnstile-kafka@demo-project-123.iam.gserviceaccount.com dockerhub roles/artifactregistry.reader",
+      "serviceAccount:turnstile-consumer@demo-project-123.iam.gserviceaccount.com roles/logging.logWriter",
+      "serviceAccount:turnstile-consumer@demo-project-123.iam.gserviceaccount.com roles/monitoring.metricWriter",
+      "serviceAccount:turnstile-consumer@demo-project-123.iam.gserviceaccount.com turnstile roles/artifactregistry.reader",
+      "serviceAccount:turnstile-consumer@demo-project-123.iam.gserviceaccount.com dockerhub roles/artifactregistry.reader",
+      "serviceAccount:turnstile-producer@demo-project-123.iam.gserviceaccount.com roles/logging.logWriter",
+      "serviceAccount:turnstile-producer@demo-project-123.iam.gserviceaccount.com roles/monitoring.metricWriter",
+      "serviceAccount:turnstile-producer@demo-project-123.iam.gserviceaccount.com turnstile roles/artifactregistry.reader",
+      "serviceAccount:turnstile-producer@demo-project-123.iam.gserviceaccount.com dockerhub roles/artifactregistry.reader",
+      "serviceAccount:turnstile-consumer@demo-project-123.iam.gserviceaccount.com",
+    ])
+    error_message = "The VMs' accounts must hold exactly the grants listed in docs/deploy.md (Service accounts and their roles), no more."
+  }
+}
+
+# --- First boot: a failed Ops Agent install.
+
+run "ops_agent_failure_does_not_stop_the_apps" {
+  command = plan
+
+  assert {
+    condition = alltrue([for vm in google_compute_instance.vm :
+      strcontains(vm.metadata["startup-script"], "configure_docker\nops_agent\nwrite_files\n") &&
+      strcontains(vm.metadata["startup-script"], "if install_ops_agent; then") &&
+      strcontains(vm.metadata["startup-script"], "log \"turnstile-ops-agent-install-failed:")
+    ])
+    error_message = "The startup script must run the Ops Agent install through ops_agent, which logs and counts a failure and carries on."
+  }
+
+  assert {
+    condition = (
+      strcontains(google_logging_metric.this["agent_install_failed"].filter, "turnstile-ops-agent-install-failed") &&
+      google_logging_metric.this["agent_install_failed"].metric_descriptor[0].metric_kind == "DELTA" &&
+      strcontains(google_monitoring_alert_policy.promql["agent_install_failed"].conditions[0].condition_prometheus_query_language[0].query, "logging_googleapis_com:user_turnstile_ops_agent_install_failed")
+    )
+    error_message = "A failed Ops Agent install must be counted by a log-based metric and alerted on."
+  }
+}
+
+# --- The alerts of issue 21, each with its threshold variable.
+
+run "alerts_paused_not_ready_and_agent" {
+  command = plan
+
+  variables {
+    alert_paused_minutes       = 12
+    alert_not_ready_minutes    = 6
+    alert_agent_absent_minutes = 7
+  }
+
+  assert {
+    condition = (
+      google_monitoring_alert_policy.promql["partitions_paused"].conditions[0].condition_prometheus_query_language[0].query == "max by (vm) (turnstile_consumer_partitions_paused) > 0" &&
+      google_monitoring_alert_policy.promql["partitions_paused"].conditions[0].condition_prometheus_query_language[0].duration == "720s"
+    )
+    error_message = "The paused-partitions alert must fire when a consumer keeps a partition paused for alert_paused_minutes."
+  }
+
+  assert {
+    condition = (
+      strcontains(google_monitoring_alert_policy.promql["not_ready"].conditions[0].condition_prometheus_query_language[0].query, "increase(logging_googleapis_com:user_turnstile_not_ready{monitored_resource=\"gce_instance\"}[6m])) >= 5") &&
+      strcontains(google_logging_metric.this["not_ready"].filter, "log_id(\"turnstile_readyz\")") &&
+      strcontains(google_compute_instance.vm["consumer"].metadata["startup-script"], "include_paths: [$PROBE_LOG]") &&
+      strcontains(google_compute_instance.vm["consumer"].metadata["startup-script"], "ExecStart=$APP_DIR/bin/turnstile-up probe")
+    )
+    error_message = "The not-ready alert must count the readiness probe's not-ready lines (shipped by the Ops Agent) over alert_not_ready_minutes."
+  }
+
+  assert {
+    condition = (
+      google_monitoring_alert_policy.vm_down.conditions[0].condition_absent[0].duration == "420s" &&
+      strcontains(google_monitoring_alert_policy.vm_down.conditions[0].condition_absent[0].filter, "agent.googleapis.com/agent/uptime")
+    )
+    error_message = "The Ops Agent alert must fire after alert_agent_absent_minutes without a heartbeat."
   }
 }

@@ -27,6 +27,14 @@ func (r *fakeResource) Schema(_ context.Context, _ resource.SchemaRequest, resp 
 }
 
 func (r *fakeResource) Create(_ context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	// The project is empty, as at a first apply (emptyproject.go).
+	if why, err := checkEmptyProject(r.typeName, req.Plan.Raw); err != nil {
+		resp.Diagnostics.AddError("test double: cannot read the plan", err.Error())
+		return
+	} else if why != "" {
+		resp.Diagnostics.AddError("test double (empty project, as at a first apply): "+r.typeName+" would be refused", why)
+		return
+	}
 	filled, err := fillUnknowns(req.Plan.Raw)
 	if err != nil {
 		resp.Diagnostics.AddError("test double: cannot fake create", err.Error())

@@ -247,6 +247,23 @@ var resourceSchemas = map[string]func() schema.Schema{
 			"update_time":            str(comp),
 		}, blocks{
 			"docker_config": listBlock(0, 1, attrs{"immutable_tags": boolean(opt)}, nil),
+			// Only the Docker branch of the real block (mode = REMOTE_REPOSITORY).
+			"remote_repository_config": listBlock(0, 1, attrs{
+				"description":                 str(opt),
+				"disable_upstream_validation": boolean(opt),
+			}, blocks{
+				"docker_repository": listBlock(0, 1, attrs{
+					"public_repository": str(opt),
+				}, blocks{
+					"custom_repository": listBlock(0, 1, attrs{"uri": str(opt)}, nil),
+				}),
+				"upstream_credentials": listBlock(0, 1, nil, blocks{
+					"username_password_credentials": listBlock(0, 1, attrs{
+						"username":                str(opt),
+						"password_secret_version": str(opt),
+					}, nil),
+				}),
+			}),
 			"cleanup_policies": setBlock(0, many, attrs{
 				"id":     str(req),
 				"action": str(opt),

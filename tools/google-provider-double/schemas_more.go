@@ -1,6 +1,9 @@
 package main
 
-import "github.com/hashicorp/terraform-plugin-framework/resource/schema"
+import (
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+)
 
 // More resources of terraform/: the Kafka data disk, BigQuery, Cloud
 // Monitoring alerting and the optional GitHub deployer identity. As in
@@ -174,6 +177,47 @@ var moreSchemas = map[string]func() schema.Schema{
 					"mode":                     str(opt),
 					"require_partition_filter": boolean(opt),
 					"source_uri_prefix":        str(opt),
+				}, nil),
+			}),
+		})
+	},
+
+	"google_logging_metric": func() schema.Schema {
+		return resourceWith(attrs{
+			"name":             str(req),
+			"filter":           str(req),
+			"description":      str(opt),
+			"disabled":         boolean(opt),
+			"bucket_name":      str(opt),
+			"value_extractor":  str(opt),
+			"label_extractors": strMap(opt),
+			"project":          str(optc),
+		}, blocks{
+			"metric_descriptor": listBlock(0, 1, attrs{
+				"metric_kind":  str(req),
+				"value_type":   str(req),
+				"unit":         str(opt),
+				"display_name": str(opt),
+			}, blocks{
+				"labels": setBlock(0, many, attrs{
+					"key":         str(req),
+					"value_type":  str(opt),
+					"description": str(opt),
+				}, nil),
+			}),
+			"bucket_options": listBlock(0, 1, nil, blocks{
+				"linear_buckets": listBlock(0, 1, attrs{
+					"num_finite_buckets": num(opt),
+					"width":              float(opt),
+					"offset":             float(opt),
+				}, nil),
+				"exponential_buckets": listBlock(0, 1, attrs{
+					"num_finite_buckets": num(opt),
+					"growth_factor":      float(opt),
+					"scale":              float(opt),
+				}, nil),
+				"explicit_buckets": listBlock(0, 1, attrs{
+					"bounds": schema.ListAttribute{Required: true, ElementType: types.Float64Type},
 				}, nil),
 			}),
 		})
