@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -90,8 +91,12 @@ type Group struct {
 	// topic's count changes, or a partition was consumed under another
 	// count: the consumer then takes no more records, writes and commits
 	// nothing, and is not ready (docs/consumer.md, "Growing the topic").
-	partitions  int
+	partitions  atomic.Int32
 	halted      error
+	// countOK is when the last partition-count check that found the count
+	// unchanged started (beforeWrite).
+	countMu sync.Mutex
+	countOK time.Time
 	lastCount   time.Time // when the partition count was last asked of the broker
 	lastLoopRun time.Time // when the loop last ran: a longer gap is not idle time
 
@@ -195,7 +200,9 @@ func NewGroup(c *ckafka.Consumer, p *stream.Processor, cfg GroupConfig) *Group {
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 100 * time.Second
 	}
-	return &Group{c: c, p: p, cfg: cfg, log: cfg.Logger, parts: make(map[int32]*partState), fences: make(map[int32]int)}
+	k := &Group{c: c, p: p, cfg: cfg, log: cfg.Logger, parts: make(map[int32]*partState), fences: make(map[int32]int)}
+	p.SetWriteCheck(k.beforeWrite)
+	return k
 }
 
 // Ready reports whether the consumer has subscribed, is polling, and its
@@ -433,6 +440,10 @@ func (k *Group) commitDue(ctx context.Context) {
 // restored from its last commit and claimed again (restoreLater); any other
 // failure pauses it until a retry succeeds.
 func (k *Group) failed(part int32, ps *partState, err error) {
+	if errors.Is(err, errCountChanged) {
+		k.halt(err)
+		return
+	}
 	if errors.Is(err, lake.ErrFenced) {
 		k.cfg.Metrics.PartitionFenced()
 		k.log.Warn("a newer owner has written this partition's window files: dropping its state; it is restored from the last commit if this consumer still owns it",
@@ -635,16 +646,85 @@ func (k *Group) partitionCount(ctx context.Context) (int, error) {
 // watchCount halts the consumer when the topic's partition count is no
 // longer the one the group runs under.
 func (k *Group) watchCount(ctx context.Context) {
-	if k.partitions == 0 {
-		return
+	if err := k.checkCount(ctx); err != nil && errors.Is(err, errCountChanged) {
+		k.halt(err)
 	}
+}
+
+// errCountChanged is the error of checkCount when the topic's partition
+// count is not the one the group runs under.
+var errCountChanged = errors.New("the topic's partition count changed")
+
+// checkCount asks the broker for the topic's partition count and returns an
+// error wrapping errCountChanged when it is not the one the group runs
+// under. It is safe to call from any goroutine.
+func (k *Group) checkCount(ctx context.Context) error {
+	want := int(k.partitions.Load())
+	if want == 0 {
+		return nil
+	}
+	start := time.Now()
 	n, err := k.partitionCount(ctx)
 	if err != nil {
-		k.log.Debug("asking the broker for the partition count failed", "err", err)
+		return fmt.Errorf("asking the broker for the partition count of %s: %w", k.cfg.Topic, err)
+	}
+	if n != want {
+		return fmt.Errorf("%w: the topic %s grew from %d to %d partitions while this consumer ran", errCountChanged, k.cfg.Topic, want, n)
+	}
+	k.countMu.Lock()
+	if start.After(k.countOK) {
+		k.countOK = start
+	}
+	k.countMu.Unlock()
+	return nil
+}
+
+// beforeWrite is the processor's check before each window file write
+// (stream.Processor.SetWriteCheck): the topic still has the partition count
+// the group runs under, as asked of the broker after the window closed.
+// Then every record of the window was produced before any producer could
+// send a turnstile's records to a new partition: the window is whole. A
+// check that started after the window closed covers it, so most writes need
+// no request of their own.
+func (k *Group) beforeWrite(ctx context.Context, closed time.Time) error {
+	if k.haltedFlag.Load() {
+		return errCountChanged
+	}
+	k.countMu.Lock()
+	covered := k.countOK.After(closed)
+	k.countMu.Unlock()
+	if covered {
+		return nil
+	}
+	return k.checkCount(ctx)
+}
+
+// checkCommittedCounts halts the consumer when any partition of the topic,
+// assigned here or not, was last committed under another partition count
+// than n (unless n is AcceptPartitions): a new partition's windows would
+// then share keys with an old partition's.
+func (k *Group) checkCommittedCounts(ctx context.Context, n int) {
+	if n == k.cfg.AcceptPartitions {
 		return
 	}
-	if n != k.partitions {
-		k.halt(fmt.Errorf("the topic %s grew from %d to %d partitions while this consumer ran", k.cfg.Topic, k.partitions, n))
+	all := make([]ckafka.TopicPartition, n)
+	for i := range all {
+		all[i] = k.tp(int32(i), ckafka.OffsetInvalid)
+	}
+	committed, err := k.committed(ctx, all)
+	if err != nil {
+		k.log.Warn("fetching the committed offsets of every partition failed; each assigned partition is still checked", "err", err)
+		return
+	}
+	for _, tp := range committed {
+		if tp.Metadata == nil {
+			continue
+		}
+		m, err := stream.ParseMetadata(*tp.Metadata)
+		if err == nil && m.Partitions != 0 && m.Partitions != n {
+			k.halt(fmt.Errorf("partition %d was last committed with the topic at %d partitions, and the topic has %d now", tp.Partition, m.Partitions, n))
+			return
+		}
 	}
 }
 
@@ -862,8 +942,8 @@ func (k *Group) assign(tp ckafka.TopicPartition) bool {
 	}
 	now := k.cfg.Now()
 	k.parts[part] = &partState{lastRecv: now, lastAdvance: now, committed: max(int64(tp.Offset), -1)}
-	if n := k.p.CommittedPartitions(part); n != 0 && k.partitions != 0 && n != k.partitions && k.partitions != k.cfg.AcceptPartitions {
-		k.halt(fmt.Errorf("partition %d was last committed with the topic at %d partitions, and the topic has %d now", part, n, k.partitions))
+	if n, now := k.p.CommittedPartitions(part), int(k.partitions.Load()); n != 0 && now != 0 && n != now && now != k.cfg.AcceptPartitions {
+		k.halt(fmt.Errorf("partition %d was last committed with the topic at %d partitions, and the topic has %d now", part, n, now))
 		return false
 	}
 	return true
@@ -883,7 +963,7 @@ func (k *Group) claim(ctx context.Context, tps []ckafka.TopicPartition) bool {
 		if tp.Offset < 0 || tp.Metadata == nil || *tp.Metadata == "" || !k.p.Owns(tp.Partition) || k.p.Guarded(tp.Partition) {
 			continue
 		}
-		meta, err := k.p.Claim(tp.Partition, k.partitions)
+		meta, err := k.p.Claim(tp.Partition, int(k.partitions.Load()))
 		if err != nil {
 			continue
 		}
@@ -941,10 +1021,11 @@ func (k *Group) rebalance(ctx context.Context, c *ckafka.Consumer, ev ckafka.Eve
 		}
 		if n, cerr := k.partitionCount(budget); cerr != nil {
 			k.log.Warn("asking the broker for the partition count failed", "err", cerr)
-		} else if k.partitions == 0 {
-			k.partitions = n
-		} else if n != k.partitions {
-			k.halt(fmt.Errorf("the topic %s has %d partitions, and this consumer started with %d", k.cfg.Topic, n, k.partitions))
+		} else if k.partitions.Load() == 0 {
+			k.partitions.Store(int32(n))
+			k.checkCommittedCounts(budget, n)
+		} else if n != int(k.partitions.Load()) {
+			k.halt(fmt.Errorf("the topic %s has %d partitions, and this consumer started with %d", k.cfg.Topic, n, k.partitions.Load()))
 		}
 		committed, err := k.committed(budget, e.Partitions)
 		if err != nil {
