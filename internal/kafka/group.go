@@ -91,12 +91,12 @@ type Group struct {
 	// topic's count changes, or a partition was consumed under another
 	// count: the consumer then takes no more records, writes and commits
 	// nothing, and is not ready (docs/consumer.md, "Growing the topic").
-	partitions  atomic.Int32
-	halted      error
+	partitions atomic.Int32
+	halted     error
 	// countOK is when the last partition-count check that found the count
 	// unchanged started (beforeWrite).
-	countMu sync.Mutex
-	countOK time.Time
+	countMu     sync.Mutex
+	countOK     time.Time
 	lastCount   time.Time // when the partition count was last asked of the broker
 	lastLoopRun time.Time // when the loop last ran: a longer gap is not idle time
 
