@@ -293,7 +293,7 @@ variable "kafka_topic" {
 }
 
 variable "kafka_partitions" {
-  description = "Partition count of the topic that the Kafka VM creates at start (topic-init raises the count of an existing topic to this; Kafka cannot lower it). At least consumer_count, or some consumers sit idle."
+  description = "Partition count of the topic that the Kafka VM creates at start (topic-init never changes the count of an existing topic: growing a live topic is a manual procedure, docs/consumer.md \"Growing the topic\"). At least consumer_count, or some consumers sit idle."
   type        = number
   default     = 3
 

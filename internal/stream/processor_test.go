@@ -411,3 +411,55 @@ func TestClockGuardReadsClockRarely(t *testing.T) {
 		t.Errorf("rejected %+v, want offset 1001 only, as future_timestamp", rejected)
 	}
 }
+
+// TestDuplicatesAcrossPartitions pins down where the duplicate memory lives
+// (docs/consumer.md, "Keys and partitions"): per partition. Two turnstiles
+// of one station whose records share ID and TIMESTAMP count once when they
+// reach one partition (file mode is one partition), and once each when
+// they reach two; a redelivered record, which keeps its key and so its
+// partition, always counts once.
+func TestDuplicatesAcrossPartitions(t *testing.T) {
+	a := value("02-00-00", "2024-07-22 10:01:00", "shared-id")
+	b := value("02-00-01", "2024-07-22 10:01:00", "shared-id") // another turnstile, same ID and TIMESTAMP
+	closer := func(scp string) []byte { return value(scp, "2024-07-22 10:20:00", "closer-"+scp) }
+	for _, tc := range []struct {
+		name     string
+		feed     map[int32][][]byte
+		wantRows int // rows of the window [10:00, 10:05)
+	}{
+		{"one partition", map[int32][][]byte{0: {a, b, closer("z")}}, 1},
+		{"two partitions", map[int32][][]byte{0: {a, closer("z")}, 1: {b, closer("y")}}, 2},
+		{"redelivery on its partition", map[int32][][]byte{0: {a, a, closer("z")}, 1: {closer("y")}}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			p, bucket := newTestProcessor(t, false)
+			for id, values := range tc.feed {
+				if err := p.Assign(id, Source(id), ""); err != nil {
+					t.Fatal(err)
+				}
+				for off, v := range values {
+					if _, err := p.Handle(ctx, id, int64(off), v); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if _, _, err := p.Checkpoint(ctx, id); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rows := 0
+			names, _ := bucket.List(ctx, "turnstile/20240722T100500")
+			for _, name := range names {
+				data, _ := bucket.Get(ctx, name)
+				wcs, err := lake.DecodeWindows(data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rows += len(wcs)
+			}
+			if rows != tc.wantRows {
+				t.Errorf("window [10:00, 10:05) holds %d rows in %v, want %d", rows, names, tc.wantRows)
+			}
+		})
+	}
+}
