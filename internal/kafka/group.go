@@ -486,6 +486,9 @@ func (k *Group) pause(part int32, ps *partState, err error) {
 // unpause resumes a paused partition from the record after the last one
 // handled: the records fetched meanwhile were dropped.
 func (k *Group) unpause(part int32, ps *partState) {
+	if !ps.paused || k.parts[part] != ps {
+		return // restored or dropped meanwhile
+	}
 	next := k.p.Position(part) + 1
 	if next <= 0 {
 		next = ps.committed
@@ -816,9 +819,10 @@ func (k *Group) commitAll(ctx context.Context) {
 
 // commit writes the partition's side outputs and commits its checkpoint. It
 // returns false when a lake or dead-letter write failed (the partition is
-// then paused). A failed commit is logged and retried at the next checkpoint:
-// nothing is lost, as the uncommitted records are replayed. An aborted emit
-// transaction rewinds the partition; a fatal one stops Run. ctx bounds the
+// then paused) or an aborted transaction restored the partition. A failed
+// commit is logged and retried at the next checkpoint: nothing is lost, as
+// the uncommitted records are replayed. An aborted emit transaction restores
+// the partition from its last commit (restore); a fatal one stops Run. ctx bounds the
 // writes and the transaction.
 func (k *Group) commit(ctx context.Context, part int32) bool {
 	if k.halted != nil {
@@ -864,6 +868,7 @@ func (k *Group) commit(ctx context.Context, part int32) bool {
 			k.restoreLater(part, ps)
 			k.restore(ctx, part)
 		}
+		return false // restored or still paused: not for the caller to resume
 	default:
 		k.cfg.Metrics.CommitError()
 		k.commitFailures.Add(1)
