@@ -2,6 +2,7 @@ package lake
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -306,5 +307,59 @@ func TestSinkCreateWindowsAcrossCompressionLevels(t *testing.T) {
 	}
 	if name, _, err := s.PutSide(ctx, Rejected, "p0", 7, recs); err != nil || name != first {
 		t.Errorf("side replay wrote %s, %v; want the existing %s counted as written", name, err, first)
+	}
+}
+
+// TestSinkReplaceWindowDataFences checks the fencing rule of window files: a
+// writer replaces a file of an epoch not higher than its own (a retry, a
+// replay by the same or a newer owner, a file of an earlier release without
+// an epoch), and never one of a higher epoch, which stays whole.
+func TestSinkReplaceWindowDataFences(t *testing.T) {
+	ctx := t.Context()
+	s := &Sink{Bucket: NewMemBucket(), Layout: Layout{Prefix: "turnstile"}}
+	end := time.Date(2024, 7, 22, 10, 15, 0, 0, time.UTC)
+	name, _ := s.WindowName(end, "p0")
+	encode := func(entries int64, epoch uint64) []byte {
+		var buf bytes.Buffer
+		rows := []turnstile.WindowCount{{Key: turnstile.Key{CA: "A002", Unit: "R051", SCP: "02-00-00", Station: "59 ST",
+			LineName: "NQR456W", Division: "BMT", Desc: "REGULAR"}, End: end.Unix(), Entries: entries, Exits: 1}}
+		if err := EncodeWindowsEpoch(&buf, rows, true, epoch); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	if err := s.PutWindowData(ctx, name, encode(1, 0)); err != nil { // an earlier release's file
+		t.Fatal(err)
+	}
+	steps := []struct {
+		entries int64
+		epoch   uint64
+		fenced  bool
+	}{
+		{2, 1, false}, // a file without an epoch is epoch 0
+		{3, 1, false}, // the same owner again
+		{4, 3, false}, // a newer owner
+		{5, 2, true},  // an older owner: fenced
+		{6, 0, true},
+		{7, 3, false},
+	}
+	stored := int64(1)
+	for _, st := range steps {
+		err := s.ReplaceWindowData(ctx, name, encode(st.entries, st.epoch), st.epoch)
+		if st.fenced != errors.Is(err, ErrFenced) || (!st.fenced && err != nil) {
+			t.Fatalf("epoch %d over a file of entries %d: %v, want fenced %v", st.epoch, stored, err, st.fenced)
+		}
+		if !st.fenced {
+			stored = st.entries
+		}
+		data, _ := s.Bucket.Get(ctx, name)
+		rows, err := DecodeWindows(data)
+		if err != nil || rows[0].Entries != stored {
+			t.Fatalf("after epoch %d: the file holds %+v, %v; want entries %d", st.epoch, rows, err, stored)
+		}
+	}
+	data, _ := s.Bucket.Get(ctx, name)
+	if epoch, err := WindowEpoch(data); err != nil || epoch != 3 {
+		t.Errorf("WindowEpoch = %d, %v; want 3", epoch, err)
 	}
 }
