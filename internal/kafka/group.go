@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -93,12 +92,11 @@ type Group struct {
 	// nothing, and is not ready (docs/consumer.md, "Growing the topic").
 	partitions atomic.Int32
 	halted     error
-	// countOK is when the last partition-count check that found the count
-	// unchanged started (beforeWrite).
-	countMu     sync.Mutex
-	countOK     time.Time
-	lastCount   time.Time // when the partition count was last asked of the broker
-	lastLoopRun time.Time // when the loop last ran: a longer gap is not idle time
+	// countChanged is set by the count watcher (watchCounts) when the
+	// topic's partition count is not the one the group runs under; the loop
+	// halts on it.
+	countChanged atomic.Pointer[error]
+	lastLoopRun  time.Time // when the loop last ran: a longer gap is not idle time
 
 	close func() error // OpenGroup's: closes the consumer and the emitter
 }
@@ -128,6 +126,10 @@ type partState struct {
 	// consumer may have lost it. tick retries the restore; a rebalance that
 	// revokes the partition ends it.
 	restore bool
+	// confirm is set after a gap in the loop (checkGap): before the idle
+	// rule next advances the watermark, the broker, not the client's cache,
+	// must say the partition is at the log end (atLogEnd).
+	confirm bool
 }
 
 // OpenGroup creates the group's consumer (groupConfig) and, when
@@ -200,9 +202,7 @@ func NewGroup(c *ckafka.Consumer, p *stream.Processor, cfg GroupConfig) *Group {
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 100 * time.Second
 	}
-	k := &Group{c: c, p: p, cfg: cfg, log: cfg.Logger, parts: make(map[int32]*partState), fences: make(map[int32]int)}
-	p.SetWriteCheck(k.beforeWrite)
-	return k
+	return &Group{c: c, p: p, cfg: cfg, log: cfg.Logger, parts: make(map[int32]*partState), fences: make(map[int32]int)}
 }
 
 // Ready reports whether the consumer has subscribed, is polling, and its
@@ -259,6 +259,9 @@ func (k *Group) loop(ctx context.Context) error {
 	pl := newPoller(k.c)
 	k.pl.Store(pl)
 	go pl.run()
+	stopWatch := make(chan struct{})
+	defer close(stopWatch)
+	go k.watchCounts(stopWatch)
 	ticker := time.NewTicker(100 * time.Millisecond)
 	defer ticker.Stop()
 	lastTick := k.cfg.Now()
@@ -523,12 +526,9 @@ func (k *Group) tick(ctx context.Context, now time.Time) {
 	if k.halted != nil {
 		return
 	}
-	if now.Sub(k.lastCount) >= countInterval {
-		k.lastCount = now
-		k.watchCount(ctx)
-		if k.halted != nil {
-			return
-		}
+	if err := k.countChanged.Load(); err != nil {
+		k.halt(*err)
+		return
 	}
 	k.commitDue(ctx)
 	retried := false
@@ -557,9 +557,10 @@ func (k *Group) tick(ctx context.Context, now time.Time) {
 			continue
 		}
 		idle := now.Sub(ps.lastAdvance).Truncate(time.Second)
-		if idle < time.Second || !k.atLogEnd(ctx, part) {
+		if idle < time.Second || (ps.confirm && !k.atLogEnd(ctx, part)) {
 			continue
 		}
+		ps.confirm = false
 		ps.lastAdvance = ps.lastAdvance.Add(idle)
 		wrote, err := k.p.Advance(ctx, part, idle)
 		if err != nil {
@@ -593,13 +594,15 @@ func (k *Group) checkGap(now time.Time) {
 	}
 	k.log.Warn("the consumer did not run for a while (a freeze, a long pause, or slow writes): the idle rule starts over", "gap", now.Sub(last).Round(time.Millisecond))
 	for _, ps := range k.parts {
-		ps.lastRecv, ps.lastAdvance, ps.caughtUp = now, now, false
+		ps.lastRecv, ps.lastAdvance, ps.caughtUp, ps.confirm = now, now, false, true
 	}
 }
 
 // atLogEnd asks the broker, not the client's cache, whether the partition
-// has handled everything up to the log end: the idle rule's last check
-// before it advances a watermark.
+// has handled everything up to the log end: the idle rule's check after a
+// gap in the loop, when what the cache says may predate the gap. (It is not
+// asked on every advance: on the consumer's handle the request waits behind
+// the fetches, up to fetch.wait.max.ms.)
 func (k *Group) atLogEnd(ctx context.Context, part int32) bool {
 	timeout := time.Until(deadline(ctx, 5*time.Second))
 	if timeout <= 0 {
@@ -646,11 +649,31 @@ func (k *Group) partitionCount(ctx context.Context) (int, error) {
 	return len(t.Partitions), nil
 }
 
-// watchCount halts the consumer when the topic's partition count is no
-// longer the one the group runs under.
-func (k *Group) watchCount(ctx context.Context) {
-	if err := k.checkCount(ctx); err != nil && errors.Is(err, errCountChanged) {
-		k.halt(err)
+// watchCounts asks the broker for the topic's partition count every
+// countInterval until stop is closed, on a goroutine of its own: a metadata
+// request on the consumer's handle waits behind its fetches (up to
+// fetch.wait.max.ms), which the loop must not. A changed count is handed to
+// the loop through countChanged.
+func (k *Group) watchCounts(stop <-chan struct{}) {
+	t := time.NewTicker(countInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := k.checkCount(ctx)
+		cancel()
+		switch {
+		case err == nil:
+		case errors.Is(err, errCountChanged):
+			k.countChanged.Store(&err)
+			return
+		default:
+			k.log.Debug("asking the broker for the partition count failed", "err", err)
+		}
 	}
 }
 
@@ -666,7 +689,6 @@ func (k *Group) checkCount(ctx context.Context) error {
 	if want == 0 {
 		return nil
 	}
-	start := time.Now()
 	n, err := k.partitionCount(ctx)
 	if err != nil {
 		return fmt.Errorf("asking the broker for the partition count of %s: %w", k.cfg.Topic, err)
@@ -674,32 +696,7 @@ func (k *Group) checkCount(ctx context.Context) error {
 	if n != want {
 		return fmt.Errorf("%w: the topic %s grew from %d to %d partitions while this consumer ran", errCountChanged, k.cfg.Topic, want, n)
 	}
-	k.countMu.Lock()
-	if start.After(k.countOK) {
-		k.countOK = start
-	}
-	k.countMu.Unlock()
 	return nil
-}
-
-// beforeWrite is the processor's check before each window file write
-// (stream.Processor.SetWriteCheck): the topic still has the partition count
-// the group runs under, as asked of the broker after the window closed.
-// Then every record of the window was produced before any producer could
-// send a turnstile's records to a new partition: the window is whole. A
-// check that started after the window closed covers it, so most writes need
-// no request of their own.
-func (k *Group) beforeWrite(ctx context.Context, closed time.Time) error {
-	if k.haltedFlag.Load() {
-		return errCountChanged
-	}
-	k.countMu.Lock()
-	covered := k.countOK.After(closed)
-	k.countMu.Unlock()
-	if covered {
-		return nil
-	}
-	return k.checkCount(ctx)
 }
 
 // checkCommittedCounts halts the consumer when any partition of the topic,
@@ -1010,6 +1007,9 @@ func (k *Group) rebalance(ctx context.Context, c *ckafka.Consumer, ev ckafka.Eve
 	defer cancel()
 	switch e := ev.(type) {
 	case ckafka.AssignedPartitions:
+		// Asked before the assignment starts fetches, which a metadata
+		// request on this handle would wait behind.
+		count, cerr := k.partitionCount(budget)
 		var err error
 		if k.cooperative {
 			err = c.IncrementalAssign(e.Partitions)
@@ -1024,13 +1024,13 @@ func (k *Group) rebalance(ctx context.Context, c *ckafka.Consumer, ev ckafka.Eve
 		if rerr := c.Resume(e.Partitions); rerr != nil {
 			k.log.Warn("resuming the assigned partitions failed", "partitions", partitionList(e.Partitions), "err", rerr)
 		}
-		if n, cerr := k.partitionCount(budget); cerr != nil {
+		if cerr != nil {
 			k.log.Warn("asking the broker for the partition count failed", "err", cerr)
 		} else if k.partitions.Load() == 0 {
-			k.partitions.Store(int32(n))
-			k.checkCommittedCounts(budget, n)
-		} else if n != int(k.partitions.Load()) {
-			k.halt(fmt.Errorf("the topic %s has %d partitions, and this consumer started with %d", k.cfg.Topic, n, k.partitions.Load()))
+			k.partitions.Store(int32(count))
+			k.checkCommittedCounts(budget, count)
+		} else if count != int(k.partitions.Load()) {
+			k.halt(fmt.Errorf("the topic %s has %d partitions, and this consumer started with %d", k.cfg.Topic, count, k.partitions.Load()))
 		}
 		committed, err := k.committed(budget, e.Partitions)
 		if err != nil {

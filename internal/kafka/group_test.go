@@ -28,9 +28,9 @@ func TestLoopGapIsNotIdleTime(t *testing.T) {
 			now := t0.Add(tc.gap)
 			k.checkGap(now)
 			if tc.reset {
-				if !ps.lastRecv.Equal(now) || !ps.lastAdvance.Equal(now) || ps.caughtUp {
-					t.Errorf("after a %s gap: lastRecv %s, lastAdvance %s, caughtUp %v; want the idle clocks at the end of the gap and caughtUp false",
-						tc.gap, ps.lastRecv, ps.lastAdvance, ps.caughtUp)
+				if !ps.lastRecv.Equal(now) || !ps.lastAdvance.Equal(now) || ps.caughtUp || !ps.confirm {
+					t.Errorf("after a %s gap: lastRecv %s, lastAdvance %s, caughtUp %v, confirm %v; want the idle clocks at the end of the gap, caughtUp false and the log end to be asked of the broker",
+						tc.gap, ps.lastRecv, ps.lastAdvance, ps.caughtUp, ps.confirm)
 				}
 			} else if !ps.lastRecv.Equal(t0.Add(-time.Minute)) || !ps.caughtUp {
 				t.Errorf("a %s gap changed the idle state: lastRecv %s, caughtUp %v", tc.gap, ps.lastRecv, ps.caughtUp)

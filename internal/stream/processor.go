@@ -81,9 +81,6 @@ type Processor struct {
 	// grows with the wall clock.
 	futureLimit int64
 
-	// writeCheck runs before each window file write (SetWriteCheck).
-	writeCheck func(ctx context.Context, closed time.Time) error
-
 	// The write-behind (writer.go): a slot per window in flight.
 	slots   chan struct{}
 	lastJob *writeJob

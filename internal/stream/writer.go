@@ -35,8 +35,7 @@ type writeJob struct {
 	name     string
 	rows     []turnstile.WindowCount // the job's own copy
 	guarded  bool
-	epoch    uint64    // the partition's ownership epoch, written into the file
-	closed   time.Time // when the window closed (wall clock), for the write check
+	epoch    uint64 // the partition's ownership epoch, written into the file
 	min, max int64     // offsets, for the log
 
 	prev, prevSame *writeJob // the job submitted before, and the one before of the same partition
@@ -58,7 +57,7 @@ func (p *Processor) submit(ctx context.Context, st *partition, c *window.Closed)
 		return fmt.Errorf("write window file: %w", err)
 	}
 	j := &writeJob{st: st, end: end, name: name, rows: append([]turnstile.WindowCount(nil), c.Rows...),
-		guarded: st.guarded, epoch: st.epoch, closed: time.Now(), min: c.MinOffset, max: c.MaxOffset, prev: p.lastJob, done: make(chan struct{})}
+		guarded: st.guarded, epoch: st.epoch, min: c.MinOffset, max: c.MaxOffset, prev: p.lastJob, done: make(chan struct{})}
 	if n := len(st.inflight); n > 0 {
 		j.prevSame = st.inflight[n-1]
 	}
@@ -108,11 +107,6 @@ func (p *Processor) encode(rows []turnstile.WindowCount, epoch uint64) ([]byte, 
 // put writes an encoded job and counts it. It runs on the job's goroutine or,
 // for a retry, on the caller's.
 func (p *Processor) put(ctx context.Context, j *writeJob) error {
-	if p.writeCheck != nil {
-		if err := p.writeCheck(ctx, j.closed); err != nil {
-			return fmt.Errorf("write window file %s: %w", j.name, err)
-		}
-	}
 	var err error
 	if j.guarded {
 		j.kept, err = p.cfg.Sink.CreateWindowData(ctx, j.name, j.data)
@@ -136,14 +130,6 @@ func (p *Processor) put(ctx context.Context, j *writeJob) error {
 	p.cfg.Logger.Debug("window written", "object", j.name, "rows", len(j.rows), "partition", j.st.id,
 		"min_offset", j.min, "max_offset", j.max)
 	return nil
-}
-
-// SetWriteCheck sets a check that runs before each window file is written,
-// with the wall-clock time at which the window closed; its error fails the
-// write like a lake error. The Kafka source checks there that the topic's
-// partition count has not changed. Call it before the first Handle.
-func (p *Processor) SetWriteCheck(check func(ctx context.Context, closed time.Time) error) {
-	p.writeCheck = check
 }
 
 // collect takes the finished writes of a partition, in order. With wait, it
