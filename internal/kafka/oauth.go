@@ -339,15 +339,15 @@ func (g *gcpTokens) Token() (ckafka.OAuthBearerToken, error) {
 	if g.cached == nil || !now.Before(g.cached.Expiry.Add(-refreshMargin)) {
 		t, err := g.fetch()
 		if err != nil {
-			return ckafka.OAuthBearerToken{}, fmt.Errorf("Google access token: %w", err)
+			return ckafka.OAuthBearerToken{}, fmt.Errorf("access token from Google: %w", err)
 		}
 		switch {
 		case t.AccessToken == "":
-			return ckafka.OAuthBearerToken{}, errors.New("Google access token: the token source returned an empty token")
+			return ckafka.OAuthBearerToken{}, errors.New("access token from Google: the token source returned an empty token")
 		case t.Expiry.IsZero():
-			return ckafka.OAuthBearerToken{}, errors.New("Google access token: the token source returned a token without an expiry")
+			return ckafka.OAuthBearerToken{}, errors.New("access token from Google: the token source returned a token without an expiry")
 		case !now.Before(t.Expiry):
-			return ckafka.OAuthBearerToken{}, fmt.Errorf("Google access token: the token source returned a token that expired at %s", t.Expiry.UTC().Format(time.RFC3339))
+			return ckafka.OAuthBearerToken{}, fmt.Errorf("access token from Google: the token source returned a token that expired at %s", t.Expiry.UTC().Format(time.RFC3339))
 		}
 		g.cached = t
 	}
