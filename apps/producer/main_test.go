@@ -210,9 +210,9 @@ func TestSyntheticIsDeterministic(t *testing.T) {
 
 // consumeAll reads every record of topic until n have arrived, then a little
 // longer to catch duplicates.
-func consumeAll(t *testing.T, addr, topic string, n int) []*kgo.Record {
+func consumeAll(t *testing.T, addr, topic string, n int, opts ...kgo.Opt) []*kgo.Record {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,11 @@
 // environment variable NAME, so that secrets need not live in the file.
 // Secret values are never logged: use Properties.Redacted to print a
 // configuration.
+//
+// Keys under turnstile. are turnstile-stream's own, never passed to
+// librdkafka: turnstile.oauthbearer.provider=gcp (OAuthProviderKey) makes the
+// clients authenticate with SASL/OAUTHBEARER and the Application Default
+// Credentials (oauth.go).
 package kafka
 
 import (
@@ -40,13 +45,22 @@ import (
 type Properties map[string]string
 
 // Load reads a properties file. A missing or unreadable file, a line without
-// '=', an empty key or an unset ${VAR} is an error that names the file and line.
+// '=', an empty key or an unset ${VAR} is an error that names the file and
+// line; OAUTHBEARER settings that conflict (CheckAuth) are an error that
+// names the file.
 func Load(path string) (Properties, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("kafka properties: %w", err)
 	}
-	return Parse(path, data, os.LookupEnv)
+	props, err := Parse(path, data, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	if err := props.CheckAuth(); err != nil {
+		return nil, fmt.Errorf("kafka properties %s: %w", path, err)
+	}
+	return props, nil
 }
 
 // Parse parses properties from data; name is used in error messages and
@@ -113,7 +127,12 @@ func (p Properties) Redacted() []string {
 
 // ConfigMap returns a confluent-kafka-go ConfigMap of defaults, overlaid with
 // the properties p, overlaid with overrides. Keys the application must own
-// (such as enable.auto.commit for the consumer) belong in overrides.
+// (such as enable.auto.commit for the consumer) belong in overrides. With
+// OAuthProviderKey set, security.protocol=SASL_SSL and
+// sasl.mechanisms=OAUTHBEARER are added where p sets neither (conflicting
+// values are left for newProducer and newConsumer to refuse, see CheckAuth).
+// The map may hold OAuthProviderKey: make clients from it with newProducer or
+// newConsumer, which remove it.
 func (p Properties) ConfigMap(defaults, overrides map[string]any) ckafka.ConfigMap {
 	cm := ckafka.ConfigMap{}
 	for k, v := range defaults {
@@ -121,6 +140,14 @@ func (p Properties) ConfigMap(defaults, overrides map[string]any) ckafka.ConfigM
 	}
 	for k, v := range p {
 		cm[k] = v
+	}
+	if p[OAuthProviderKey] != "" {
+		if p["security.protocol"] == "" {
+			cm["security.protocol"] = "SASL_SSL"
+		}
+		if p["sasl.mechanisms"] == "" && p["sasl.mechanism"] == "" {
+			cm["sasl.mechanisms"] = "OAUTHBEARER"
+		}
 	}
 	for k, v := range overrides {
 		cm[k] = v

@@ -39,7 +39,7 @@ type DeadLetter struct {
 // Close releases the producer.
 func OpenDeadLetter(props Properties, client, topic string, log *slog.Logger) (*DeadLetter, error) {
 	cm := deadLetterConfig(props, client)
-	p, err := ckafka.NewProducer(&cm)
+	p, auth, err := newProducer(cm, log)
 	if err != nil {
 		return nil, &ConfigError{What: "dead-letter producer", Err: err}
 	}
@@ -47,7 +47,10 @@ func OpenDeadLetter(props Properties, client, topic string, log *slog.Logger) (*
 	go func() {
 		defer close(events)
 		for ev := range p.Events() {
-			if e, ok := ev.(ckafka.Error); ok {
+			switch e := ev.(type) {
+			case ckafka.OAuthBearerTokenRefresh:
+				auth.refresh(p)
+			case ckafka.Error:
 				log.Warn("dead-letter producer error", "err", e)
 			}
 		}

@@ -93,7 +93,7 @@ func isRetriable(err error) bool {
 // initialises its transactions, fencing an earlier producer with the same
 // transactional.id. The producer's librdkafka logs go to log.
 func NewEmitter(ctx context.Context, cm ckafka.ConfigMap, topic string, log *slog.Logger, metrics *stream.Metrics) (*Emitter, error) {
-	p, err := ckafka.NewProducer(&cm)
+	p, auth, err := newProducer(cm, log)
 	if err != nil {
 		return nil, fmt.Errorf("emit producer: %w", err)
 	}
@@ -105,6 +105,8 @@ func NewEmitter(ctx context.Context, cm ckafka.ConfigMap, topic string, log *slo
 	go func() {
 		for ev := range p.Events() {
 			switch e := ev.(type) {
+			case ckafka.OAuthBearerTokenRefresh:
+				auth.refresh(p)
 			case *ckafka.Message:
 				if e.TopicPartition.Error != nil {
 					log.Warn("emit topic delivery failed (the transaction will abort)", "err", e.TopicPartition.Error)

@@ -99,6 +99,7 @@ type Group struct {
 	lastLoopRun  time.Time // when the loop last ran: a longer gap is not idle time
 
 	close func() error // OpenGroup's: closes the consumer and the emitter
+	auth  *auth        // OpenGroup's: answers OAUTHBEARER token refreshes (oauth.go)
 }
 
 // partState is the poll loop's view of one assigned partition.
@@ -141,7 +142,7 @@ func OpenGroup(ctx context.Context, p *stream.Processor, cfg GroupConfig) (*Grou
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cm := groupConfig(cfg.Props, cfg.Group, cfg.Client, cfg.InstanceID)
-	c, err := ckafka.NewConsumer(&cm)
+	c, auth, err := newConsumer(cm, cfg.Logger)
 	if err != nil {
 		return nil, &ConfigError{What: "kafka", Err: err}
 	}
@@ -163,6 +164,7 @@ func OpenGroup(ctx context.Context, p *stream.Processor, cfg GroupConfig) (*Grou
 		}
 	}
 	g := NewGroup(c, p, cfg)
+	g.auth = auth
 	g.close = func() error {
 		err := closeConsumer()
 		if cfg.Emit != nil {
@@ -339,6 +341,10 @@ func (k *Group) item(ctx, budget context.Context, it pollItem, now time.Time) er
 		}
 		k.handle(budget, e, now)
 	case it.ev != nil:
+		if _, ok := it.ev.(ckafka.OAuthBearerTokenRefresh); ok {
+			k.auth.refresh(k.c)
+			return nil
+		}
 		if e, ok := it.ev.(ckafka.Error); ok {
 			if e.IsFatal() {
 				return fmt.Errorf("kafka: fatal error: %w", e)

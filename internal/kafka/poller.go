@@ -30,7 +30,7 @@ const pollBatch = 256
 // pollItem is one entry of the stream handed over by the poll goroutine.
 type pollItem struct {
 	msg       *ckafka.Message
-	ev        ckafka.Event // an error event
+	ev        ckafka.Event // an error event, or a token refresh (oauth.go)
 	rebalance *rebalanceCall
 	fence     *fence
 }

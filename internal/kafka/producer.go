@@ -39,6 +39,7 @@ type ProducerConfig struct {
 // Producer is a publish.Sink that produces to one Kafka topic.
 type Producer struct {
 	p        *ckafka.Producer
+	auth     *auth // answers OAUTHBEARER token refreshes (nil without a provider)
 	topic    string
 	counters *publish.Counters
 	log      *slog.Logger
@@ -71,22 +72,25 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 		return nil, errors.New("kafka producer: Counters and Logger are required")
 	}
 	cm := producerConfig(cfg.Props)
-	kp, err := ckafka.NewProducer(&cm)
+	kp, auth, err := newProducer(cm, cfg.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("kafka producer: %w", err)
 	}
-	p := &Producer{p: kp, topic: cfg.Topic, counters: cfg.Counters, log: cfg.Logger}
+	p := &Producer{p: kp, auth: auth, topic: cfg.Topic, counters: cfg.Counters, log: cfg.Logger}
 	p.logsDone = forwardLogs(kp.Logs(), cfg.Logger)
 	p.wg.Add(1)
 	go p.deliveryReports()
 	return p, nil
 }
 
-// deliveryReports counts delivery reports until the producer is closed.
+// deliveryReports counts delivery reports, and answers token refreshes,
+// until the producer is closed.
 func (p *Producer) deliveryReports() {
 	defer p.wg.Done()
 	for ev := range p.p.Events() {
 		switch e := ev.(type) {
+		case ckafka.OAuthBearerTokenRefresh:
+			p.auth.refresh(p.p)
 		case *ckafka.Message:
 			if err := e.TopicPartition.Error; err != nil {
 				p.counters.Failed.Add(1)

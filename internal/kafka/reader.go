@@ -35,6 +35,7 @@ type ReaderConfig struct {
 // Reader reads window messages from Kafka into a dashboard.Dashboard.
 type Reader struct {
 	consumer *ckafka.Consumer
+	auth     *auth // answers OAUTHBEARER token refreshes (nil without a provider)
 	cfg      ReaderConfig
 	log      *slog.Logger
 	logsDone <-chan struct{} // closed once the librdkafka log lines are all logged
@@ -59,11 +60,11 @@ func OpenReader(cfg ReaderConfig) (*Reader, error) {
 		group = "turnstile-dashboard-" + host + "-" + strconv.Itoa(os.Getpid())
 	}
 	cm := readerConfig(cfg.Props, group)
-	consumer, err := ckafka.NewConsumer(&cm)
+	consumer, auth, err := newConsumer(cm, cfg.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
-	return &Reader{consumer: consumer, cfg: cfg, log: cfg.Logger, assigned: map[int32]bool{},
+	return &Reader{consumer: consumer, auth: auth, cfg: cfg, log: cfg.Logger, assigned: map[int32]bool{},
 		logsDone: forwardLogs(consumer.Logs(), cfg.Logger)}, nil
 }
 
@@ -101,6 +102,8 @@ func (r *Reader) Run(ctx context.Context, d *dashboard.Dashboard) error {
 		ev := r.consumer.Poll(100)
 		switch e := ev.(type) {
 		case nil:
+		case ckafka.OAuthBearerTokenRefresh:
+			r.auth.refresh(r.consumer)
 		case *ckafka.Message:
 			if e.TopicPartition.Error != nil {
 				r.log.Warn("kafka message error", "err", e.TopicPartition.Error)
@@ -146,6 +149,7 @@ func (r *Reader) assignAll(ctx context.Context) error {
 		if sleep(ctx, wait) != nil {
 			return nil // stopping
 		}
+		r.serveEvents()
 		err := r.discover()
 		if err == nil {
 			return nil
@@ -164,6 +168,21 @@ func (r *Reader) assignAll(ctx context.Context) error {
 }
 
 var errNoTopic = errors.New("topic not found")
+
+// serveEvents handles the events waiting in the consumer's queue while Run
+// does not poll yet (nothing is assigned, so no message is among them): a
+// token refresh is answered, so that a first token that could not be had is
+// retried; errors are logged.
+func (r *Reader) serveEvents() {
+	for ev := r.consumer.Poll(0); ev != nil; ev = r.consumer.Poll(0) {
+		switch e := ev.(type) {
+		case ckafka.OAuthBearerTokenRefresh:
+			r.auth.refresh(r.consumer)
+		case ckafka.Error:
+			r.log.Warn("kafka", "err", e)
+		}
+	}
+}
 
 // discover assigns, from their beginning, the partitions of the topic not yet
 // assigned.

@@ -4,6 +4,7 @@
 package kafkatest
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"time"
@@ -35,6 +36,22 @@ type options struct {
 	minSession time.Duration
 	host       string
 	advertise  string
+	tls        *tls.Config
+	sasl       []saslUser
+}
+
+type saslUser struct{ mechanism, user, password string }
+
+// TLS makes the broker accept TLS connections only, with cfg (see
+// SelfSignedTLS): clients need security.protocol SSL or SASL_SSL.
+func TLS(cfg *tls.Config) Option { return func(o *options) { o.tls = cfg } }
+
+// SASL makes the broker require SASL authentication and accept user with
+// password through mechanism (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; kfake
+// has no OAUTHBEARER). The user may do everything. Give it several times for
+// several users.
+func SASL(mechanism, user, password string) Option {
+	return func(o *options) { o.sasl = append(o.sasl, saslUser{mechanism, user, password}) }
 }
 
 // MinSessionTimeout lets clients use session timeouts down to d, so that a
@@ -115,6 +132,15 @@ func Start(opts ...Option) (*Broker, error) {
 	}
 	if o.dataDir != "" {
 		kopts = append(kopts, kfake.DataDir(o.dataDir), kfake.SyncWrites())
+	}
+	if o.tls != nil {
+		kopts = append(kopts, kfake.TLS(o.tls))
+	}
+	if len(o.sasl) > 0 {
+		kopts = append(kopts, kfake.EnableSASL())
+		for _, u := range o.sasl {
+			kopts = append(kopts, kfake.Superuser(u.mechanism, u.user, u.password))
+		}
 	}
 	c, err := kfake.NewCluster(kopts...)
 	if err != nil {
