@@ -243,9 +243,9 @@ func TestPlannedValues(t *testing.T) {
 	})
 
 	t.Run("Kafka data disk, attached by device name, mounted by the startup script", func(t *testing.T) {
-		disk := plan.ResourcePlannedValuesMap["google_compute_disk.kafka_data"]
+		disk := plan.ResourcePlannedValuesMap["google_compute_disk.kafka_data[0]"]
 		if disk == nil {
-			t.Fatal("google_compute_disk.kafka_data is not planned")
+			t.Fatal("google_compute_disk.kafka_data[0] is not planned")
 		}
 		d := disk.AttributeValues
 		if d["name"] != "turnstile-kafka-data" || d["zone"] != testZone || d["size"] != float64(50) || d["type"] != "pd-balanced" {
