@@ -293,7 +293,7 @@ variable "kafka_topic" {
 }
 
 variable "kafka_partitions" {
-  description = "Partition count of the topic that the Kafka VM creates at start (topic-init never changes the count of an existing topic: growing a live topic is a manual procedure, docs/consumer.md \"Growing the topic\"). At least consumer_count, or some consumers sit idle."
+  description = "Partition count of the records topic: the one topic-init creates on the Kafka VM (it never changes the count of an existing topic), or the managed cluster's topic (kafka_backend = managed; Terraform can raise it in place, never lower it). Growing a live topic is a manual procedure either way (docs/consumer.md \"Growing the topic\"). At least consumer_count, or some consumers sit idle."
   type        = number
   default     = 3
 
@@ -320,7 +320,7 @@ variable "consumer_count" {
 }
 
 variable "emit_topic" {
-  description = "Kafka topic of the closed windows: the consumer writes it (--emit-topic), the dashboard reads it; topic-init creates it."
+  description = "Kafka topic of the closed windows: the consumer writes it (--emit-topic), the dashboard reads it; topic-init creates it on the Kafka VM, Terraform on the managed cluster (one partition either way)."
   type        = string
   default     = "mta-turnstile-windows"
 
