@@ -14,17 +14,17 @@ locals {
   # boot. Per-VM settings are merged in below.
   role_env = {
     kafka = {
-      KAFKA_ADVERTISED_HOST = google_compute_address.kafka.address
+      KAFKA_ADVERTISED_HOST = one(google_compute_address.kafka[*].address)
       # Publish the client listener on the VM's internal address only, not
       # on 0.0.0.0 (the firewall rules in network.tf limit who reaches it).
-      KAFKA_BIND_ADDRESS = google_compute_address.kafka.address
+      KAFKA_BIND_ADDRESS = one(google_compute_address.kafka[*].address)
       KAFKA_IMAGE        = "${local.dockerhub_mirror}/${var.kafka_image}"
       KAFKA_TOPIC        = var.kafka_topic
       KAFKA_PARTITIONS   = tostring(var.kafka_partitions)
       EMIT_TOPIC         = var.emit_topic
       KAFKA_DATA_DIR     = local.kafka_data_dir
     }
-    consumer = {
+    consumer = merge(local.kafka_client_env, {
       KAFKA_BOOTSTRAP   = local.kafka_bootstrap
       CONFIG_INIT_IMAGE = "${local.dockerhub_mirror}/${var.config_init_image}"
       KAFKA_TOPIC       = var.kafka_topic
@@ -34,14 +34,14 @@ locals {
       WINDOW_DURATION   = tostring(var.window_minutes.duration)
       WINDOW_SLIDE      = tostring(var.window_minutes.slide)
       DASHBOARD_PORT    = tostring(var.dashboard_port)
-    }
-    producer = {
+    })
+    producer = merge(local.kafka_client_env, {
       KAFKA_BOOTSTRAP     = local.kafka_bootstrap
       CONFIG_INIT_IMAGE   = "${local.dockerhub_mirror}/${var.config_init_image}"
       KAFKA_TOPIC         = var.kafka_topic
       PRODUCER_TURNSTILES = tostring(var.producer_turnstiles)
       PRODUCER_RATE       = tostring(var.producer_rate)
-    }
+    })
   }
 
   # A consumer VM's instance ID is its host name, which on GCE is the VM name:
@@ -75,13 +75,16 @@ locals {
   }
 }
 
-# Kafka's log and the consumer group offsets. A disk of its own survives the
+# Kafka's log and the consumer group offsets (only with the Kafka VM:
+# kafka_backend = vm, or kafka_vm_retained). A disk of its own survives the
 # replacement of the Kafka VM (a zone or name change, a taint, a new image);
 # prevent_destroy makes `terraform destroy` and any plan that would delete it
 # fail. docs/deploy.md explains resizing it and replacing the VM around it.
 resource "google_compute_disk" "kafka_data" {
+  count = local.kafka_vm ? 1 : 0
+
   name        = "${var.name_prefix}-kafka-data"
-  description = "Kafka log and consumer offsets of ${local.vms.kafka.name} (mounted at ${local.kafka_data_mount})."
+  description = "Kafka log and consumer offsets of ${var.name_prefix}-kafka (mounted at ${local.kafka_data_mount})."
   zone        = var.zone
   type        = var.kafka_data_disk_type
   size        = var.kafka_data_disk_gb
@@ -117,7 +120,7 @@ resource "google_compute_instance" "vm" {
   }
 
   dynamic "attached_disk" {
-    for_each = each.value.role == "kafka" ? [google_compute_disk.kafka_data.self_link] : []
+    for_each = each.value.role == "kafka" ? google_compute_disk.kafka_data[*].self_link : []
     content {
       source      = attached_disk.value
       device_name = local.kafka_data_device
@@ -129,7 +132,7 @@ resource "google_compute_instance" "vm" {
   # traffic leaves through Cloud NAT.
   network_interface {
     subnetwork = local.subnetwork
-    network_ip = each.value.role == "kafka" ? google_compute_address.kafka.address : null
+    network_ip = each.value.role == "kafka" ? one(google_compute_address.kafka[*].address) : null
   }
 
   service_account {

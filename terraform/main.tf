@@ -1,23 +1,23 @@
-# turnstile-stream on GCP: a Kafka VM (its log on its own persistent disk),
+# turnstile-stream on GCP: Kafka (var.kafka_backend, kafka.tf: a Kafka VM with
+# its log on its own persistent disk, a managed cluster, or an existing one),
 # consumer_count consumer VMs (each also serving the dashboard on its internal
 # address) and a producer VM in one zone, a private network reachable only
 # through IAP, a data-lake bucket with BigQuery external tables over it, an
 # Artifact Registry repository for the app images, and alert policies.
 
 locals {
-  # The three VM roles. Service accounts, network tags and compose files are
-  # per role; the consumer role may have several VMs.
-  roles = ["kafka", "consumer", "producer"]
+  # The VM roles. Service accounts, network tags and compose files are per
+  # role; the consumer role may have several VMs. The kafka role exists only
+  # with the Kafka VM (kafka_backend = vm, or kafka_vm_retained).
+  roles = local.kafka_vm ? ["kafka", "consumer", "producer"] : ["consumer", "producer"]
 
   # Every VM, by key: kafka, producer, consumer, consumer-1, consumer-2, ...
   # The first consumer keeps the key and name it had before consumer_count
   # existed, so raising the count never replaces it.
   consumer_keys = [for i in range(var.consumer_count) : i == 0 ? "consumer" : "consumer-${i}"]
   vms = merge(
-    {
-      kafka    = { role = "kafka", name = "${var.name_prefix}-kafka" }
-      producer = { role = "producer", name = "${var.name_prefix}-producer" }
-    },
+    local.kafka_vm ? { kafka = { role = "kafka", name = "${var.name_prefix}-kafka" } } : {},
+    { producer = { role = "producer", name = "${var.name_prefix}-producer" } },
     { for k in local.consumer_keys : k => { role = "consumer", name = "${var.name_prefix}-${k}" } },
   )
   consumer_vm_names = [for k in local.consumer_keys : local.vms[k].name]
@@ -42,8 +42,9 @@ locals {
   # Docker Hub through the remote repository: dockerhub/apache/kafka:4.1.0.
   dockerhub_mirror = "${local.registry_host}/${var.project_id}/${var.dockerhub_registry_id}"
 
-  kafka_port      = 9092
-  kafka_bootstrap = "${google_compute_address.kafka.address}:${local.kafka_port}"
+  # The Kafka VM's listener port; the apps' bootstrap address, whatever the
+  # backend, is local.kafka_bootstrap (kafka.tf).
+  kafka_port = 9092
 
   # Google's IAP TCP-forwarding range: the only source allowed to SSH.
   iap_source_range = "35.235.240.0/20"
@@ -57,10 +58,12 @@ locals {
     "logging.googleapis.com",
     "monitoring.googleapis.com",
     "storage.googleapis.com",
-    ], var.github_repository == null ? [] : [
-    # GitHub's OIDC token exchange (deployer.tf).
-    "iamcredentials.googleapis.com",
-    "sts.googleapis.com",
+    ], local.managed_kafka ? ["managedkafka.googleapis.com"] : [],
+    local.kafka_sasl_secret != null ? ["secretmanager.googleapis.com"] : [],
+    var.github_repository == null ? [] : [
+      # GitHub's OIDC token exchange (deployer.tf).
+      "iamcredentials.googleapis.com",
+      "sts.googleapis.com",
   ])
 }
 

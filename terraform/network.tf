@@ -28,8 +28,10 @@ locals {
 }
 
 # A reserved internal address keeps the bootstrap address stable when the
-# Kafka VM is recreated.
+# Kafka VM is recreated. Only with the Kafka VM (kafka.tf).
 resource "google_compute_address" "kafka" {
+  count = local.kafka_vm ? 1 : 0
+
   name         = "${var.name_prefix}-kafka-internal"
   description  = "Kafka bootstrap address for the app VMs."
   region       = var.region
@@ -90,6 +92,8 @@ resource "google_compute_firewall" "iap_ssh" {
 # VM as a service account needs iam.serviceAccountUser on it. Priority 900
 # puts the allow ahead of the deny below.
 resource "google_compute_firewall" "kafka_from_apps" {
+  count = local.kafka_vm ? 1 : 0
+
   name                    = "${var.name_prefix}-allow-kafka-from-apps"
   description             = "Kafka's client listener, reachable only from the producer and consumer VMs' service accounts."
   network                 = local.network
@@ -110,6 +114,8 @@ resource "google_compute_firewall" "kafka_from_apps" {
 # VM of the project in. A deny at 1000 wins over any allow with a larger
 # priority number.
 resource "google_compute_firewall" "kafka_deny_others" {
+  count = local.kafka_vm ? 1 : 0
+
   name                    = "${var.name_prefix}-deny-kafka-from-others"
   description             = "Refuses Kafka's port to everything but the app VMs (overrides permissive rules such as default-allow-internal)."
   network                 = local.network

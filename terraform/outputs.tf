@@ -17,9 +17,14 @@ output "zone" {
   value       = var.zone
 }
 
+output "kafka_backend" {
+  description = "Where the apps' Kafka runs: vm, managed or external (deploy-bitnami has nothing to do unless vm)."
+  value       = var.kafka_backend
+}
+
 output "kafka_vm_name" {
-  description = "Name of the Kafka VM (target of deploy-bitnami)."
-  value       = google_compute_instance.vm["kafka"].name
+  description = "Name of the Kafka VM (target of deploy-bitnami); null without one (kafka_backend managed or external, unless kafka_vm_retained)."
+  value       = try(google_compute_instance.vm["kafka"].name, null)
 }
 
 output "consumer_vm_names" {
@@ -43,8 +48,13 @@ output "internal_ips" {
 }
 
 output "kafka_bootstrap" {
-  description = "bootstrap.servers for clients inside the VPC."
+  description = "bootstrap.servers the apps use, for clients inside the VPC: the Kafka VM's address, the managed cluster's bootstrap address, or var.kafka_bootstrap."
   value       = local.kafka_bootstrap
+}
+
+output "managed_kafka_cluster" {
+  description = "Full name of the managed Kafka cluster (kafka_backend = managed), else null."
+  value       = try(google_managed_kafka_cluster.this[0].id, null)
 }
 
 output "bucket_name" {
@@ -63,8 +73,8 @@ output "registry" {
 }
 
 output "kafka_data_disk" {
-  description = "Name of the Kafka data disk (prevent_destroy; docs/deploy.md explains resizing and teardown)."
-  value       = google_compute_disk.kafka_data.name
+  description = "Name of the Kafka data disk (prevent_destroy; docs/deploy.md explains resizing and teardown); null without the Kafka VM."
+  value       = try(google_compute_disk.kafka_data[0].name, null)
 }
 
 output "dashboard_urls" {
@@ -101,12 +111,15 @@ output "github_variables" {
     PROJECT_ID        = var.project_id
     REGION            = var.region
     ZONE              = var.zone
-    KAFKA_VM_NAME     = google_compute_instance.vm["kafka"].name
+    KAFKA_BACKEND     = var.kafka_backend
     CONSUMER_VM_NAMES = join(" ", [for k in local.consumer_keys : google_compute_instance.vm[k].name])
     PRODUCER_VM_NAME  = google_compute_instance.vm["producer"].name
     REGISTRY          = local.registry
     BUCKET_NAME       = google_storage_bucket.lake.name
-    }, local.manage_deployer ? {
+    }, local.kafka_vm ? {
+    # Only with a Kafka VM: deploy-bitnami's target.
+    KAFKA_VM_NAME = google_compute_instance.vm["kafka"].name
+    } : {}, local.manage_deployer ? {
     # Set only when Terraform manages the deployer (github_repository);
     # otherwise they come from the one-time gcloud setup of docs/deploy.md.
     WIF_PROVIDER           = google_iam_workload_identity_pool_provider.github[0].name

@@ -293,7 +293,7 @@ variable "kafka_topic" {
 }
 
 variable "kafka_partitions" {
-  description = "Partition count of the topic that the Kafka VM creates at start (topic-init never changes the count of an existing topic: growing a live topic is a manual procedure, docs/consumer.md \"Growing the topic\"). At least consumer_count, or some consumers sit idle."
+  description = "Partition count of the records topic: the one topic-init creates on the Kafka VM (it never changes the count of an existing topic), or the managed cluster's topic (kafka_backend = managed; Terraform can raise it in place, never lower it). Growing a live topic is a manual procedure either way (docs/consumer.md \"Growing the topic\"). At least consumer_count, or some consumers sit idle."
   type        = number
   default     = 3
 
@@ -320,7 +320,7 @@ variable "consumer_count" {
 }
 
 variable "emit_topic" {
-  description = "Kafka topic of the closed windows: the consumer writes it (--emit-topic), the dashboard reads it; topic-init creates it."
+  description = "Kafka topic of the closed windows: the consumer writes it (--emit-topic), the dashboard reads it; topic-init creates it on the Kafka VM, Terraform on the managed cluster (one partition either way)."
   type        = string
   default     = "mta-turnstile-windows"
 
@@ -367,6 +367,157 @@ variable "kafka_deletion_protection" {
   description = "Deletion protection of the Kafka VM: GCP refuses to delete it (destroy, replacement) until this is false and applied."
   type        = bool
   default     = true
+}
+
+# --- Where Kafka runs (kafka.tf; docs/deploy.md, "Kafka backends").
+
+variable "kafka_backend" {
+  description = "Where the apps' Kafka runs: vm (one broker on the Kafka VM, its log on a protected disk: the default), managed (Google Cloud Managed Service for Apache Kafka: a replicated cluster, SASL_SSL with OAUTHBEARER and the VMs' service accounts) or external (an existing cluster at kafka_bootstrap, its client settings and a password in Secret Manager). Only vm creates the Kafka VM, its disk, address, firewall rules and topic-init."
+  type        = string
+  default     = "vm"
+
+  validation {
+    condition     = contains(["vm", "managed", "external"], var.kafka_backend)
+    error_message = "kafka_backend must be vm, managed or external."
+  }
+}
+
+variable "kafka_bootstrap" {
+  description = "bootstrap.servers of the cluster, host:port[,host:port...]. Required with kafka_backend = external. With managed it overrides the address built from the cluster ID (bootstrap.CLUSTER.REGION.managedkafka.PROJECT.cloud.goog:9092): set it to the cluster's bootstrapAddress if `gcloud managed-kafka clusters describe` shows another. Not allowed with vm (the apps use the Kafka VM's address)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kafka_bootstrap == null || can(regex("^[A-Za-z0-9.-]+:[0-9]{1,5}(,[A-Za-z0-9.-]+:[0-9]{1,5})*$", coalesce(var.kafka_bootstrap, "x:1")))
+    error_message = "kafka_bootstrap must be host:port or a comma-separated list of them, e.g. broker-1.example.com:9092,broker-2.example.com:9092."
+  }
+
+  validation {
+    condition     = var.kafka_backend != "vm" || var.kafka_bootstrap == null
+    error_message = "kafka_bootstrap is set but kafka_backend is vm: the apps use the Kafka VM's address. Set kafka_backend = \"external\" to use this cluster, or remove kafka_bootstrap."
+  }
+
+  validation {
+    condition     = var.kafka_backend != "external" || var.kafka_bootstrap != null
+    error_message = "kafka_backend = \"external\" needs kafka_bootstrap: the host:port list of the existing cluster."
+  }
+}
+
+variable "managed_kafka_capacity" {
+  description = "Capacity of the managed cluster (kafka_backend = managed): vcpu_count (3 or more) and memory_bytes (1 to 8 GiB per vCPU). Billed per hour whatever the load (docs/deploy.md, \"What each backend costs\")."
+  type = object({
+    vcpu_count   = number
+    memory_bytes = number
+  })
+  default = {
+    vcpu_count   = 3
+    memory_bytes = 3221225472 # 3 GiB: 1 GiB per vCPU, the smallest
+  }
+
+  validation {
+    condition     = var.managed_kafka_capacity.vcpu_count >= 3 && floor(var.managed_kafka_capacity.vcpu_count) == var.managed_kafka_capacity.vcpu_count
+    error_message = "managed_kafka_capacity.vcpu_count must be a whole number, 3 or more (the service's minimum)."
+  }
+
+  validation {
+    condition = (
+      var.managed_kafka_capacity.memory_bytes >= var.managed_kafka_capacity.vcpu_count * 1073741824 &&
+      var.managed_kafka_capacity.memory_bytes <= var.managed_kafka_capacity.vcpu_count * 8589934592 &&
+      floor(var.managed_kafka_capacity.memory_bytes) == var.managed_kafka_capacity.memory_bytes
+    )
+    error_message = "managed_kafka_capacity.memory_bytes must be between 1 GiB and 8 GiB per vCPU (in bytes: 3 vCPUs take 3221225472 to 25769803776)."
+  }
+}
+
+variable "managed_kafka_subnet" {
+  description = "Subnet where the managed cluster gets its bootstrap and broker addresses (kafka_backend = managed), as projects/PROJECT/regions/REGION/subnetworks/NAME, in var.region. Null: the VMs' subnet (the module's, or var.subnetwork)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.managed_kafka_subnet == null || can(regex("^projects/[^/]+/regions/[a-z]+-[a-z]+[0-9]+/subnetworks/[^/]+$", coalesce(var.managed_kafka_subnet, "-")))
+    error_message = "managed_kafka_subnet must look like projects/PROJECT/regions/REGION/subnetworks/NAME."
+  }
+
+  validation {
+    condition     = var.managed_kafka_subnet == null || strcontains(coalesce(var.managed_kafka_subnet, "-"), "/regions/${var.region}/")
+    error_message = "managed_kafka_subnet must lie in var.region: the service allocates the cluster's addresses in a subnet of the cluster's own region."
+  }
+}
+
+variable "kafka_security_protocol" {
+  description = "librdkafka security.protocol towards the external cluster (kafka_backend = external): PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL. The vm backend uses PLAINTEXT and managed SASL_SSL, whatever this says."
+  type        = string
+  default     = "SASL_SSL"
+
+  validation {
+    condition     = contains(["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"], var.kafka_security_protocol)
+    error_message = "kafka_security_protocol must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
+  }
+}
+
+variable "kafka_sasl_mechanism" {
+  description = "librdkafka sasl.mechanisms towards the external cluster: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512. Required when kafka_security_protocol is SASL_*; only with kafka_backend = external."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kafka_sasl_mechanism == null || contains(["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"], coalesce(var.kafka_sasl_mechanism, "-"))
+    error_message = "kafka_sasl_mechanism must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (the managed backend sets OAUTHBEARER itself)."
+  }
+
+  validation {
+    condition     = var.kafka_sasl_mechanism == null || var.kafka_backend == "external"
+    error_message = "kafka_sasl_mechanism is only for kafka_backend = \"external\" (vm uses PLAINTEXT; managed sets SASL_SSL with OAUTHBEARER itself)."
+  }
+
+  validation {
+    condition     = var.kafka_backend != "external" || startswith(var.kafka_security_protocol, "SASL_") == (var.kafka_sasl_mechanism != null)
+    error_message = "With kafka_backend = \"external\", kafka_sasl_mechanism is required when kafka_security_protocol is SASL_PLAINTEXT or SASL_SSL, and must be null when it is PLAINTEXT or SSL."
+  }
+}
+
+variable "kafka_sasl_username" {
+  description = "sasl.username towards the external cluster (e.g. an API key). Not secret: it is written to the VMs' vm.env. Required with kafka_sasl_mechanism."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kafka_sasl_username == null || can(regex("^[A-Za-z0-9._@:+=/-]{1,256}$", coalesce(var.kafka_sasl_username, "-")))
+    error_message = "kafka_sasl_username may hold only letters, digits and . _ @ : + = / - (no spaces, quotes or $)."
+  }
+
+  validation {
+    condition     = (var.kafka_sasl_username != null) == (var.kafka_sasl_mechanism != null)
+    error_message = "kafka_sasl_username and kafka_sasl_mechanism go together: set both (SASL towards an external cluster) or neither."
+  }
+}
+
+variable "kafka_sasl_password_secret" {
+  description = "Secret Manager secret that holds sasl.password for the external cluster: its ID in project_id, or projects/PROJECT/secrets/ID. Terraform grants the producer's and consumers' service accounts secretAccessor on this secret only and never reads it: each app VM fetches it when its apps start (turnstile-up up, at boot and at every deploy). Required with kafka_sasl_mechanism."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kafka_sasl_password_secret == null || can(regex("^(projects/[a-z0-9-]+/secrets/)?[A-Za-z0-9_-]{1,255}$", coalesce(var.kafka_sasl_password_secret, "-")))
+    error_message = "kafka_sasl_password_secret must be a secret ID (letters, digits, _ and -) or projects/PROJECT/secrets/ID; never the password itself."
+  }
+
+  validation {
+    condition     = (var.kafka_sasl_password_secret != null) == (var.kafka_sasl_mechanism != null)
+    error_message = "kafka_sasl_password_secret and kafka_sasl_mechanism go together: SASL towards an external cluster needs the Secret Manager secret that holds the password, and nothing else uses one."
+  }
+}
+
+variable "kafka_sasl_password_secret_version" {
+  description = "Version of kafka_sasl_password_secret the VMs read: latest (a rotation reaches the apps at their next start or deploy) or a version number."
+  type        = string
+  default     = "latest"
+
+  validation {
+    condition     = can(regex("^(latest|[1-9][0-9]*)$", var.kafka_sasl_password_secret_version))
+    error_message = "kafka_sasl_password_secret_version must be latest or a version number."
+  }
 }
 
 variable "producer_turnstiles" {
@@ -576,5 +727,16 @@ variable "ops_agent_version" {
   validation {
     condition     = can(regex("^(latest|[0-9]+\\.(\\*|[0-9]+)\\.(\\*|[0-9]+))$", var.ops_agent_version))
     error_message = "ops_agent_version must be latest, MAJOR.*.* or MAJOR.MINOR.PATCH."
+  }
+}
+
+variable "kafka_vm_retained" {
+  description = "With kafka_backend managed or external: keep the Kafka VM, its data disk, address and firewall rules (the apps no longer use them). For the move away from vm: the old broker keeps its log and the consumers' committed offsets until they are copied (docs/deploy.md, \"Moving from vm to managed\"); set it back to false, with the teardown steps, to delete them."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !(var.kafka_vm_retained && var.kafka_backend == "vm")
+    error_message = "kafka_vm_retained is only for kafka_backend managed or external (the vm backend always has its Kafka VM)."
   }
 }

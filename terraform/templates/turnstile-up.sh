@@ -69,10 +69,41 @@ env_get() { sed -n "s/^$1=//p" "$APP_DIR/vm.env" | tail -n1; }
 registry_login() {
   [[ -n "$REGISTRY_HOST" ]] || return 0
   local token
-  token="$(curl -fsS -H 'Metadata-Flavor: Google' \
-    'http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token' |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')"
+  token="$(metadata_token)"
   printf '%s' "$token" | docker login --username oauth2accesstoken --password-stdin "https://$REGISTRY_HOST" >/dev/null
+}
+
+# metadata_token: an access token of the VM's service account.
+metadata_token() {
+  curl -fsS -H 'Metadata-Flavor: Google' \
+    'http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token' |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
+}
+
+# kafka_sasl_password: with KAFKA_SASL_PASSWORD_SECRET in vm.env (an external
+# cluster with SASL: projects/P/secrets/S/versions/V), read that version from
+# Secret Manager as the VM's service account and export it as
+# KAFKA_SASL_PASSWORD for this `docker compose up` only (client-config writes
+# it into client.properties). It is never written to vm.env, never logged,
+# and never known to Terraform. TURNSTILE_SECRETMANAGER_URL exists for
+# terraform/test only.
+kafka_sasl_password() {
+  local name password
+  name="$(env_get KAFKA_SASL_PASSWORD_SECRET)"
+  [[ -n "$name" ]] || return 0
+  # The token goes to curl on stdin (-H @-), never on a command line.
+  password="$(metadata_token | sed 's/^/Authorization: Bearer /' |
+    curl -fsS --retry 5 -H @- "${TURNSTILE_SECRETMANAGER_URL:-https://secretmanager.googleapis.com}/v1/$name:access" |
+    python3 -c 'import base64, json, sys; sys.stdout.write(base64.b64decode(json.load(sys.stdin)["payload"]["data"]).decode())')" || {
+    say "cannot read the Kafka password from Secret Manager ($name): does the secret exist, and may this VM's service account access it (roles/secretmanager.secretAccessor)?" >&2
+    return 1
+  }
+  [[ -n "$password" ]] || {
+    say "the Kafka password in $name is empty" >&2
+    return 1
+  }
+  export KAFKA_SASL_PASSWORD="$password"
+  say "read the Kafka password from $name"
 }
 
 up() {
@@ -88,6 +119,7 @@ up() {
     say "no app images deployed to this VM yet; push the deploy-apps branch"
     return 0
   fi
+  kafka_sasl_password
   registry_login
   docker compose "${args[@]}" pull --quiet
   docker compose "${args[@]}" up -d --remove-orphans

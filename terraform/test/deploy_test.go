@@ -415,3 +415,67 @@ func TestTurnstileUpAppVMBeforeFirstDeploy(t *testing.T) {
 		t.Errorf("up before the first deploy ran docker:\n%s", data)
 	}
 }
+
+// An app VM of an external cluster with SASL: `up` reads the password's
+// Secret Manager version as the VM's service account (the token on curl's
+// stdin, not its command line) and hands it to `docker compose up` in the
+// environment only: it is not written to vm.env, not printed, and a secret
+// that cannot be read fails `up` with a message that names the grant.
+func TestTurnstileUpReadsTheKafkaPasswordFromSecretManager(t *testing.T) {
+	app, run := appVM(t)
+	dir := filepath.Dir(app)
+	const secret = "projects/demo-project-123/secrets/kafka-pw/versions/latest"
+	const password = "s3cret-Pa55"
+	must(t, os.WriteFile(filepath.Join(app, "vm.env"), []byte("KAFKA_BOOTSTRAP=b1.example.com:9092\nKAFKA_SASL_PASSWORD_SECRET="+secret+"\n"), 0o644))
+	must(t, os.WriteFile(filepath.Join(app, "images.env"), []byte("CONSUMER_IMAGE=r/consumer:aaa\n"), 0o644))
+	// curl: the metadata server's token, and Secret Manager's answer to
+	// .../versions/latest:access when the bearer token arrives on stdin.
+	curl := `#!/bin/bash
+echo "curl $*" >>"$STUB_CURL_LOG"
+case "$*" in
+*computeMetadata*/token*) echo '{"access_token": "tok-123", "expires_in": 3599}' ;;
+*"/v1/` + secret + `:access"*)
+  [ -n "$STUB_SECRET_FAIL" ] && { echo "curl: (22) The requested URL returned error: 403" >&2; exit 22; }
+  grep -qx 'Authorization: Bearer tok-123' || { echo "no token on stdin" >&2; exit 22; }
+  printf '{"name": "x", "payload": {"data": "%s"}}\n' "$(printf '%s\n' '` + password + `' | base64)"
+  ;;
+*) exit 7 ;;
+esac
+`
+	must(t, os.WriteFile(filepath.Join(dir, "bin", "curl"), []byte(curl), 0o755))
+	// docker records the password it sees in its environment at `compose up`.
+	docker := `#!/bin/bash
+echo "docker $*" >>"$STUB_LOG"
+case " $* " in *" up "*) echo "up with KAFKA_SASL_PASSWORD=${KAFKA_SASL_PASSWORD-unset}" >>"$STUB_LOG" ;; esac
+exit 0
+`
+	must(t, os.WriteFile(filepath.Join(dir, "bin", "docker"), []byte(docker), 0o755))
+	env := map[string]string{"STUB_CURL_LOG": filepath.Join(dir, "curl.log"), "TURNSTILE_SECRETMANAGER_URL": "https://secretmanager.test"}
+
+	out, err := run(env, "up")
+	if err != nil {
+		t.Fatalf("up: %v\n%s", err, out)
+	}
+	log := readFile(t, filepath.Join(dir, "docker.log"))
+	if !strings.Contains(log, "up with KAFKA_SASL_PASSWORD="+password+"\n") {
+		t.Errorf("docker compose up did not get the password (trailing newline dropped) in its environment:\n%s", log)
+	}
+	if strings.Contains(out, password) {
+		t.Errorf("up printed the password:\n%s", out)
+	}
+	if !strings.Contains(out, "read the Kafka password from "+secret) {
+		t.Errorf("up does not say where the password came from:\n%s", out)
+	}
+	if vmEnv := readFile(t, filepath.Join(app, "vm.env")); strings.Contains(vmEnv, password) {
+		t.Errorf("the password landed in vm.env:\n%s", vmEnv)
+	}
+	if calls := readFile(t, filepath.Join(dir, "curl.log")); strings.Contains(calls, "tok-123") {
+		t.Errorf("the access token was on curl's command line:\n%s", calls)
+	}
+
+	env["STUB_SECRET_FAIL"] = "1"
+	out, err = run(env, "up")
+	if err == nil || !strings.Contains(out, "cannot read the Kafka password from Secret Manager ("+secret+")") || !strings.Contains(out, "roles/secretmanager.secretAccessor") {
+		t.Errorf("up with an unreadable secret: err = %v, want a failure naming the secret and the role\n%s", err, out)
+	}
+}

@@ -243,9 +243,9 @@ func TestPlannedValues(t *testing.T) {
 	})
 
 	t.Run("Kafka data disk, attached by device name, mounted by the startup script", func(t *testing.T) {
-		disk := plan.ResourcePlannedValuesMap["google_compute_disk.kafka_data"]
+		disk := plan.ResourcePlannedValuesMap["google_compute_disk.kafka_data[0]"]
 		if disk == nil {
-			t.Fatal("google_compute_disk.kafka_data is not planned")
+			t.Fatal("google_compute_disk.kafka_data[0] is not planned")
 		}
 		d := disk.AttributeValues
 		if d["name"] != "turnstile-kafka-data" || d["zone"] != testZone || d["size"] != float64(50) || d["type"] != "pd-balanced" {
@@ -560,4 +560,51 @@ func destroyKeepingDataDisk(t *testing.T, opts *terraform.Options) {
 	}
 	terraform.RunTerraformCommand(t, opts, "state", "rm", "google_compute_disk.kafka_data")
 	terraform.Destroy(t, opts)
+}
+
+// TestManagedBackendFakeApply applies kafka_backend = managed through the
+// provider TEST DOUBLE: no Kafka VM, the managed bootstrap address, the
+// repository variables the deploy workflows read (deploy-bitnami learns from
+// KAFKA_BACKEND that it has nothing to do, so KAFKA_VM_NAME may be absent),
+// and a destroy that stops at the cluster's prevent_destroy.
+func TestManagedBackendFakeApply(t *testing.T) {
+	dir := stageForDouble(t)
+	opts := offlineOptions(t, dir, map[string]any{"project_id": testProject, "zone": testZone, "kafka_backend": "managed"})
+	defer func() {
+		out, err := terraform.DestroyE(t, opts)
+		if err == nil {
+			t.Errorf("destroy succeeded; the managed Kafka cluster must be protected by prevent_destroy")
+		} else if !strings.Contains(out+err.Error(), "google_managed_kafka_cluster.this") || !strings.Contains(out+err.Error(), "prevent_destroy") {
+			t.Errorf("destroy failed, but not on the cluster's prevent_destroy:\n%s", out)
+		}
+		terraform.RunTerraformCommand(t, opts, "state", "rm", "google_managed_kafka_cluster.this", "google_managed_kafka_topic.this")
+		terraform.Destroy(t, opts)
+	}()
+	terraform.InitAndApply(t, opts)
+
+	if names := terraform.OutputMap(t, opts, "vm_names"); len(names) != 2 || names["kafka"] != "" {
+		t.Errorf("vm_names = %v, want the producer and the consumer only", names)
+	}
+	want := "bootstrap.turnstile-kafka.us-central1.managedkafka." + testProject + ".cloud.goog:9092"
+	if got := terraform.Output(t, opts, "kafka_bootstrap"); got != want {
+		t.Errorf("kafka_bootstrap = %q, want %q", got, want)
+	}
+	if got := terraform.Output(t, opts, "managed_kafka_cluster"); got == "" {
+		t.Error("managed_kafka_cluster is empty after the apply")
+	}
+
+	ghVars := terraform.OutputMap(t, opts, "github_variables")
+	if ghVars["KAFKA_BACKEND"] != "managed" {
+		t.Errorf("github_variables.KAFKA_BACKEND = %q, want managed", ghVars["KAFKA_BACKEND"])
+	}
+	if _, ok := ghVars["KAFKA_VM_NAME"]; ok {
+		t.Errorf("github_variables has KAFKA_VM_NAME without a Kafka VM: %v", ghVars)
+	}
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), ".github", "workflows", "deploy-bitnami.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "vars.KAFKA_BACKEND") {
+		t.Error("deploy-bitnami.yml does not read vars.KAFKA_BACKEND, so it cannot tell that there is nothing to deploy")
+	}
 }

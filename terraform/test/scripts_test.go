@@ -298,3 +298,54 @@ func TestTurnstileUpRefusesComposeWithoutDataDir(t *testing.T) {
 		})
 	}
 }
+
+// deploy-bitnami's first job: with kafka_backend managed or external there
+// is no Kafka VM, and the run says so (a notice and the job summary) and
+// deploys nothing; vm, or no KAFKA_BACKEND variable (a deployment from
+// before it), deploys; anything else fails.
+func TestKafkaBackendGate(t *testing.T) {
+	script := filepath.Join(repoRoot(t), ".github", "scripts", "kafka-backend.sh")
+	for _, tc := range []struct {
+		backend    string
+		wantDeploy string
+		wantErr    bool
+		wantOut    string
+	}{
+		{backend: "", wantDeploy: "deploy=true\n"},
+		{backend: "vm", wantDeploy: "deploy=true\n"},
+		{backend: "managed", wantDeploy: "deploy=false\n", wantOut: "::notice title=deploy-bitnami: nothing to deploy::Nothing to deploy: kafka_backend is managed."},
+		{backend: "external", wantDeploy: "deploy=false\n", wantOut: "Nothing to deploy: kafka_backend is external."},
+		{backend: "msk", wantErr: true, wantOut: "::error::repository variable KAFKA_BACKEND is 'msk'"},
+	} {
+		t.Run("backend="+tc.backend, func(t *testing.T) {
+			dir := t.TempDir()
+			output, summary := filepath.Join(dir, "output"), filepath.Join(dir, "summary")
+			cmd := exec.Command("bash", script)
+			cmd.Env = []string{"PATH=/usr/bin:/bin", "KAFKA_BACKEND=" + tc.backend, "GITHUB_OUTPUT=" + output, "GITHUB_STEP_SUMMARY=" + summary}
+			out, err := cmd.CombinedOutput()
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v\n%s", err, tc.wantErr, out)
+			}
+			if !strings.Contains(string(out), tc.wantOut) {
+				t.Errorf("output lacks %q:\n%s", tc.wantOut, out)
+			}
+			got, _ := os.ReadFile(output)
+			if string(got) != tc.wantDeploy {
+				t.Errorf("GITHUB_OUTPUT = %q, want %q", got, tc.wantDeploy)
+			}
+			if sum, _ := os.ReadFile(summary); tc.wantDeploy == "deploy=false\n" && !strings.Contains(string(sum), "Nothing to deploy") {
+				t.Errorf("job summary = %q, want it to say there is nothing to deploy", sum)
+			}
+		})
+	}
+	// The workflow runs the gate first, and deploys only on deploy=true.
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), ".github", "workflows", "deploy-bitnami.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"KAFKA_BACKEND: ${{ vars.KAFKA_BACKEND }}", "run: bash .github/scripts/kafka-backend.sh", "needs: backend", "if: needs.backend.outputs.deploy == 'true'"} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("deploy-bitnami.yml lacks %q", want)
+		}
+	}
+}

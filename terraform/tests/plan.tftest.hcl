@@ -70,7 +70,7 @@ run "firewall_ssh_only_from_iap" {
   # Whatever else a rule opens, port 22 may only be reachable from IAP.
   assert {
     condition = alltrue([
-      for fw in [google_compute_firewall.iap_ssh, google_compute_firewall.kafka_from_apps] :
+      for fw in [google_compute_firewall.iap_ssh, google_compute_firewall.kafka_from_apps[0]] :
       !anytrue([for a in fw.allow : contains(coalesce(a.ports, []), "22")]) || (fw.source_ranges == toset(["35.235.240.0/20"]) && length(coalesce(fw.source_tags, [])) == 0)
     ])
     error_message = "A firewall rule opens port 22 to something other than IAP."
@@ -81,28 +81,28 @@ run "kafka_never_open_to_the_internet" {
   command = plan
 
   assert {
-    condition     = length(coalesce(google_compute_firewall.kafka_from_apps.source_ranges, [])) == 0
+    condition     = length(coalesce(google_compute_firewall.kafka_from_apps[0].source_ranges, [])) == 0
     error_message = "The Kafka rule must not admit any IP range (in particular not 0.0.0.0/0); only the app VMs' tags."
   }
 
   assert {
-    condition     = google_compute_firewall.kafka_from_apps.source_service_accounts == toset(["turnstile-consumer@demo-project-123.iam.gserviceaccount.com", "turnstile-producer@demo-project-123.iam.gserviceaccount.com"]) && length(coalesce(google_compute_firewall.kafka_from_apps.source_tags, [])) == 0
+    condition     = google_compute_firewall.kafka_from_apps[0].source_service_accounts == toset(["turnstile-consumer@demo-project-123.iam.gserviceaccount.com", "turnstile-producer@demo-project-123.iam.gserviceaccount.com"]) && length(coalesce(google_compute_firewall.kafka_from_apps[0].source_tags, [])) == 0
     error_message = "Kafka must be reachable only from the consumer's and the producer's service accounts (not from network tags, which anyone who may edit an instance can set)."
   }
 
   assert {
-    condition     = google_compute_firewall.kafka_from_apps.target_service_accounts == toset(["turnstile-kafka@demo-project-123.iam.gserviceaccount.com"])
+    condition     = google_compute_firewall.kafka_from_apps[0].target_service_accounts == toset(["turnstile-kafka@demo-project-123.iam.gserviceaccount.com"])
     error_message = "The Kafka rule must target only the Kafka VM's service account."
   }
 
   assert {
-    condition     = alltrue([for a in google_compute_firewall.kafka_from_apps.allow : a.protocol == "tcp" && a.ports == tolist(["9092"])])
+    condition     = alltrue([for a in google_compute_firewall.kafka_from_apps[0].allow : a.protocol == "tcp" && a.ports == tolist(["9092"])])
     error_message = "The Kafka rule must open tcp/9092 only."
   }
 
   assert {
     condition = alltrue([
-      for fw in [google_compute_firewall.iap_ssh, google_compute_firewall.kafka_from_apps] :
+      for fw in [google_compute_firewall.iap_ssh, google_compute_firewall.kafka_from_apps[0]] :
       !contains(coalesce(fw.source_ranges, []), "0.0.0.0/0")
     ])
     error_message = "No firewall rule may admit 0.0.0.0/0."
@@ -228,7 +228,7 @@ run "startup_scripts_start_the_right_compose_file" {
   }
 
   assert {
-    condition     = google_compute_instance.vm["kafka"].network_interface[0].network_ip == "10.10.0.10" && google_compute_address.kafka.address == "10.10.0.10"
+    condition     = google_compute_instance.vm["kafka"].network_interface[0].network_ip == "10.10.0.10" && google_compute_address.kafka[0].address == "10.10.0.10"
     error_message = "Kafka must sit on its reserved internal address."
   }
 
@@ -296,7 +296,7 @@ run "existing_network" {
   }
 
   assert {
-    condition     = google_compute_firewall.iap_ssh.network == "default" && google_compute_firewall.kafka_from_apps.network == "default"
+    condition     = google_compute_firewall.iap_ssh.network == "default" && google_compute_firewall.kafka_from_apps[0].network == "default"
     error_message = "The firewall rules must be added to the existing network."
   }
 }
@@ -371,12 +371,12 @@ run "kafka_data_disk" {
   command = plan
 
   assert {
-    condition     = google_compute_disk.kafka_data.name == "turnstile-kafka-data" && google_compute_disk.kafka_data.zone == "us-central1-a"
+    condition     = google_compute_disk.kafka_data[0].name == "turnstile-kafka-data" && google_compute_disk.kafka_data[0].zone == "us-central1-a"
     error_message = "The Kafka data disk must be PREFIX-kafka-data in the VMs' zone."
   }
 
   assert {
-    condition     = google_compute_disk.kafka_data.size == 50 && google_compute_disk.kafka_data.type == "pd-balanced"
+    condition     = google_compute_disk.kafka_data[0].size == 50 && google_compute_disk.kafka_data[0].type == "pd-balanced"
     error_message = "The data disk's size and type must come from kafka_data_disk_gb (50) and kafka_data_disk_type (pd-balanced)."
   }
 
@@ -437,7 +437,7 @@ run "kafka_deletion_protection_can_be_turned_off" {
   }
 
   assert {
-    condition     = google_compute_disk.kafka_data.size == 200 && google_compute_disk.kafka_data.type == "pd-ssd"
+    condition     = google_compute_disk.kafka_data[0].size == 200 && google_compute_disk.kafka_data[0].type == "pd-ssd"
     error_message = "kafka_data_disk_gb and kafka_data_disk_type must size the data disk."
   }
 }
@@ -983,12 +983,12 @@ run "kafka_listener_on_the_internal_address" {
 
   assert {
     condition = (
-      google_compute_firewall.kafka_deny_others.priority < 65534 &&
-      google_compute_firewall.kafka_from_apps.priority < google_compute_firewall.kafka_deny_others.priority &&
-      google_compute_firewall.kafka_deny_others.source_ranges == toset(["0.0.0.0/0"]) &&
-      google_compute_firewall.kafka_deny_others.target_service_accounts == toset(["turnstile-kafka@demo-project-123.iam.gserviceaccount.com"]) &&
-      alltrue([for d in google_compute_firewall.kafka_deny_others.deny : d.protocol == "tcp" && d.ports == tolist(["9092"])]) &&
-      length(google_compute_firewall.kafka_deny_others.allow) == 0
+      google_compute_firewall.kafka_deny_others[0].priority < 65534 &&
+      google_compute_firewall.kafka_from_apps[0].priority < google_compute_firewall.kafka_deny_others[0].priority &&
+      google_compute_firewall.kafka_deny_others[0].source_ranges == toset(["0.0.0.0/0"]) &&
+      google_compute_firewall.kafka_deny_others[0].target_service_accounts == toset(["turnstile-kafka@demo-project-123.iam.gserviceaccount.com"]) &&
+      alltrue([for d in google_compute_firewall.kafka_deny_others[0].deny : d.protocol == "tcp" && d.ports == tolist(["9092"])]) &&
+      length(google_compute_firewall.kafka_deny_others[0].allow) == 0
     )
     error_message = "A deny rule on Kafka's port for every other source must sit between the app VMs' allow and any permissive rule such as default-allow-internal (65534)."
   }
@@ -1006,9 +1006,9 @@ run "kafka_closed_on_the_default_network" {
 
   assert {
     condition = (
-      google_compute_firewall.kafka_deny_others.network == "default" &&
-      google_compute_firewall.kafka_from_apps.network == "default" &&
-      google_compute_firewall.kafka_deny_others.priority < 65534
+      google_compute_firewall.kafka_deny_others[0].network == "default" &&
+      google_compute_firewall.kafka_from_apps[0].network == "default" &&
+      google_compute_firewall.kafka_deny_others[0].priority < 65534
     )
     error_message = "On the default network, the deny rule must override default-allow-internal (priority 65534) for Kafka's port."
   }
@@ -1128,4 +1128,404 @@ run "alerts_paused_not_ready_and_agent" {
     )
     error_message = "The Ops Agent alert must fire after alert_agent_absent_minutes without a heartbeat."
   }
+}
+
+# --- kafka_backend (kafka.tf): what each backend creates, and refuses. The
+# client settings are read from the vm.env section of the startup script
+# (between <<'ENV_EOF' and ENV_EOF), not from the compose file it embeds.
+
+run "vm_backend_is_the_default" {
+  command = plan
+
+  assert {
+    condition     = length(google_managed_kafka_cluster.this) == 0 && length(google_managed_kafka_topic.this) == 0 && length(google_project_iam_member.managed_kafka_client) == 0 && length(google_secret_manager_secret_iam_member.kafka_sasl_password) == 0
+    error_message = "The vm backend must create no managed cluster, topics, managedkafka.client grants or secret grants."
+  }
+
+  assert {
+    condition     = length(google_compute_disk.kafka_data) == 1 && length(google_compute_address.kafka) == 1 && length(google_compute_firewall.kafka_from_apps) == 1 && length(google_compute_firewall.kafka_deny_others) == 1 && contains(keys(google_compute_instance.vm), "kafka")
+    error_message = "The vm backend must keep the Kafka VM, its disk, address and both firewall rules."
+  }
+
+  # The app VMs' vm.env is what it was before kafka_backend: no client
+  # settings (client-config's default is PLAINTEXT), so an apply changes nothing.
+  assert {
+    condition = alltrue([
+      for r in ["consumer", "producer"] :
+      strcontains(one(regex("<<'ENV_EOF'\\n((?s:.*?)\\n)ENV_EOF", google_compute_instance.vm[r].metadata["startup-script"])), "KAFKA_BOOTSTRAP=10.10.0.10:9092\n") &&
+      !strcontains(one(regex("<<'ENV_EOF'\\n((?s:.*?)\\n)ENV_EOF", google_compute_instance.vm[r].metadata["startup-script"])), "KAFKA_SECURITY_PROTOCOL=") &&
+      !strcontains(one(regex("<<'ENV_EOF'\\n((?s:.*?)\\n)ENV_EOF", google_compute_instance.vm[r].metadata["startup-script"])), "KAFKA_SASL")
+    ])
+    error_message = "With the vm backend the app VMs must point at the Kafka VM with no SASL settings."
+  }
+
+  assert {
+    condition     = output.kafka_backend == "vm" && output.github_variables.KAFKA_BACKEND == "vm" && output.github_variables.KAFKA_VM_NAME == "turnstile-kafka" && output.managed_kafka_cluster == null
+    error_message = "github_variables must carry KAFKA_BACKEND = vm and the Kafka VM's name."
+  }
+}
+
+run "managed_backend" {
+  command = plan
+
+  variables {
+    kafka_backend    = "managed"
+    consumer_count   = 2
+    kafka_partitions = 4
+  }
+
+  assert {
+    condition     = toset(keys(google_compute_instance.vm)) == toset(["producer", "consumer", "consumer-1"])
+    error_message = "The managed backend must create the producer and consumer VMs and no Kafka VM."
+  }
+
+  assert {
+    condition     = length(google_compute_disk.kafka_data) == 0 && length(google_compute_address.kafka) == 0 && length(google_compute_firewall.kafka_from_apps) == 0 && length(google_compute_firewall.kafka_deny_others) == 0
+    error_message = "The managed backend must create no Kafka data disk, address or Kafka firewall rule."
+  }
+
+  assert {
+    condition     = toset(keys(google_service_account.vm)) == toset(["consumer", "producer"]) && google_compute_firewall.iap_ssh.target_tags == toset(["turnstile-consumer", "turnstile-producer"])
+    error_message = "Without a Kafka VM there must be no Kafka service account or tag."
+  }
+
+  assert {
+    condition = (
+      google_managed_kafka_cluster.this[0].cluster_id == "turnstile-kafka" &&
+      google_managed_kafka_cluster.this[0].location == "us-central1" &&
+      google_managed_kafka_cluster.this[0].capacity_config[0].vcpu_count == "3" &&
+      google_managed_kafka_cluster.this[0].capacity_config[0].memory_bytes == "3221225472"
+    )
+    error_message = "The cluster must be PREFIX-kafka in var.region with managed_kafka_capacity (3 vCPUs, 3 GiB by default)."
+  }
+
+  assert {
+    condition = (
+      google_managed_kafka_topic.this["records"].topic_id == "mta-turnstile" &&
+      google_managed_kafka_topic.this["records"].partition_count == 4 &&
+      google_managed_kafka_topic.this["windows"].topic_id == "mta-turnstile-windows" &&
+      google_managed_kafka_topic.this["windows"].partition_count == 1 &&
+      alltrue([for tp in google_managed_kafka_topic.this : tp.replication_factor == 3 && tp.cluster == "turnstile-kafka" && tp.location == "us-central1"])
+    )
+    error_message = "Both topics must be on the cluster with replication factor 3: the records with kafka_partitions partitions, the windows with one (as topic-init makes them)."
+  }
+
+  assert {
+    condition = (
+      toset([for m in google_project_iam_member.managed_kafka_client : m.member]) == toset(["serviceAccount:turnstile-consumer@demo-project-123.iam.gserviceaccount.com", "serviceAccount:turnstile-producer@demo-project-123.iam.gserviceaccount.com"]) &&
+      alltrue([for m in google_project_iam_member.managed_kafka_client : m.role == "roles/managedkafka.client"]) &&
+      length([for m in google_project_iam_member.vm : m if strcontains(m.role, "managedkafka")]) == 0
+    )
+    error_message = "roles/managedkafka.client must go to the producer's and the consumers' service accounts, and to nobody else."
+  }
+
+  assert {
+    condition     = contains(keys(google_project_service.this), "managedkafka.googleapis.com") && !contains(keys(google_project_service.this), "secretmanager.googleapis.com")
+    error_message = "The managed backend must enable managedkafka.googleapis.com (and not Secret Manager)."
+  }
+
+  assert {
+    condition     = output.kafka_bootstrap == "bootstrap.turnstile-kafka.us-central1.managedkafka.demo-project-123.cloud.goog:9092"
+    error_message = "The bootstrap address must be bootstrap.CLUSTER.REGION.managedkafka.PROJECT.cloud.goog:9092."
+  }
+
+  assert {
+    condition = alltrue([
+      for k in ["producer", "consumer", "consumer-1"] : alltrue([
+        for line in [
+          "KAFKA_BOOTSTRAP=bootstrap.turnstile-kafka.us-central1.managedkafka.demo-project-123.cloud.goog:9092\n",
+          "KAFKA_SECURITY_PROTOCOL=SASL_SSL\n",
+          "KAFKA_SASL_MECHANISM=OAUTHBEARER\n",
+          "KAFKA_OAUTHBEARER_PROVIDER=gcp\n",
+        ] : strcontains(one(regex("<<'ENV_EOF'\\n((?s:.*?)\\n)ENV_EOF", google_compute_instance.vm[k].metadata["startup-script"])), line)
+      ]) && !strcontains(one(regex("<<'ENV_EOF'\\n((?s:.*?)\\n)ENV_EOF", google_compute_instance.vm[k].metadata["startup-script"])), "KAFKA_SASL_PASSWORD_SECRET")
+    ])
+    error_message = "Every app VM's vm.env must carry the managed bootstrap address, SASL_SSL, OAUTHBEARER and the gcp token provider."
+  }
+
+  assert {
+    condition     = output.github_variables.KAFKA_BACKEND == "managed" && !contains(keys(output.github_variables), "KAFKA_VM_NAME") && output.kafka_vm_name == null && output.kafka_data_disk == null
+    error_message = "Without a Kafka VM, github_variables must say KAFKA_BACKEND = managed and carry no KAFKA_VM_NAME."
+  }
+}
+
+run "managed_backend_subnet" {
+  command = plan
+
+  variables {
+    kafka_backend  = "managed"
+    create_network = false
+    subnetwork     = "default"
+  }
+
+  assert {
+    condition     = google_managed_kafka_cluster.this[0].gcp_config[0].access_config[0].network_configs[0].subnet == "projects/demo-project-123/regions/us-central1/subnetworks/default"
+    error_message = "On an existing network the cluster must get its addresses in var.subnetwork, as projects/P/regions/R/subnetworks/NAME."
+  }
+}
+
+run "managed_backend_subnet_and_bootstrap_overrides" {
+  command = plan
+
+  variables {
+    kafka_backend          = "managed"
+    managed_kafka_subnet   = "projects/net-host-123/regions/us-central1/subnetworks/kafka"
+    managed_kafka_capacity = { vcpu_count = 6, memory_bytes = 25769803776 }
+    kafka_bootstrap        = "bootstrap-abc.1a2b3c.us-central1.managedkafka.s.cloud.goog:9092"
+  }
+
+  assert {
+    condition     = google_managed_kafka_cluster.this[0].gcp_config[0].access_config[0].network_configs[0].subnet == "projects/net-host-123/regions/us-central1/subnetworks/kafka"
+    error_message = "managed_kafka_subnet must be the cluster's subnet."
+  }
+
+  assert {
+    condition     = google_managed_kafka_cluster.this[0].capacity_config[0].vcpu_count == "6" && google_managed_kafka_cluster.this[0].capacity_config[0].memory_bytes == "25769803776"
+    error_message = "managed_kafka_capacity must set the cluster's capacity."
+  }
+
+  assert {
+    condition     = output.kafka_bootstrap == "bootstrap-abc.1a2b3c.us-central1.managedkafka.s.cloud.goog:9092" && strcontains(one(regex("<<'ENV_EOF'\\n((?s:.*?)\\n)ENV_EOF", google_compute_instance.vm["producer"].metadata["startup-script"])), "KAFKA_BOOTSTRAP=bootstrap-abc.1a2b3c.us-central1.managedkafka.s.cloud.goog:9092\n")
+    error_message = "kafka_bootstrap must override the managed cluster's built address."
+  }
+}
+
+run "managed_backend_keeping_the_kafka_vm" {
+  command = plan
+
+  variables {
+    kafka_backend     = "managed"
+    kafka_vm_retained = true
+  }
+
+  assert {
+    condition     = contains(keys(google_compute_instance.vm), "kafka") && length(google_compute_disk.kafka_data) == 1 && length(google_compute_address.kafka) == 1 && length(google_compute_firewall.kafka_from_apps) == 1 && length(google_managed_kafka_cluster.this) == 1
+    error_message = "kafka_vm_retained must keep the Kafka VM, its disk, address and firewall next to the managed cluster."
+  }
+
+  assert {
+    condition     = strcontains(one(regex("<<'ENV_EOF'\\n((?s:.*?)\\n)ENV_EOF", google_compute_instance.vm["consumer"].metadata["startup-script"])), "KAFKA_BOOTSTRAP=bootstrap.turnstile-kafka.us-central1.managedkafka.demo-project-123.cloud.goog:9092\n")
+    error_message = "With kafka_vm_retained the apps must still use the managed cluster."
+  }
+}
+
+run "external_backend_with_scram" {
+  command = plan
+
+  variables {
+    kafka_backend              = "external"
+    kafka_bootstrap            = "b1.example.com:9093,b2.example.com:9093"
+    kafka_sasl_mechanism       = "SCRAM-SHA-512"
+    kafka_sasl_username        = "turnstile"
+    kafka_sasl_password_secret = "kafka-sasl-password"
+  }
+
+  assert {
+    condition     = toset(keys(google_compute_instance.vm)) == toset(["producer", "consumer"]) && length(google_compute_disk.kafka_data) == 0 && length(google_compute_address.kafka) == 0 && length(google_compute_firewall.kafka_from_apps) == 0 && length(google_compute_firewall.kafka_deny_others) == 0
+    error_message = "The external backend must create no Kafka VM, disk, address or Kafka firewall rule."
+  }
+
+  assert {
+    condition     = length(google_managed_kafka_cluster.this) == 0 && length(google_managed_kafka_topic.this) == 0 && length(google_project_iam_member.managed_kafka_client) == 0
+    error_message = "The external backend must create no managed cluster, topic or managedkafka.client grant."
+  }
+
+  assert {
+    condition = (
+      toset([for m in google_secret_manager_secret_iam_member.kafka_sasl_password : m.member]) == toset(["serviceAccount:turnstile-consumer@demo-project-123.iam.gserviceaccount.com", "serviceAccount:turnstile-producer@demo-project-123.iam.gserviceaccount.com"]) &&
+      alltrue([for m in google_secret_manager_secret_iam_member.kafka_sasl_password : m.role == "roles/secretmanager.secretAccessor" && m.secret_id == "projects/demo-project-123/secrets/kafka-sasl-password"]) &&
+      length([for m in google_project_iam_member.vm : m if strcontains(m.role, "secretmanager")]) == 0
+    )
+    error_message = "The app accounts must get secretAccessor on the password's secret only, never on the project."
+  }
+
+  assert {
+    condition = alltrue([
+      for k in ["producer", "consumer"] : alltrue([
+        for line in [
+          "KAFKA_BOOTSTRAP=b1.example.com:9093,b2.example.com:9093\n",
+          "KAFKA_SECURITY_PROTOCOL=SASL_SSL\n",
+          "KAFKA_SASL_MECHANISM=SCRAM-SHA-512\n",
+          "KAFKA_SASL_USERNAME=turnstile\n",
+          "KAFKA_SASL_PASSWORD_SECRET=projects/demo-project-123/secrets/kafka-sasl-password/versions/latest\n",
+        ] : strcontains(one(regex("<<'ENV_EOF'\\n((?s:.*?)\\n)ENV_EOF", google_compute_instance.vm[k].metadata["startup-script"])), line)
+      ]) && !strcontains(one(regex("<<'ENV_EOF'\\n((?s:.*?)\\n)ENV_EOF", google_compute_instance.vm[k].metadata["startup-script"])), "OAUTHBEARER")
+    ])
+    error_message = "Every app VM's vm.env must carry the external bootstrap, protocol, mechanism, user name and the secret version's name (never the password)."
+  }
+
+  assert {
+    condition     = contains(keys(google_project_service.this), "secretmanager.googleapis.com") && !contains(keys(google_project_service.this), "managedkafka.googleapis.com")
+    error_message = "The external backend with a secret must enable Secret Manager (and not Managed Kafka)."
+  }
+
+  assert {
+    condition     = output.kafka_bootstrap == "b1.example.com:9093,b2.example.com:9093" && output.github_variables.KAFKA_BACKEND == "external" && output.kafka_vm_name == null
+    error_message = "kafka_bootstrap must be the external cluster's, and github_variables must say KAFKA_BACKEND = external."
+  }
+}
+
+run "external_backend_secret_in_another_project" {
+  command = plan
+
+  variables {
+    kafka_backend                      = "external"
+    kafka_bootstrap                    = "kafka.internal:9092"
+    kafka_sasl_mechanism               = "PLAIN"
+    kafka_sasl_username                = "APIKEY123"
+    kafka_sasl_password_secret         = "projects/secrets-host-1/secrets/kafka"
+    kafka_sasl_password_secret_version = "3"
+  }
+
+  assert {
+    condition     = alltrue([for m in google_secret_manager_secret_iam_member.kafka_sasl_password : m.secret_id == "projects/secrets-host-1/secrets/kafka"]) && strcontains(one(regex("<<'ENV_EOF'\\n((?s:.*?)\\n)ENV_EOF", google_compute_instance.vm["producer"].metadata["startup-script"])), "KAFKA_SASL_PASSWORD_SECRET=projects/secrets-host-1/secrets/kafka/versions/3\n")
+    error_message = "A full secret name and a pinned version must reach the grant and vm.env as given."
+  }
+}
+
+run "external_backend_without_sasl" {
+  command = plan
+
+  variables {
+    kafka_backend           = "external"
+    kafka_bootstrap         = "kafka.internal:9092"
+    kafka_security_protocol = "PLAINTEXT"
+  }
+
+  assert {
+    condition     = length(google_secret_manager_secret_iam_member.kafka_sasl_password) == 0 && !contains(keys(google_project_service.this), "secretmanager.googleapis.com")
+    error_message = "Without SASL there must be no secret grant and no Secret Manager API."
+  }
+
+  assert {
+    condition     = strcontains(one(regex("<<'ENV_EOF'\\n((?s:.*?)\\n)ENV_EOF", google_compute_instance.vm["consumer"].metadata["startup-script"])), "KAFKA_SECURITY_PROTOCOL=PLAINTEXT\n") && !strcontains(one(regex("<<'ENV_EOF'\\n((?s:.*?)\\n)ENV_EOF", google_compute_instance.vm["consumer"].metadata["startup-script"])), "KAFKA_SASL")
+    error_message = "Without SASL, vm.env must carry the protocol and no SASL settings."
+  }
+}
+
+run "rejects_bootstrap_with_the_vm_backend" {
+  command = plan
+
+  variables {
+    kafka_bootstrap = "b1.example.com:9092"
+  }
+
+  expect_failures = [var.kafka_bootstrap]
+}
+
+run "rejects_external_without_bootstrap" {
+  command = plan
+
+  variables {
+    kafka_backend           = "external"
+    kafka_security_protocol = "PLAINTEXT"
+  }
+
+  expect_failures = [var.kafka_bootstrap]
+}
+
+run "rejects_managed_with_fewer_partitions_than_consumers" {
+  command = plan
+
+  variables {
+    kafka_backend    = "managed"
+    consumer_count   = 4
+    kafka_partitions = 3
+  }
+
+  expect_failures = [var.kafka_partitions]
+}
+
+run "rejects_an_unknown_backend" {
+  command = plan
+
+  variables {
+    kafka_backend = "msk"
+  }
+
+  expect_failures = [var.kafka_backend]
+}
+
+run "rejects_a_sasl_protocol_without_mechanism" {
+  command = plan
+
+  variables {
+    kafka_backend   = "external"
+    kafka_bootstrap = "kafka.internal:9092"
+  }
+
+  expect_failures = [var.kafka_sasl_mechanism]
+}
+
+run "rejects_sasl_over_plaintext" {
+  command = plan
+
+  variables {
+    kafka_backend              = "external"
+    kafka_bootstrap            = "kafka.internal:9092"
+    kafka_security_protocol    = "SSL"
+    kafka_sasl_mechanism       = "PLAIN"
+    kafka_sasl_username        = "u"
+    kafka_sasl_password_secret = "kafka-pw"
+  }
+
+  expect_failures = [var.kafka_sasl_mechanism]
+}
+
+run "rejects_sasl_without_the_secret" {
+  command = plan
+
+  variables {
+    kafka_backend        = "external"
+    kafka_bootstrap      = "kafka.internal:9092"
+    kafka_sasl_mechanism = "SCRAM-SHA-256"
+    kafka_sasl_username  = "u"
+  }
+
+  expect_failures = [var.kafka_sasl_password_secret]
+}
+
+run "rejects_sasl_settings_with_the_managed_backend" {
+  command = plan
+
+  variables {
+    kafka_backend              = "managed"
+    kafka_sasl_mechanism       = "PLAIN"
+    kafka_sasl_username        = "u"
+    kafka_sasl_password_secret = "kafka-pw"
+  }
+
+  expect_failures = [var.kafka_sasl_mechanism]
+}
+
+run "rejects_too_small_a_cluster" {
+  command = plan
+
+  variables {
+    kafka_backend          = "managed"
+    managed_kafka_capacity = { vcpu_count = 2, memory_bytes = 1073741824 }
+  }
+
+  expect_failures = [var.managed_kafka_capacity]
+}
+
+run "rejects_a_subnet_in_another_region" {
+  command = plan
+
+  variables {
+    kafka_backend        = "managed"
+    managed_kafka_subnet = "projects/demo-project-123/regions/europe-west1/subnetworks/default"
+  }
+
+  expect_failures = [var.managed_kafka_subnet]
+}
+
+run "rejects_keeping_the_kafka_vm_on_the_vm_backend" {
+  command = plan
+
+  variables {
+    kafka_vm_retained = true
+  }
+
+  expect_failures = [var.kafka_vm_retained]
 }

@@ -5,7 +5,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 )
 
-// More resources of terraform/: the Kafka data disk, BigQuery, Cloud
+// More resources of terraform/: the Kafka data disk, the managed Kafka
+// cluster and topics, the external cluster's secret grant, BigQuery, Cloud
 // Monitoring alerting and the optional GitHub deployer identity. As in
 // schemas.go, names, modes and block nesting follow the provider's
 // documentation (hashicorp/google v7); defaults, ForceNew and value validation
@@ -41,6 +42,60 @@ var moreSchemas = map[string]func() schema.Schema{
 			"users":                     strList(comp),
 			"self_link":                 str(comp),
 		}, nil)
+	},
+
+	// Managed Service for Apache Kafka (kafka_backend = managed). capacity's
+	// numbers are strings in the provider (TypeString), as here.
+	"google_managed_kafka_cluster": func() schema.Schema {
+		return resourceWith(attrs{
+			"cluster_id":       str(req),
+			"location":         str(req),
+			"project":          str(optc),
+			"labels":           strMap(opt),
+			"name":             str(comp),
+			"create_time":      str(comp),
+			"update_time":      str(comp),
+			"state":            str(comp),
+			"effective_labels": strMap(comp),
+			"terraform_labels": strMap(comp),
+		}, blocks{
+			"capacity_config": listBlock(1, 1, attrs{
+				"vcpu_count":   str(req),
+				"memory_bytes": str(req),
+			}, nil),
+			"gcp_config": listBlock(1, 1, attrs{
+				"kms_key": str(opt),
+			}, blocks{
+				"access_config": listBlock(1, 1, nil, blocks{
+					"network_configs": listBlock(1, many, attrs{"subnet": str(req)}, nil),
+				}),
+			}),
+			"broker_capacity_config": listBlock(0, 1, attrs{"disk_size_gib": str(optc)}, nil),
+			"rebalance_config":       listBlock(0, 1, attrs{"mode": str(opt)}, nil),
+		})
+	},
+
+	"google_managed_kafka_topic": func() schema.Schema {
+		return resourceWith(attrs{
+			"cluster":            str(req),
+			"location":           str(req),
+			"topic_id":           str(req),
+			"replication_factor": num(req),
+			"partition_count":    num(optc),
+			"configs":            strMap(optc),
+			"project":            str(optc),
+			"name":               str(comp),
+		}, nil)
+	},
+
+	"google_secret_manager_secret_iam_member": func() schema.Schema {
+		return resourceWith(attrs{
+			"secret_id": str(req),
+			"role":      str(req),
+			"member":    str(req),
+			"project":   str(optc),
+			"etag":      str(comp),
+		}, blocks{"condition": iamCondition()})
 	},
 
 	"google_compute_instance_iam_member": func() schema.Schema {
