@@ -36,7 +36,7 @@ type writeJob struct {
 	rows     []turnstile.WindowCount // the job's own copy
 	guarded  bool
 	epoch    uint64 // the partition's ownership epoch, written into the file
-	min, max int64     // offsets, for the log
+	min, max int64  // offsets, for the log
 
 	prev, prevSame *writeJob // the job submitted before, and the one before of the same partition
 	done           chan struct{}
