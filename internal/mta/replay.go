@@ -561,7 +561,14 @@ func (c *Converter) ReadInputs(ctx context.Context, ins []Input, workers int) er
 			for i := int(next.Add(1) - 1); i < len(ins) && ctx.Err() == nil; i = int(next.Add(1) - 1) {
 				if err := fr.readInput(ctx, first+i, ins[i]); err != nil {
 					errMu.Lock()
-					if i < errAt {
+					// The first file's error wins, but never a cancellation
+					// caused by another reader's failure (cancel, below)
+					// over that failure.
+					canceled := errors.Is(err, context.Canceled)
+					switch {
+					case errVal == nil,
+						!canceled && errors.Is(errVal, context.Canceled),
+						canceled == errors.Is(errVal, context.Canceled) && i < errAt:
 						errAt, errVal = i, err
 					}
 					errMu.Unlock()
