@@ -14,7 +14,7 @@ import (
 // freezeRuns is how many times TestFrozenConsumerNeverChangesTheLake
 // freezes a consumer: half of the runs with the windows topic, half
 // without.
-const freezeRuns = 10
+const freezeRuns = 20
 
 // TestFrozenConsumerNeverChangesTheLake freezes one of two consumers of a
 // 2-partition topic (SIGSTOP, as a long GC pause or a VM migration would)
