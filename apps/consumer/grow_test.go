@@ -119,6 +119,23 @@ func TestGrowingThePartitionsNeverCorruptsTheLake(t *testing.T) {
 		t.Errorf("the halted consumer exited with %v, want status 1 and the procedure named in its error:\n%s", exitErr, logs)
 	}
 
+	// Restarts without --accept-partitions refuse too, every time: the
+	// committed metadata still records 2 partitions (a halted consumer
+	// claims nothing, so no restart can record 4).
+	for restart := 1; restart <= 3; restart++ {
+		again := startConsumer(t, nil, "--config", writeProps(t, broker.Addr()), "--group", "grow", "--duration", "2s",
+			"--commit-interval", "200ms", "--max-future", "0", "--sink", "file://"+lakeDir+"/turnstile")
+		if !waitFor(30*time.Second, func() bool { return strings.Contains(again.logs.String(), "takes no more records") }) {
+			t.Errorf("restart %d after the growth did not halt:\n%s", restart, again.logs.String())
+		}
+		_ = again.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-again.done:
+		case <-time.After(60 * time.Second):
+			t.Fatalf("restart %d did not stop within 60s of SIGTERM:\n%s", restart, again.logs.String())
+		}
+	}
+
 	rows, err := windowRows(bucket)
 	if err != nil {
 		t.Fatal(err)

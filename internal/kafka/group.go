@@ -954,6 +954,9 @@ func (k *Group) assign(tp ckafka.TopicPartition) bool {
 		k.halt(fmt.Errorf("partition %d was last committed with the topic at %d partitions, and the topic has %d now", part, n, now))
 		return false
 	}
+	// Every commit records the count, a guarded partition's (which is never
+	// claimed) included.
+	k.p.SetPartitionCount(part, int(k.partitions.Load()))
 	return true
 }
 
@@ -1063,7 +1066,9 @@ func (k *Group) rebalance(ctx context.Context, c *ckafka.Consumer, ev ckafka.Eve
 			}
 		}
 		k.log.Info("partitions assigned", "partitions", partitionList(e.Partitions), "incremental", k.cooperative)
-		if k.fatal == nil {
+		if k.fatal == nil && k.halted == nil {
+			// A halted consumer claims nothing: a claim would record the
+			// new partition count and hide the change from the next start.
 			k.claim(budget, committed)
 		}
 		if k.halted != nil || k.fatal != nil {

@@ -234,6 +234,14 @@ func (p *Processor) Epoch(id int32) uint64 {
 	return 0
 }
 
+// SetPartitionCount records the topic's partition count under which the
+// partition is consumed from now on: its next Checkpoint commits it.
+func (p *Processor) SetPartitionCount(id int32, n int) {
+	if st, ok := p.parts[id]; ok {
+		st.partitions = n
+	}
+}
+
 // CommittedPartitions returns the topic's partition count that the
 // partition's restored metadata, or its Claim, recorded (0 when unknown).
 func (p *Processor) CommittedPartitions(id int32) int {
