@@ -261,9 +261,17 @@ func (k *Group) loop(ctx context.Context) error {
 	pl := newPoller(k.c)
 	k.pl.Store(pl)
 	go pl.run()
-	stopWatch := make(chan struct{})
-	defer close(stopWatch)
-	go k.watchCounts(stopWatch)
+	// The count watcher uses the consumer's handle: Run waits for it to end
+	// before it returns, so that it never runs into the consumer's Close.
+	stopWatch, watchDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		k.watchCounts(stopWatch)
+	}()
+	defer func() {
+		close(stopWatch)
+		<-watchDone
+	}()
 	ticker := time.NewTicker(100 * time.Millisecond)
 	defer ticker.Stop()
 	lastTick := k.cfg.Now()
@@ -669,7 +677,7 @@ func (k *Group) watchCounts(stop <-chan struct{}) {
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		err := k.checkCount(ctx)
 		cancel()
 		switch {
@@ -1016,6 +1024,14 @@ func (k *Group) rebalance(ctx context.Context, c *ckafka.Consumer, ev ckafka.Eve
 	defer cancel()
 	switch e := ev.(type) {
 	case ckafka.AssignedPartitions:
+		if err := ctx.Err(); err != nil {
+			// Run is stopping (or the consumer closing): take no partition.
+			// The client assigns them itself when the callback does not,
+			// but the processor owns none of them, so their records are
+			// ignored and nothing of theirs is committed.
+			k.log.Info("stopping: not taking the assigned partitions", "partitions", partitionList(e.Partitions))
+			return err
+		}
 		// Asked before the assignment starts fetches, which a metadata
 		// request on this handle would wait behind.
 		count, cerr := k.partitionCount(budget)
