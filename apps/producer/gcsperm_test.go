@@ -25,22 +25,7 @@ var inputReaderPermissions = []string{gcsiam.ObjectsList, gcsiam.ObjectsGet}
 // without either one the producer exits 1 with GCS's 403 naming it.
 func TestGCSInputPermissions(t *testing.T) {
 	const who = "turnstile-producer@p.iam.gserviceaccount.com"
-	srv := gcstest.New(t)
-	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host())
-	up, err := lake.NewGCSBucket(t.Context(), srv.Bucket())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer up.Close()
-	for _, p := range sample {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := up.Put(t.Context(), "raw/"+filepath.Base(p), data); err != nil {
-			t.Fatal(err)
-		}
-	}
+	srv := sampleOnGCS(t)
 	without := func(p string) []string {
 		var out []string
 		for _, q := range inputReaderPermissions {
@@ -77,4 +62,27 @@ func TestGCSInputPermissions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sampleOnGCS starts a GCS emulator for the test, points STORAGE_EMULATOR_HOST
+// at it, and uploads the sample files under raw/.
+func sampleOnGCS(t *testing.T) *gcstest.Server {
+	t.Helper()
+	srv := gcstest.New(t)
+	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host())
+	up, err := lake.NewGCSBucket(t.Context(), srv.Bucket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	for _, p := range sample {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := up.Put(t.Context(), "raw/"+filepath.Base(p), data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return srv
 }

@@ -16,9 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/turnstile-stream/turnstile-stream/internal/gcstest"
 	"github.com/turnstile-stream/turnstile-stream/internal/kafkatest"
-	"github.com/turnstile-stream/turnstile-stream/internal/lake"
 	"github.com/turnstile-stream/turnstile-stream/internal/mta"
 	"github.com/turnstile-stream/turnstile-stream/internal/publish/metrics"
 	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
@@ -492,22 +490,13 @@ func TestMetricsAndHealth(t *testing.T) {
 // glob and a gs:// prefix on the fake GCS: the same messages each time.
 func TestReplayInputForms(t *testing.T) {
 	dir := t.TempDir()
-	srv := gcstest.New(t)
-	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host())
-	up, err := lake.NewGCSBucket(t.Context(), srv.Bucket())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer up.Close()
+	srv := sampleOnGCS(t)
 	for _, p := range sample {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		os.WriteFile(filepath.Join(dir, filepath.Base(p)), data, 0o644)
-		if err := up.Put(t.Context(), "raw/"+filepath.Base(p), data); err != nil {
-			t.Fatal(err)
-		}
 	}
 	code, want, stderr := runProducer(context.Background(), append(append([]string{"--input"}, sample...), "--out", "-")...)
 	if code != exitOK || strings.Count(want, "\n") != 208 {
