@@ -982,7 +982,7 @@ func (k *Group) claim(ctx context.Context, tps []ckafka.TopicPartition) bool {
 		if tp.Offset < 0 || tp.Metadata == nil || *tp.Metadata == "" || !k.p.Owns(tp.Partition) || k.p.Guarded(tp.Partition) {
 			continue
 		}
-		meta, err := k.p.Claim(tp.Partition, int(k.partitions.Load()))
+		meta, err := k.p.Claim(tp.Partition)
 		if err != nil {
 			continue
 		}

@@ -213,15 +213,13 @@ func (e *ShapeError) Error() string {
 // a higher epoch than every owner before it. Window files carry their
 // writer's epoch, and a file of a higher epoch is never replaced
 // (lake.Sink.ReplaceWindowData): an owner that lost the partition without
-// knowing it cannot change what the new owner wrote. partitions is the
-// topic's partition count now.
-func (p *Processor) Claim(id int32, partitions int) (string, error) {
+// knowing it cannot change what the new owner wrote.
+func (p *Processor) Claim(id int32) (string, error) {
 	st, ok := p.parts[id]
 	if !ok {
 		return "", fmt.Errorf("partition %d is not assigned", id)
 	}
 	st.epoch++
-	st.partitions = partitions
 	return p.metadata(st, st.replayUntil), nil
 }
 
