@@ -1024,13 +1024,17 @@ func (k *Group) rebalance(ctx context.Context, c *ckafka.Consumer, ev ckafka.Eve
 	defer cancel()
 	switch e := ev.(type) {
 	case ckafka.AssignedPartitions:
-		if err := ctx.Err(); err != nil {
-			// Run is stopping (or the consumer closing): take no partition.
-			// The client assigns them itself when the callback does not,
-			// but the processor owns none of them, so their records are
-			// ignored and nothing of theirs is committed.
-			k.log.Info("stopping: not taking the assigned partitions", "partitions", partitionList(e.Partitions))
-			return err
+		if ctx.Err() != nil {
+			// Run is stopping (or the consumer closing): the client takes
+			// the assignment, so that its close goes on (a close that meets
+			// an assignment the callback refused hangs), but the processor
+			// owns none of the partitions: their records are ignored and
+			// nothing of theirs is committed.
+			k.log.Info("stopping: the assigned partitions are not restored", "partitions", partitionList(e.Partitions))
+			if k.cooperative {
+				return c.IncrementalAssign(e.Partitions)
+			}
+			return c.Assign(e.Partitions)
 		}
 		// Asked before the assignment starts fetches, which a metadata
 		// request on this handle would wait behind.
