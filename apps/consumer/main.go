@@ -260,12 +260,10 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 		if o.emitTopic != "" && txnID == "" {
 			txnID = defaultTransactionalID(o.group, o.client, o.instanceID, os.Hostname)
 		}
-		g, err := kafka.OpenGroup(ctx, proc, kafka.GroupConfig{
+		g, err := kafka.OpenGroup(ctx, kafka.GroupConfig{
 			Props: s.props, Group: o.group, Client: o.client, InstanceID: o.instanceID,
-			EmitTopic: o.emitTopic, TransactionalID: txnID,
-			Topic: o.topic, CommitInterval: o.commitInterval, IdleClose: s.idleClose, WriteTimeout: s.writeTimeout,
-			AcceptPartitions: o.acceptPartitions,
-			Logger:           log, Metrics: metrics, WindowSize: s.spec.Size(),
+			EmitTopic: o.emitTopic, TransactionalID: txnID, Topic: o.topic,
+			WindowSize: s.spec.Size(), Logger: log,
 		})
 		var cerr *kafka.ConfigError
 		if errors.As(err, &cerr) {
@@ -279,12 +277,16 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 		if o.emitTopic != "" {
 			log.Info("publishing closed windows", "emit_topic", o.emitTopic, "transactional_id", txnID)
 		}
-		if err := serveMetrics(ctx, o.metricsAddr, reg, g.Ready, log); err != nil {
+		drv := stream.NewDriver(proc, stream.DriverConfig{
+			CommitInterval: o.commitInterval, IdleClose: s.idleClose, WriteTimeout: s.writeTimeout,
+			AcceptPartitions: o.acceptPartitions, Logger: log,
+		})
+		if err := serveMetrics(ctx, o.metricsAddr, reg, drv.Ready, log); err != nil {
 			_ = g.Close()
 			fmt.Fprintln(stderr, "consumer:", err)
 			return exitUsage
 		}
-		runErr = g.Run(ctx)
+		runErr = g.Run(ctx, drv)
 		if err := g.Close(); err != nil {
 			log.Warn("closing the Kafka consumer", "err", err)
 		}

@@ -33,7 +33,6 @@ type Emitter struct {
 	timeout  time.Duration
 	backoff  time.Duration
 	log      *slog.Logger
-	aborts   func() // counts an aborted transaction
 	close    func()
 }
 
@@ -50,12 +49,12 @@ type txnProducer interface {
 // ErrFatal marks an error after which the consumer must stop: the emit
 // producer is unusable, typically fenced by another instance that uses the
 // same transactional.id. A supervisor restart recovers.
-var ErrFatal = errors.New("fatal transaction error")
+var ErrFatal = stream.ErrFatal
 
 // ErrAborted marks a transaction that was aborted: neither its rows nor its
 // offsets are visible to read_committed readers. The caller must rewind the
 // partition to its last committed state.
-var ErrAborted = errors.New("transaction aborted")
+var ErrAborted = stream.ErrAborted
 
 // txnError is how librdkafka classifies a transaction error (ckafka.Error has
 // these methods).
@@ -92,7 +91,7 @@ func isRetriable(err error) bool {
 // (emitConfig: it must hold bootstrap.servers and transactional.id) and
 // initialises its transactions, fencing an earlier producer with the same
 // transactional.id. The producer's librdkafka logs go to log.
-func NewEmitter(ctx context.Context, cm ckafka.ConfigMap, topic string, log *slog.Logger, metrics *stream.Metrics) (*Emitter, error) {
+func NewEmitter(ctx context.Context, cm ckafka.ConfigMap, topic string, log *slog.Logger) (*Emitter, error) {
 	p, auth, err := newProducer(cm, log)
 	if err != nil {
 		return nil, fmt.Errorf("emit producer: %w", err)
@@ -124,14 +123,11 @@ func NewEmitter(ctx context.Context, cm ckafka.ConfigMap, topic string, log *slo
 	}
 	e := newEmitter(p, topic, log)
 	e.close = closeProducer
-	if metrics != nil {
-		e.aborts = metrics.TxnAbort
-	}
 	return e, nil
 }
 
 func newEmitter(p txnProducer, topic string, log *slog.Logger) *Emitter {
-	return &Emitter{producer: p, topic: topic, timeout: 60 * time.Second, backoff: 100 * time.Millisecond, log: log, aborts: func() {}}
+	return &Emitter{producer: p, topic: topic, timeout: 60 * time.Second, backoff: 100 * time.Millisecond, log: log}
 }
 
 // Close closes the producer.
@@ -204,7 +200,6 @@ func (e *Emitter) fail(ctx context.Context, err error) error {
 		}
 		return fmt.Errorf("emit: transaction failed: %w; abort failed too, will retry: %v", err, aerr)
 	}
-	e.aborts()
 	return fmt.Errorf("emit: %w: %w", ErrAborted, err)
 }
 

@@ -66,7 +66,7 @@ func BenchmarkKafkaConsume(b *testing.B) {
 				sink := &lake.Sink{Bucket: lake.NewMemBucket(), Layout: lake.Layout{Prefix: "turnstile"}}
 				m := stream.NewMetrics(nil)
 				p := stream.New(stream.Config{Spec: spec, Sink: sink, Side: stream.LakeSide{Sink: sink}, Metrics: m})
-				k := NewGroup(c, p, GroupConfig{Topic: "bench", Metrics: m})
+				k := NewGroup(c, nil, GroupConfig{Topic: "bench"})
 				ctx, cancel := context.WithCancel(context.Background())
 				go func() {
 					for m.RecordsIn() < records {
@@ -75,7 +75,7 @@ func BenchmarkKafkaConsume(b *testing.B) {
 					cancel()
 				}()
 				start := time.Now()
-				if err := k.Run(ctx); err != nil {
+				if err := k.Run(ctx, stream.NewDriver(p, stream.DriverConfig{})); err != nil {
 					b.Fatal(err)
 				}
 				b.ReportMetric(records/time.Since(start).Seconds(), "records/s")

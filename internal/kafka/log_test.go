@@ -10,10 +10,7 @@ import (
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/turnstile-stream/turnstile-stream/internal/kafkatest"
-	"github.com/turnstile-stream/turnstile-stream/internal/lake"
 	"github.com/turnstile-stream/turnstile-stream/internal/publish"
-	"github.com/turnstile-stream/turnstile-stream/internal/stream"
-	"github.com/turnstile-stream/turnstile-stream/internal/window"
 )
 
 func TestLogLevel(t *testing.T) {
@@ -67,10 +64,7 @@ func TestEveryClientLogsThroughSlog(t *testing.T) {
 			return func() { _ = p.Close(t.Context()) }, nil
 		}},
 		{"group consumer", func(log *slog.Logger) (func(), error) {
-			sink := &lake.Sink{Bucket: lake.NewMemBucket(), Layout: lake.Layout{Prefix: "turnstile"}}
-			spec, _ := window.NewSpec(time.Minute, time.Minute, time.Minute)
-			proc := stream.New(stream.Config{Spec: spec, Sink: sink, Side: stream.LakeSide{Sink: sink}})
-			g, err := OpenGroup(t.Context(), proc, GroupConfig{Props: props(), Group: "g", Client: "c", Topic: "t", Logger: log})
+			g, err := OpenGroup(t.Context(), GroupConfig{Props: props(), Group: "g", Client: "c", Topic: "t", Logger: log})
 			if err != nil {
 				return nil, err
 			}
@@ -90,7 +84,7 @@ func TestEveryClientLogsThroughSlog(t *testing.T) {
 			}
 			pr := props()
 			pr["bootstrap.servers"] = b.Addr()
-			e, err := NewEmitter(t.Context(), emitConfig(pr, "c", "txn"), "t", log, nil)
+			e, err := NewEmitter(t.Context(), emitConfig(pr, "c", "txn"), "t", log)
 			if err != nil {
 				b.Close()
 				return nil, err

@@ -388,13 +388,13 @@ func TestEveryClientAnswersTokenRefresh(t *testing.T) {
 			sink := &lake.Sink{Bucket: lake.NewMemBucket(), Layout: lake.Layout{Prefix: "turnstile"}}
 			spec, _ := window.NewSpec(time.Minute, time.Minute, time.Minute)
 			proc := stream.New(stream.Config{Spec: spec, Sink: sink, Side: stream.LakeSide{Sink: sink}})
-			g, err := OpenGroup(t.Context(), proc, GroupConfig{Props: props(), Group: "g", Client: "c", Topic: "t", Logger: log})
+			g, err := OpenGroup(t.Context(), GroupConfig{Props: props(), Group: "g", Client: "c", Topic: "t", Logger: log})
 			if err != nil {
 				return nil, err
 			}
 			ctx, cancel := context.WithCancel(t.Context())
 			done := make(chan struct{})
-			go func() { defer close(done); _ = g.Run(ctx) }()
+			go func() { defer close(done); _ = g.Run(ctx, stream.NewDriver(proc, stream.DriverConfig{})) }()
 			return func() { cancel(); <-done; _ = g.Close() }, nil
 		}},
 		{"dead-letter producer", func(t *testing.T, log *slog.Logger) (func(), error) {
@@ -411,7 +411,7 @@ func TestEveryClientAnswersTokenRefresh(t *testing.T) {
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				if e, err := NewEmitter(ctx, emitConfig(props(), "c", "txn"), "t", log, nil); err == nil {
+				if e, err := NewEmitter(ctx, emitConfig(props(), "c", "txn"), "t", log); err == nil {
 					e.Close()
 				}
 			}()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/turnstile-stream/turnstile-stream/internal/lake"
 	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
@@ -41,79 +42,138 @@ type InputResult struct {
 }
 
 // RunInput processes r, one message value per line, as a single partition
-// named InputSource whose offsets are 1-based line numbers. At the end of the
-// input every window closes and is written. When ctx is cancelled first, it
-// stops reading, writes the side outputs and the windows already closed, and
-// leaves the open windows unwritten: a re-run writes them whole, under the
-// same names.
-//
-// Lines are read and parsed ahead, on a goroutine of its own (readLines), and
-// handed over in batches; the Processor takes them in order on the caller's
-// goroutine, so the output is the same as a line-by-line loop's.
+// named InputSource whose offsets are 1-based line numbers: a Driver with
+// DriverConfig.Once over a FileSource. At the end of the input every window
+// closes and is written. When ctx is cancelled first, it stops reading,
+// writes the side outputs and the windows already closed, and leaves the
+// open windows unwritten: a re-run writes them whole, under the same names.
 func RunInput(ctx context.Context, r io.Reader, p *Processor) (InputResult, error) {
-	var res InputResult
-	if err := p.Assign(0, InputSource, ""); err != nil {
-		return res, err
-	}
-	st := p.parts[0]
-	readCtx, stopReading := context.WithCancel(ctx)
-	defer stopReading()
-	batches, free := make(chan *lineBatch, 4), make(chan *lineBatch, 6)
-	go readLines(readCtx, r, batches, free)
-	var rec window.Record
-	for {
-		var b *lineBatch
-		if ctx.Err() == nil {
-			select {
-			case b = <-batches:
-			case <-ctx.Done():
-			}
-		}
-		if b == nil { // cancelled
-			res.Interrupted = true
-			_, _, err := p.Checkpoint(context.WithoutCancel(ctx), 0)
-			return res, err
-		}
-		for i := range b.lines {
-			l := &b.lines[i]
-			res.Lines++
-			value := b.data[l.v0:l.v1]
-			var recp *window.Record
-			if l.err == nil {
-				rec = window.Record{Time: l.time, Entries: l.entries, Exits: l.exits, Key: b.keys[l.k0:l.k1], Dedup: b.keys[l.k1:l.d1]}
-				recp = &rec
-			}
-			wrote, herr := p.handleParsed(ctx, st, res.Lines, value, recp, l.err)
-			if herr != nil {
-				return res, herr
-			}
-			// Nothing is committed in file mode: a checkpoint only writes out
-			// the side records (after the windows it waits for), so without
-			// side records the windows written behind need no wait here.
-			if (wrote || p.sideDue(st)) && p.holdsSide(st) {
-				if _, _, herr := p.Checkpoint(ctx, 0); herr != nil {
-					return res, herr
-				}
-				p.Committed(0)
-			}
-		}
-		if b.err != nil {
-			return res, fmt.Errorf("read input line %d: %w", res.Lines+1, b.err)
-		}
-		if b.eof {
-			break
-		}
+	src := NewFileSource(r)
+	err := NewDriver(p, DriverConfig{Once: true, Logger: p.cfg.Logger, Now: p.cfg.Now}).Run(ctx, src)
+	return InputResult{Lines: src.lines, Interrupted: !src.eof && ctx.Err() != nil}, err
+}
+
+// FileSource is a Source over a finite input, one message value per line:
+// one partition, 0, whose offsets are 1-based line numbers, for a Driver
+// with DriverConfig.Once. Lines are read and parsed ahead, on a goroutine
+// of its own (readLines), and handed over in batches, in order. It keeps no
+// commits, cannot pause, and has no log end or partition count.
+type FileSource struct {
+	r       io.Reader
+	started bool
+	stop    context.CancelFunc
+	batches chan *lineBatch
+	free    chan *lineBatch
+	cur     *lineBatch // the batch whose events the Driver holds
+	events  []Event
+	recs    []window.Record
+	lines   int64 // lines handed over
+	eof     bool  // the end of the input was handed over
+	err     error // a read error, handed over after the lines before it
+	stopped bool
+}
+
+// NewFileSource returns a FileSource reading r.
+func NewFileSource(r io.Reader) *FileSource {
+	return &FileSource{r: r, batches: make(chan *lineBatch, 4), free: make(chan *lineBatch, 6)}
+}
+
+// Poll hands over the assignment of partition 0 first, then the lines in
+// batches, then EventEnd. The events of a batch stay valid until the next
+// call.
+func (s *FileSource) Poll(ctx context.Context, wait time.Duration) ([]Event, error) {
+	if s.cur != nil {
 		select {
-		case free <- b: // for readLines to reuse
+		case s.free <- s.cur: // for readLines to reuse
 		default:
 		}
+		s.cur = nil
 	}
-	if err := p.Flush(ctx, 0); err != nil {
-		return res, err
+	switch {
+	case s.stopped || s.eof:
+		return nil, ErrStopped
+	case s.err != nil:
+		return nil, s.err
+	case !s.started:
+		s.started = true
+		readCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		s.stop = stop
+		go readLines(readCtx, s.r, s.batches, s.free)
+		return []Event{{Kind: EventAssigned, Parts: []int32{0}}}, nil
 	}
-	p.Committed(0)
-	return res, nil
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	var b *lineBatch
+	select {
+	case b = <-s.batches:
+	case <-t.C:
+		return nil, nil
+	case <-ctx.Done():
+		return nil, nil
+	}
+	s.cur = b
+	s.events, s.recs = s.events[:0], s.recs[:0]
+	for i := range b.lines {
+		l := &b.lines[i]
+		s.lines++
+		ev := Event{Kind: EventRecord, Offset: s.lines, Value: b.data[l.v0:l.v1], Err: l.err}
+		if l.err == nil {
+			s.recs = append(s.recs, window.Record{Time: l.time, Entries: l.entries, Exits: l.exits,
+				Key: b.keys[l.k0:l.k1], Dedup: b.keys[l.k1:l.d1]})
+		}
+		s.events = append(s.events, ev)
+	}
+	// Point the records at their parses only now: recs may have grown.
+	for i, j := 0, 0; i < len(s.events); i++ {
+		if s.events[i].Err == nil {
+			s.events[i].Rec = &s.recs[j]
+			j++
+		}
+	}
+	switch {
+	case b.err != nil:
+		s.err = fmt.Errorf("read input line %d: %w", s.lines+1, b.err)
+	case b.eof:
+		s.eof = true
+		s.events = append(s.events, Event{Kind: EventEnd})
+	}
+	return s.events, nil
 }
+
+// Stop stops reading.
+func (s *FileSource) Stop() {
+	s.stopped = true
+	if s.stop != nil {
+		s.stop()
+	}
+}
+
+// Pause does nothing: a Driver with Once never pauses.
+func (s *FileSource) Pause(...int32) {}
+
+// Resume does nothing: a Driver with Once never pauses.
+func (s *FileSource) Resume(int32, int64) {}
+
+// LogEnd reports that the log end is not known.
+func (s *FileSource) LogEnd(context.Context, int32, bool) (int64, int64, bool) { return 0, 0, false }
+
+// PartitionCount returns 1.
+func (s *FileSource) PartitionCount(context.Context) (int, error) { return 1, nil }
+
+// Committed reports that nothing was committed.
+func (s *FileSource) Committed(_ context.Context, parts []int32) ([]Offset, error) {
+	out := make([]Offset, len(parts))
+	for i, part := range parts {
+		out[i] = Offset{Part: part, Offset: -1}
+	}
+	return out, nil
+}
+
+// Commit keeps nothing: a finite input is read again from its start.
+func (s *FileSource) Commit(context.Context, []Offset, []turnstile.WindowCount) error { return nil }
+
+// Claim keeps nothing.
+func (s *FileSource) Claim(context.Context, []Offset) error { return nil }
 
 // lineBatchSize is how many lines readLines hands over at once.
 const lineBatchSize = 512

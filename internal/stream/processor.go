@@ -114,6 +114,8 @@ type partition struct {
 
 	inflight []*writeJob // window files handed to the write-behind, in order
 	retry    []*writeJob // window files whose write failed (first) or was skipped, to write again in order
+
+	run runState // the Driver's rules of the run (driver.go)
 }
 
 // New returns a Processor.
@@ -149,8 +151,8 @@ type Checkpoint struct {
 	Rows []turnstile.WindowCount
 }
 
-// Source names the lake objects of a partition: "p3" for Kafka partition 3.
-func Source(partition int32) string { return "p" + strconv.Itoa(int(partition)) }
+// PartitionSource names the lake objects of a partition: "p3" for Kafka partition 3.
+func PartitionSource(partition int32) string { return "p" + strconv.Itoa(int(partition)) }
 
 // Assign starts a partition. metadata is what the last Checkpoint of the
 // partition stored with its committed offset ("" when there is none). An
@@ -158,12 +160,11 @@ func Source(partition int32) string { return "p" + strconv.Itoa(int(partition)) 
 // committed under another window shape, which the caller must not override,
 // else a format it does not know (the caller may Assign again with "" and
 // Guard the partition).
+//
+// A partition assigned again starts over in the same state object, its run
+// state (the Driver's) kept.
 func (p *Processor) Assign(id int32, source, metadata string) error {
-	if old, ok := p.parts[id]; ok {
-		p.settle(old)
-		old.engine.Release()
-	}
-	st := &partition{id: id, source: source, engine: window.New(p.cfg.Spec, p.keys, id), pos: -1, replayUntil: -1}
+	st := p.start(id, source)
 	if metadata != "" {
 		m, err := ParseMetadata(metadata)
 		if err != nil {
@@ -178,10 +179,35 @@ func (p *Processor) Assign(id int32, source, metadata string) error {
 		st.partitions = m.Partitions
 		p.cfg.Logger.Info("partition restored", "partition", id, "watermark", formatTime(m.Watermark), "replay_until_offset", m.Pos, "epoch", m.Epoch)
 	}
-	st.wmGauge = p.cfg.Metrics.watermarkGauge(id)
-	p.parts[id] = st
 	p.setWatermark(st)
 	return nil
+}
+
+// start (re)starts a partition with no watermark and no position: a new
+// state object, or the one it has, its writes settled and its window
+// engine released first.
+func (p *Processor) start(id int32, source string) *partition {
+	st := p.parts[id]
+	if st == nil {
+		st = &partition{}
+		p.parts[id] = st
+	} else {
+		p.settle(st)
+		st.engine.Release()
+		*st = partition{run: st.run}
+	}
+	st.id, st.source, st.pos, st.replayUntil = id, source, -1, -1
+	st.engine = window.New(p.cfg.Spec, p.keys, id)
+	st.wmGauge = p.cfg.Metrics.watermarkGauge(id)
+	return st
+}
+
+// reset drops what a partition holds since its last commit, keeping the
+// partition assigned (and its run state): the Driver restores it from its
+// last commit before it takes records again.
+func (p *Processor) reset(st *partition) {
+	p.start(st.id, st.source)
+	p.updateOpen()
 }
 
 // ShapeError is Assign's error for commit metadata written under another
@@ -223,68 +249,9 @@ func (p *Processor) Claim(id int32) (string, error) {
 	return p.metadata(st, st.replayUntil), nil
 }
 
-// Epoch returns the ownership epoch of a partition (0 when it is not
-// assigned or was never claimed).
-func (p *Processor) Epoch(id int32) uint64 {
-	if st, ok := p.parts[id]; ok {
-		return st.epoch
-	}
-	return 0
-}
-
-// SetPartitionCount records the topic's partition count under which the
-// partition is consumed from now on: its next Checkpoint commits it.
-func (p *Processor) SetPartitionCount(id int32, n int) {
-	if st, ok := p.parts[id]; ok {
-		st.partitions = n
-	}
-}
-
-// CommittedPartitions returns the topic's partition count that the
-// partition's restored metadata, or its Claim, recorded (0 when unknown).
-func (p *Processor) CommittedPartitions(id int32) int {
-	if st, ok := p.parts[id]; ok {
-		return st.partitions
-	}
-	return 0
-}
-
 func (p *Processor) metadata(st *partition, pos int64) string {
 	return Metadata{Watermark: st.engine.Watermark(), Pos: pos, Epoch: st.epoch,
 		Partitions: st.partitions, Shape: p.cfg.Spec.Shape()}.String()
-}
-
-// Position returns the offset of the last record handled on a partition, or
-// -1 when there is none.
-func (p *Processor) Position(id int32) int64 {
-	if st, ok := p.parts[id]; ok {
-		return st.pos
-	}
-	return -1
-}
-
-// Guard marks a partition that starts without usable commit metadata (none,
-// or of an unknown format: offsets reset with Kafka's tools, or committed by
-// another program). Its watermark and replay position are unknown, so the
-// first windows it closes may hold only part of their records. For as long as
-// it stays assigned, its window files are created only where none exists. An
-// existing file with other content is kept whole (counted in
-// windows_kept_total) and the rebuilt rows are dropped; an existing file with
-// the same content counts as written, and its rows are emitted again, since
-// nothing tells whether their first emission was committed (the emit key lets
-// a reader drop the repeat).
-func (p *Processor) Guard(id int32) {
-	if st, ok := p.parts[id]; ok {
-		st.guarded = true
-	}
-}
-
-// Replaying reports whether the partition has not yet handled every record
-// that was handled before its restore: its replay from the committed offset
-// is not done.
-func (p *Processor) Replaying(id int32) bool {
-	st, ok := p.parts[id]
-	return ok && st.pos < st.replayUntil
 }
 
 // Committed tells the Processor that the last Checkpoint of a partition was
@@ -292,9 +259,13 @@ func (p *Processor) Replaying(id int32) bool {
 // with all the rows emitted since the last commit.
 func (p *Processor) Committed(id int32) {
 	if st, ok := p.parts[id]; ok {
-		st.dirty = false
-		st.pending = st.pending[:0]
+		p.committed(st)
 	}
+}
+
+func (p *Processor) committed(st *partition) {
+	st.dirty = false
+	st.pending = st.pending[:0]
 }
 
 // Revoke forgets a partition: its open windows are rebuilt by its next owner.
@@ -306,18 +277,6 @@ func (p *Processor) Revoke(id int32) {
 	delete(p.parts, id)
 	p.cfg.Metrics.forget(id)
 	p.updateOpen()
-}
-
-// Owns reports whether the partition is assigned.
-func (p *Processor) Owns(id int32) bool { _, ok := p.parts[id]; return ok }
-
-// Partitions returns the assigned partitions.
-func (p *Processor) Partitions() []int32 {
-	out := make([]int32, 0, len(p.parts))
-	for id := range p.parts {
-		out = append(out, id)
-	}
-	return out
 }
 
 // maxSide is how many rejected and late records a partition gathers before
@@ -478,6 +437,10 @@ func (p *Processor) Advance(ctx context.Context, id int32, idle time.Duration) (
 	if !ok {
 		return false, nil
 	}
+	return p.advance(ctx, st, idle)
+}
+
+func (p *Processor) advance(ctx context.Context, st *partition, idle time.Duration) (bool, error) {
 	st.engine.Advance(int64(idle / time.Second))
 	return p.emit(ctx, st)
 }
@@ -490,6 +453,10 @@ func (p *Processor) Checkpoint(ctx context.Context, id int32) (cp Checkpoint, ok
 	if !found {
 		return Checkpoint{}, false, nil
 	}
+	return p.checkpoint(ctx, st)
+}
+
+func (p *Processor) checkpoint(ctx context.Context, st *partition) (cp Checkpoint, ok bool, err error) {
 	if _, err := p.emit(ctx, st); err != nil {
 		return Checkpoint{}, false, err
 	}
@@ -555,6 +522,10 @@ func (p *Processor) Flush(ctx context.Context, id int32) error {
 	if !ok {
 		return nil
 	}
+	return p.flush(ctx, st)
+}
+
+func (p *Processor) flush(ctx context.Context, st *partition) error {
 	if err := p.settleWrites(ctx, st); err != nil {
 		return err
 	}
@@ -594,10 +565,4 @@ func formatTime(unix int64) string {
 		return "none"
 	}
 	return time.Unix(unix, 0).UTC().Format(time.DateTime)
-}
-
-// Guarded reports whether the partition was Guarded.
-func (p *Processor) Guarded(id int32) bool {
-	st, ok := p.parts[id]
-	return ok && st.guarded
 }

@@ -39,7 +39,7 @@ func value(scp, ts, id string) []byte {
 func TestCheckpointCommitsOldestOpenOffset(t *testing.T) {
 	ctx := context.Background()
 	p, b := newTestProcessor(t, true)
-	if err := p.Assign(3, Source(3), ""); err != nil {
+	if err := p.Assign(3, PartitionSource(3), ""); err != nil {
 		t.Fatal(err)
 	}
 	steps := []struct {
@@ -216,7 +216,7 @@ func TestSideRecordsFlushedInBoundedBatches(t *testing.T) {
 func TestIdleClosedWindowsAreCommitted(t *testing.T) {
 	ctx := context.Background()
 	p, b := newTestProcessor(t, true)
-	if err := p.Assign(0, Source(0), ""); err != nil {
+	if err := p.Assign(0, PartitionSource(0), ""); err != nil {
 		t.Fatal(err)
 	}
 	for i, v := range [][]byte{value("01", "2024-07-22 10:01:00", "a"), value("02", "2024-07-22 10:02:00", "b")} {
@@ -268,7 +268,7 @@ func TestFutureTimestampIsRejected(t *testing.T) {
 			p, b := newTestProcessor(t, false)
 			p.cfg.MaxFuture = tc.maxFuture
 			p.cfg.Now = func() time.Time { return now }
-			if err := p.Assign(0, Source(0), ""); err != nil {
+			if err := p.Assign(0, PartitionSource(0), ""); err != nil {
 				t.Fatal(err)
 			}
 			input := [][]byte{
@@ -317,7 +317,7 @@ func TestSideRecordsBoundedByBytes(t *testing.T) {
 	ctx := context.Background()
 	p, b := newTestProcessor(t, false)
 	p.cfg.MaxSideBytes = 1 << 20
-	if err := p.Assign(0, Source(0), ""); err != nil {
+	if err := p.Assign(0, PartitionSource(0), ""); err != nil {
 		t.Fatal(err)
 	}
 	big := []byte("A002,R051,01,59 ST,NQR456W,BMT,07-22-24,10:00:00,REGULAR," + strings.Repeat("9", 300_000) + ",1,id,2024-07-22 10:00:00")
@@ -383,7 +383,7 @@ func TestClockGuardReadsClockRarely(t *testing.T) {
 	now := time.Date(2024, 7, 22, 10, 3, 0, 0, time.UTC)
 	p.cfg.MaxFuture = time.Hour
 	p.cfg.Now = func() time.Time { reads++; return now }
-	if err := p.Assign(0, Source(0), ""); err != nil {
+	if err := p.Assign(0, PartitionSource(0), ""); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Date(2024, 7, 22, 10, 0, 0, 0, time.UTC)
@@ -435,7 +435,7 @@ func TestDuplicatesAcrossPartitions(t *testing.T) {
 			ctx := t.Context()
 			p, bucket := newTestProcessor(t, false)
 			for id, values := range tc.feed {
-				if err := p.Assign(id, Source(id), ""); err != nil {
+				if err := p.Assign(id, PartitionSource(id), ""); err != nil {
 					t.Fatal(err)
 				}
 				for off, v := range values {

@@ -201,12 +201,11 @@ func (p *Processor) retryWrites(ctx context.Context, st *partition) error {
 	return nil
 }
 
-// Writing reports whether window files of the partition handed to the
+// writing reports whether window files of the partition handed to the
 // write-behind are still being written. Jobs finish in order, so the last
 // one's being done means every one is.
-func (p *Processor) Writing(id int32) bool {
-	st, ok := p.parts[id]
-	if !ok || len(st.inflight) == 0 {
+func (p *Processor) writing(st *partition) bool {
+	if len(st.inflight) == 0 {
 		return false
 	}
 	select {

@@ -77,7 +77,7 @@ func newGateProcessor(t *testing.T, gate chan struct{}) (*Processor, *gateBucket
 	b := &gateBucket{MemBucket: lake.NewMemBucket(), gate: gate}
 	sink := &lake.Sink{Bucket: b, Layout: lake.Layout{Prefix: "turnstile"}}
 	p := New(Config{Spec: spec, Sink: sink, Side: LakeSide{Sink: sink}, Index: true, KeepRows: true})
-	if err := p.Assign(0, Source(0), ""); err != nil {
+	if err := p.Assign(0, PartitionSource(0), ""); err != nil {
 		t.Fatal(err)
 	}
 	return p, b
