@@ -26,7 +26,6 @@ import (
 	"io"
 	"iter"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"runtime"
@@ -38,6 +37,7 @@ import (
 	"github.com/turnstile-stream/turnstile-stream/internal/kafka"
 	"github.com/turnstile-stream/turnstile-stream/internal/mta"
 	"github.com/turnstile-stream/turnstile-stream/internal/ops"
+	"github.com/turnstile-stream/turnstile-stream/internal/producer"
 	"github.com/turnstile-stream/turnstile-stream/internal/publish"
 	"github.com/turnstile-stream/turnstile-stream/internal/publish/metrics"
 	"github.com/turnstile-stream/turnstile-stream/internal/synthetic"
@@ -61,71 +61,46 @@ func main() {
 	os.Exit(code)
 }
 
-// options are the parsed, validated flags.
-type options struct {
-	inputs       []string
-	synthetic    bool
-	turnstiles   int
-	rate         float64
-	speed        float64
-	seed         uint64
-	start        time.Time
-	count        int64
-	maxDelta     int64
-	topic        string
-	configPath   string
-	props        kafka.Properties
-	createTopic  bool
-	partitions   int
-	out          string
-	flushTimeout time.Duration
-	log          *slog.Logger // on stderr, as --log-format and --log-level say
-	metricsAddr  string
-	from, to     time.Time // replay: the event-time range; zero = open
-	tempDir      string
-	logJSON      bool
-}
-
 // inputList is a repeatable --input flag.
 type inputList []string
 
 func (l *inputList) String() string     { return strings.Join(*l, " ") }
 func (l *inputList) Set(s string) error { *l = append(*l, s); return nil }
 
-// parseFlags parses and validates args. Errors are usage errors.
-func parseFlags(args []string, stderr io.Writer) (options, error) {
-	var o options
+// parseFlags parses args into a Config, not yet validated. Errors are usage
+// errors.
+func parseFlags(args []string, stderr io.Writer) (producer.Config, error) {
+	var c producer.Config
 	var inputs inputList
-	var start, logFormat, logLevel, from, to string
 	fs := flag.NewFlagSet("producer", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Var(&inputs, "input", "MTA turnstile files to replay, plain or .gz: a `FILE`, a directory (its files), a quoted glob, or gs://BUCKET/PREFIX (repeat the flag, or list more after it)")
-	fs.BoolVar(&o.synthetic, "synthetic", false, "generate a synthetic live feed instead of replaying files")
-	fs.IntVar(&o.turnstiles, "turnstiles", 200, "synthetic: number of turnstiles")
-	fs.Float64Var(&o.rate, "rate", 100, "synthetic: messages per second")
-	fs.Float64Var(&o.speed, "speed", 0, "replay: seconds of readings per wall second, 0 = as fast as possible; synthetic: event-time seconds per wall second, 0 = 1 (real time)")
-	fs.Uint64Var(&o.seed, "seed", 1, "synthetic: random seed; the same seed, --start and --count give byte-identical messages")
-	fs.StringVar(&start, "start", "", "synthetic: event time of the first message, \"YYYY-MM-DD HH:MM:SS\" (UTC) or RFC 3339; default now")
-	fs.Int64Var(&o.count, "count", 0, "synthetic: number of messages, 0 = unlimited")
-	fs.Int64Var(&o.maxDelta, "max-delta", mta.DefaultMaxDelta, "replay: largest ENTRIES or EXITS delta taken as real; above it (or negative) the reading is skipped as a reset")
-	fs.StringVar(&o.topic, "topic", "mta-turnstile", "Kafka topic")
-	fs.StringVar(&o.configPath, "config", "", "librdkafka properties `FILE` (key=value, # comments, ${ENV} values); required unless --out is set")
-	fs.BoolVar(&o.createTopic, "create-topic", false, "create the topic through the AdminClient when it is missing")
-	fs.IntVar(&o.partitions, "partitions", 4, "partitions of a topic made by --create-topic")
-	fs.StringVar(&o.out, "out", "", "write message values to this file instead of Kafka, one per line; - is stdout")
-	fs.DurationVar(&o.flushTimeout, "flush-timeout", publish.DefaultFlushTimeout, "how long to wait for outstanding deliveries at the end or on SIGINT/SIGTERM")
-	fs.StringVar(&logFormat, "log-format", "text", "log format on stderr: text or json")
-	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics, /healthz and /readyz on this `ADDR` (host:port); empty = off")
-	fs.StringVar(&from, "from", "", "replay: send only readings at or after this event `TIME`: YYYY-MM-DD, \"YYYY-MM-DD HH:MM:SS\" or RFC 3339 (the files' naive time, read as UTC)")
-	fs.StringVar(&to, "to", "", "replay: send only readings before this event `TIME` (same formats as --from)")
-	fs.StringVar(&o.tempDir, "temp-dir", "", "replay: `DIR` for the spill file of sorted runs that do not fit in memory; default $TMPDIR or /tmp")
+	fs.BoolVar(&c.Synthetic, "synthetic", false, "generate a synthetic live feed instead of replaying files")
+	fs.IntVar(&c.Turnstiles, "turnstiles", 200, "synthetic: number of turnstiles")
+	fs.Float64Var(&c.Rate, "rate", 100, "synthetic: messages per second")
+	fs.Float64Var(&c.Speed, "speed", 0, "replay: seconds of readings per wall second, 0 = as fast as possible; synthetic: event-time seconds per wall second, 0 = 1 (real time)")
+	fs.Uint64Var(&c.Seed, "seed", 1, "synthetic: random seed; the same seed, --start and --count give byte-identical messages")
+	fs.StringVar(&c.Start, "start", "", "synthetic: event time of the first message, \"YYYY-MM-DD HH:MM:SS\" (UTC) or RFC 3339; default now")
+	fs.Int64Var(&c.Count, "count", 0, "synthetic: number of messages, 0 = unlimited")
+	fs.Int64Var(&c.MaxDelta, "max-delta", mta.DefaultMaxDelta, "replay: largest ENTRIES or EXITS delta taken as real; above it (or negative) the reading is skipped as a reset")
+	fs.StringVar(&c.Topic, "topic", "mta-turnstile", "Kafka topic")
+	fs.StringVar(&c.ConfigPath, "config", "", "librdkafka properties `FILE` (key=value, # comments, ${ENV} values); required unless --out is set")
+	fs.BoolVar(&c.CreateTopic, "create-topic", false, "create the topic through the AdminClient when it is missing")
+	fs.IntVar(&c.Partitions, "partitions", 4, "partitions of a topic made by --create-topic")
+	fs.StringVar(&c.Out, "out", "", "write message values to this file instead of Kafka, one per line; - is stdout")
+	fs.DurationVar(&c.FlushTimeout, "flush-timeout", publish.DefaultFlushTimeout, "how long to wait for outstanding deliveries at the end or on SIGINT/SIGTERM")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log format on stderr: text or json")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve /metrics, /healthz and /readyz on this `ADDR` (host:port); empty = off")
+	fs.StringVar(&c.From, "from", "", "replay: send only readings at or after this event `TIME`: YYYY-MM-DD, \"YYYY-MM-DD HH:MM:SS\" or RFC 3339 (the files' naive time, read as UTC)")
+	fs.StringVar(&c.To, "to", "", "replay: send only readings before this event `TIME` (same formats as --from)")
+	fs.StringVar(&c.TempDir, "temp-dir", "", "replay: `DIR` for the spill file of sorted runs that do not fit in memory; default $TMPDIR or /tmp")
 	// Flags may follow the files of --input FILE...: parse, take the files
 	// up to the next flag, and parse again from there.
 	var files []string
 	for rest := args; ; {
 		if err := fs.Parse(rest); err != nil {
-			return o, err
+			return c, err
 		}
 		rest = fs.Args()
 		i := 0
@@ -137,126 +112,30 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			break
 		}
 	}
-	o.inputs = inputs
+	c.Inputs = inputs
 	if len(files) > 0 {
 		if len(inputs) == 0 {
-			return o, fmt.Errorf("unexpected argument %q (input files go after --input)", files[0])
+			return c, fmt.Errorf("unexpected argument %q (input files go after --input)", files[0])
 		}
-		o.inputs = append(o.inputs, files...)
+		c.Inputs = append(c.Inputs, files...)
 	}
-	var err error
-	if o.log, err = ops.NewLogger(stderr, logFormat, logLevel); err != nil {
-		return o, err
-	}
-	switch {
-	case len(o.inputs) == 0 && !o.synthetic:
-		return o, errors.New("choose a source: --input FILE... or --synthetic")
-	case len(o.inputs) > 0 && o.synthetic:
-		return o, errors.New("--input and --synthetic are exclusive")
-	case o.speed < 0:
-		return o, fmt.Errorf("--speed %v: must not be negative", o.speed)
-	case o.maxDelta < 0:
-		return o, fmt.Errorf("--max-delta %d: must not be negative", o.maxDelta)
-	case o.topic == "" && o.out == "":
-		return o, errors.New("--topic must not be empty")
-	case o.createTopic && o.out != "":
-		return o, errors.New("--create-topic needs Kafka; it cannot be used with --out")
-	case o.createTopic && o.partitions < 1:
-		return o, fmt.Errorf("--partitions %d: must be at least 1", o.partitions)
-	case o.flushTimeout <= 0:
-		return o, fmt.Errorf("--flush-timeout %v: must be positive", o.flushTimeout)
-	}
-	if o.metricsAddr != "" {
-		if _, _, err := net.SplitHostPort(o.metricsAddr); err != nil {
-			return o, fmt.Errorf("--metrics-addr %q: want host:port (e.g. :9102): %w", o.metricsAddr, err)
-		}
-	}
-	o.logJSON = logFormat == "json"
-	for _, in := range o.inputs {
-		if mta.IsGCS(in) {
-			if _, _, err := mta.ParseGCS(in); err != nil {
-				return o, fmt.Errorf("--input %w", err)
-			}
-		} else if _, err := mta.ExpandLocal(in); err != nil {
-			return o, fmt.Errorf("--input: %w", err)
-		}
-	}
-	if o.synthetic && (from != "" || to != "" || o.tempDir != "") {
-		return o, errors.New("--from, --to and --temp-dir are for --input replays, not --synthetic")
-	}
-	if o.from, err = parseEventTime("--from", from); err != nil {
-		return o, err
-	}
-	if o.to, err = parseEventTime("--to", to); err != nil {
-		return o, err
-	}
-	if !o.from.IsZero() && !o.to.IsZero() && !o.from.Before(o.to) {
-		return o, fmt.Errorf("--from %s is not before --to %s", from, to)
-	}
-	if o.tempDir != "" {
-		if st, err := os.Stat(o.tempDir); err != nil {
-			return o, fmt.Errorf("--temp-dir: %w", err)
-		} else if !st.IsDir() {
-			return o, fmt.Errorf("--temp-dir %s: not a directory", o.tempDir)
-		}
-	}
-	if o.synthetic {
-		if o.speed == 0 {
-			o.speed = 1
-		}
-		o.start = time.Now().UTC().Truncate(time.Second)
-		if start != "" {
-			t, err := parseStart(start)
-			if err != nil {
-				return o, err
-			}
-			o.start = t
-		}
-		cfg := o.syntheticConfig()
-		if err := cfg.Validate(); err != nil {
-			return o, fmt.Errorf("--synthetic: %w", err)
-		}
-	}
-	if o.out == "" {
-		if o.configPath == "" {
-			return o, errors.New("--config FILE is required to send to Kafka (or use --out - to write to stdout)")
-		}
-		props, err := kafka.Load(o.configPath)
-		if err != nil {
-			return o, fmt.Errorf("--config: %w", err)
-		}
-		if props["bootstrap.servers"] == "" {
-			return o, fmt.Errorf("--config %s: bootstrap.servers is not set", o.configPath)
-		}
-		o.props = props
-	}
-	return o, nil
+	return c, nil
 }
 
-// parseEventTime parses --from or --to; empty is the zero time.
-func parseEventTime(flagName, s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
+// kafkaProperties loads the --config properties file of a run that sends to
+// Kafka; it returns nil for --out.
+func kafkaProperties(cfg *producer.Settings) (kafka.Properties, error) {
+	if cfg.Out != "" {
+		return nil, nil
 	}
-	for _, layout := range []string{time.DateOnly, turnstile.TimestampLayout, time.RFC3339} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), nil
-		}
+	props, err := kafka.Load(cfg.ConfigPath)
+	if err != nil {
+		return nil, fmt.Errorf("--config: %w", err)
 	}
-	return time.Time{}, fmt.Errorf("%s %q: want YYYY-MM-DD, \"YYYY-MM-DD HH:MM:SS\" or RFC 3339", flagName, s)
-}
-
-func parseStart(s string) (time.Time, error) {
-	for _, layout := range []string{turnstile.TimestampLayout, time.RFC3339} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), nil
-		}
+	if props["bootstrap.servers"] == "" {
+		return nil, fmt.Errorf("--config %s: bootstrap.servers is not set", cfg.ConfigPath)
 	}
-	return time.Time{}, fmt.Errorf("--start %q: want \"YYYY-MM-DD HH:MM:SS\" or RFC 3339", s)
-}
-
-func (o *options) syntheticConfig() synthetic.Config {
-	return synthetic.Config{Turnstiles: o.turnstiles, Rate: o.rate, Speed: o.speed, Seed: o.seed, Start: o.start, Count: o.count}
+	return props, nil
 }
 
 // run is the whole program; it returns the exit code.
@@ -266,20 +145,34 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if status != nil {
 		stderr = status
 	}
-	o, err := parseFlags(args, stderr)
+	usage := func(err error) int {
+		fmt.Fprintf(stderr, "producer: %v\nRun producer -h for the flags.\n", err)
+		return exitUsage
+	}
+	flags, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "producer: %v\nRun producer -h for the flags.\n", err)
-		return exitUsage
+		return usage(err)
 	}
-	log := o.log
+	log, err := ops.NewLogger(stderr, flags.LogFormat, flags.LogLevel)
+	if err != nil {
+		return usage(err)
+	}
+	cfg, err := flags.Validate(time.Now())
+	if err != nil {
+		return usage(err)
+	}
+	props, err := kafkaProperties(cfg)
+	if err != nil {
+		return usage(err)
+	}
 	var counters publish.Counters
 	var ready atomic.Bool
 
-	if o.metricsAddr != "" {
-		srv, err := ops.Listen(ctx, o.metricsAddr, ops.Handler(metrics.NewRegistry(&counters), ready.Load), log)
+	if cfg.MetricsAddr != "" {
+		srv, err := ops.Listen(ctx, cfg.MetricsAddr, ops.Handler(metrics.NewRegistry(&counters), ready.Load), log)
 		if err != nil {
 			log.Error("cannot serve metrics", "err", err)
 			return exitFailure
@@ -292,7 +185,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	// The sink first: a bad Kafka configuration shows before a long load.
-	sink, code := openSink(ctx, &o, stdout, &counters, log)
+	sink, code := openSink(ctx, cfg, props, stdout, &counters, log)
 	if sink == nil {
 		return code
 	}
@@ -300,16 +193,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// 10 s otherwise. It stops before the summary.
 	var progress *mta.Progress
 	stopProgress := func() {}
-	if !o.synthetic {
+	if !cfg.Synthetic {
 		progress = &mta.Progress{}
-		stopProgress = startProgress(ctx, progress, o.logJSON, status, log)
+		stopProgress = startProgress(ctx, progress, cfg.LogFormat == "json", status, log)
 	}
 	defer stopProgress()
 
-	src, done, err := source(ctx, &o, &counters, progress, log)
+	src, done, err := source(ctx, cfg, &counters, progress, log)
 	if err != nil {
 		stopProgress()
-		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.flushTimeout)
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.FlushTimeout)
 		sink.Close(closeCtx) // nothing was sent
 		cancel()
 		if ctx.Err() != nil {
@@ -323,7 +216,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 
 	ready.Store(true)
-	s, err := publish.Run(ctx, src, publish.Config{Sink: sink, Counters: &counters, FlushTimeout: o.flushTimeout, Logger: log})
+	s, err := publish.Run(ctx, src, publish.Config{Sink: sink, Counters: &counters, FlushTimeout: cfg.FlushTimeout, Logger: log})
 	ready.Store(false)
 	stopProgress()
 	if err != nil {
@@ -372,14 +265,15 @@ func terminal(w io.Writer) *mta.StatusLine {
 
 // source reads the replay's files or sets up the synthetic feed. done, called
 // after the run, logs how the replay went and returns its error.
-func source(ctx context.Context, o *options, counters *publish.Counters, progress *mta.Progress, log *slog.Logger) (src iter.Seq2[*turnstile.Record, time.Duration], done func() error, err error) {
-	if o.synthetic {
-		feed, err := synthetic.New(o.syntheticConfig())
+func source(ctx context.Context, cfg *producer.Settings, counters *publish.Counters, progress *mta.Progress, log *slog.Logger) (src iter.Seq2[*turnstile.Record, time.Duration], done func() error, err error) {
+	if cfg.Synthetic {
+		f := cfg.Feed
+		feed, err := synthetic.New(f)
 		if err != nil {
 			return nil, nil, err
 		}
-		log.Info("synthetic feed", "turnstiles", o.turnstiles, "rate", o.rate, "speed", o.speed,
-			"seed", o.seed, "start", o.start.Format(turnstile.TimestampLayout), "count", o.count)
+		log.Info("synthetic feed", "turnstiles", f.Turnstiles, "rate", f.Rate, "speed", f.Speed,
+			"seed", f.Seed, "start", f.Start.Format(turnstile.TimestampLayout), "count", f.Count)
 		return func(yield func(*turnstile.Record, time.Duration) bool) {
 			for rec, due := range feed.Records() {
 				if !yield(rec, due) {
@@ -389,7 +283,7 @@ func source(ctx context.Context, o *options, counters *publish.Counters, progres
 			}
 		}, func() error { return nil }, nil
 	}
-	rp, err := readReplay(ctx, o, progress, log)
+	rp, err := readReplay(ctx, cfg, progress, log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -415,20 +309,20 @@ func source(ctx context.Context, o *options, counters *publish.Counters, progres
 			"messages", st.Deltas, "took", time.Since(began).Round(time.Millisecond).String())
 		return errors.Join(rp.Err(), rp.Close())
 	}
-	return publish.ByEventTime(records, o.speed), done, nil
+	return publish.ByEventTime(records, cfg.Speed), done, nil
 }
 
 // readReplay resolves the inputs and reads them into a Replay.
-func readReplay(ctx context.Context, o *options, progress *mta.Progress, log *slog.Logger) (*mta.Replay, error) {
+func readReplay(ctx context.Context, cfg *producer.Settings, progress *mta.Progress, log *slog.Logger) (*mta.Replay, error) {
 	began := time.Now()
-	ins, err := mta.Resolve(ctx, o.inputs, log)
+	ins, err := mta.Resolve(ctx, cfg.Inputs, log)
 	if err != nil {
 		return nil, err
 	}
 	defer ins.Close()
 	progress.SetFiles(len(ins.List))
-	c, err := mta.NewConverter(mta.WithMaxDelta(o.maxDelta), mta.WithLogger(log), mta.WithRange(o.from, o.to),
-		mta.WithTempDir(o.tempDir), mta.WithProgress(progress))
+	c, err := mta.NewConverter(mta.WithMaxDelta(cfg.MaxDelta), mta.WithLogger(log), mta.WithRange(cfg.FromTime, cfg.ToTime),
+		mta.WithTempDir(cfg.TempDir), mta.WithProgress(progress))
 	if err != nil {
 		return nil, err
 	}
@@ -455,34 +349,34 @@ func readReplay(ctx context.Context, o *options, progress *mta.Progress, log *sl
 	return rp, nil
 }
 
-// openSink opens the line writer or the Kafka producer (creating the topic if
-// asked). On failure it returns a nil sink and the exit code.
-func openSink(ctx context.Context, o *options, stdout io.Writer, counters *publish.Counters, log *slog.Logger) (publish.Sink, int) {
-	switch o.out {
+// openSink opens the line writer or the Kafka producer with props (creating
+// the topic if asked). On failure it returns a nil sink and the exit code.
+func openSink(ctx context.Context, cfg *producer.Settings, props kafka.Properties, stdout io.Writer, counters *publish.Counters, log *slog.Logger) (publish.Sink, int) {
+	switch cfg.Out {
 	case "":
 	case "-":
 		return publish.NewLineWriter(stdout, counters), exitOK
 	default:
-		f, err := os.Create(o.out)
+		f, err := os.Create(cfg.Out)
 		if err != nil {
 			log.Error("cannot create --out file", "err", err)
 			return nil, exitFailure
 		}
 		return &fileSink{LineWriter: publish.NewLineWriter(f, counters), f: f}, exitOK
 	}
-	log.Info("kafka producer", "topic", o.topic, "config", o.configPath, "properties", o.props.Redacted(),
+	log.Info("kafka producer", "topic", cfg.Topic, "config", cfg.ConfigPath, "properties", props.Redacted(),
 		"forced", fmt.Sprintf("enable.idempotence=true acks=all linger.ms=%d", kafka.LingerMS))
-	p, err := kafka.NewProducer(kafka.ProducerConfig{Props: o.props, Topic: o.topic, Counters: counters, Logger: log})
+	p, err := kafka.NewProducer(kafka.ProducerConfig{Props: props, Topic: cfg.Topic, Counters: counters, Logger: log})
 	if err != nil {
-		log.Error("bad kafka configuration", "config", o.configPath, "err", err)
+		log.Error("bad kafka configuration", "config", cfg.ConfigPath, "err", err)
 		return nil, exitUsage
 	}
-	if o.createTopic {
+	if cfg.CreateTopic {
 		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		_, err := p.EnsureTopic(tctx, o.topic, o.partitions)
+		_, err := p.EnsureTopic(tctx, cfg.Topic, cfg.Partitions)
 		cancel()
 		if err != nil {
-			log.Error("cannot create topic", "topic", o.topic, "err", err)
+			log.Error("cannot create topic", "topic", cfg.Topic, "err", err)
 			p.Close(context.WithoutCancel(ctx))
 			return nil, exitFailure
 		}
