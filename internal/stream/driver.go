@@ -607,5 +607,3 @@ func partList(offsets []Offset) []int32 {
 	}
 	return out
 }
-
-
