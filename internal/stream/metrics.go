@@ -136,10 +136,6 @@ func (m *Metrics) PartitionPaused() { m.paused.Inc() }
 // PartitionResumed counts one fewer paused partition.
 func (m *Metrics) PartitionResumed() { m.paused.Dec() }
 
-// Metrics returns the metrics the Processor counts into (Config.Metrics, or
-// its own unregistered ones).
-func (p *Processor) Metrics() *Metrics { return p.cfg.Metrics }
-
 func (m *Metrics) forget(partition int32) {
 	p := strconv.Itoa(int(partition))
 	m.watermarkSeconds.DeleteLabelValues(p)
