@@ -151,7 +151,7 @@ func (e *Emitter) Commit(ctx context.Context, meta *ckafka.ConsumerGroupMetadata
 	if err := e.producer.BeginTransaction(); err != nil {
 		return e.fail(tctx, fmt.Errorf("begin transaction: %w", err))
 	}
-	if err := e.produce(rows, size); err != nil {
+	if err := e.produce(tctx, rows, size); err != nil {
 		return e.fail(tctx, err)
 	}
 	if err := e.retry(tctx, "send offsets", func() error { return e.producer.SendOffsetsToTransaction(tctx, offsets, meta) }); err != nil {
@@ -203,10 +203,15 @@ func (e *Emitter) fail(ctx context.Context, err error) error {
 	return fmt.Errorf("emit: %w: %w", ErrAborted, err)
 }
 
+// queueFullWait is how long produce waits for room in a full producer queue
+// before it tries again.
+const queueFullWait = 10 * time.Millisecond
+
 // produce queues one window message per row, in the open transaction. The
 // key, a row's window key, differs for every row, so that a reader can drop
-// a repeat.
-func (e *Emitter) produce(rows []turnstile.WindowCount, size time.Duration) error {
+// a repeat. While the producer's queue is full it waits for room, within
+// ctx: when ctx ends first it returns an error that wraps ctx's.
+func (e *Emitter) produce(ctx context.Context, rows []turnstile.WindowCount, size time.Duration) error {
 	for i := range rows {
 		key, value, headers := turnstile.EncodeWindowMessage(&rows[i], size)
 		hs := make([]ckafka.Header, len(headers))
@@ -226,7 +231,10 @@ func (e *Emitter) produce(rows []turnstile.WindowCount, size time.Duration) erro
 			}
 			var kerr ckafka.Error
 			if errors.As(err, &kerr) && kerr.Code() == ckafka.ErrQueueFull {
-				time.Sleep(10 * time.Millisecond)
+				if serr := sleep(ctx, queueFullWait); serr != nil {
+					return fmt.Errorf("emit: produce to %s: the producer's queue stayed full (row %d of %d) until time ran out: %w",
+						e.topic, i+1, len(rows), serr)
+				}
 				continue
 			}
 			return fmt.Errorf("emit: produce to %s: %w", e.topic, err)

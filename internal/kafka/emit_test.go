@@ -27,7 +27,9 @@ func (e txnErr) TxnRequiresAbort() bool { return e.aborted }
 // fakeTxn records the calls of a transaction and fails the ones it is told to.
 type fakeTxn struct {
 	calls    []string
-	produced int
+	produced int                // Produce calls that queued a message
+	produces int                // Produce calls
+	produce  []error            // errors for Produce to return, in order, before it queues
 	fail     map[string][]error // errors to return, in order, per call
 }
 
@@ -42,6 +44,12 @@ func (f *fakeTxn) next(call string) error {
 
 func (f *fakeTxn) BeginTransaction() error { return f.next("begin") }
 func (f *fakeTxn) Produce(*ckafka.Message, chan ckafka.Event) error {
+	f.produces++
+	if len(f.produce) > 0 {
+		err := f.produce[0]
+		f.produce = f.produce[1:]
+		return err
+	}
 	f.produced++
 	return nil
 }
@@ -121,5 +129,75 @@ func TestEmitterRetriableUntilTimeout(t *testing.T) {
 	}
 	if n := strings.Count(strings.Join(fake.calls, " "), "commit"); n < 2 {
 		t.Errorf("commit tried %d times, want retries", n)
+	}
+}
+
+// queueFull returns n queue-full errors, as Produce returns them while the
+// producer's queue is full, then the error last.
+func queueFull(n int, last error) []error {
+	errs := make([]error, n, n+1)
+	for i := range errs {
+		errs[i] = ckafka.NewError(ckafka.ErrQueueFull, "Local: Queue full", false)
+	}
+	if last != nil {
+		errs = append(errs, last)
+	}
+	return errs
+}
+
+// TestEmitterQueueFull checks the wait for room in a full producer queue: it
+// ends when the queue has room, and, when the context or the emitter's time
+// ends first, at once, with an abort and an error that wraps the context's.
+// The fake's queue stays full for 20 calls and then fails with an error of
+// its own, so that a wait that does not watch the context ends too, with the
+// wrong error.
+func TestEmitterQueueFull(t *testing.T) {
+	ranOut := errors.New("the fake's queue-full answers ran out")
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	past, cancelPast := context.WithDeadline(context.Background(), time.Unix(0, 0))
+	defer cancelPast()
+	for _, tc := range []struct {
+		name         string
+		ctx          context.Context
+		timeout      time.Duration // the emitter's; 0: the default
+		produce      []error
+		wantErr      error // nil: success
+		wantProduces int
+		wantCalls    string
+	}{
+		{name: "room after a wait", ctx: context.Background(), produce: queueFull(3, nil),
+			wantProduces: 4, wantCalls: "begin send_offsets commit"},
+		{name: "cancelled context", ctx: cancelled, produce: queueFull(20, ranOut),
+			wantErr: context.Canceled, wantProduces: 1, wantCalls: "begin abort"},
+		{name: "caller's budget spent", ctx: past, produce: queueFull(20, ranOut),
+			wantErr: context.DeadlineExceeded, wantProduces: 1, wantCalls: "begin abort"},
+		{name: "emitter's time spent", ctx: context.Background(), timeout: -1, produce: queueFull(20, ranOut),
+			wantErr: context.DeadlineExceeded, wantProduces: 1, wantCalls: "begin abort"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := &fakeTxn{produce: tc.produce}
+			e := newEmitter(fake, "windows", slog.New(slog.DiscardHandler))
+			if tc.timeout != 0 {
+				e.timeout = tc.timeout
+			}
+			meta, err := ckafka.NewTestConsumerGroupMetadata("g")
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = e.Commit(tc.ctx, meta, 5*time.Minute, []turnstile.WindowCount{{End: 1721642700}}, nil)
+			switch {
+			case tc.wantErr == nil && err != nil:
+				t.Fatalf("Commit: %v, want success", err)
+			case tc.wantErr != nil && (!errors.Is(err, tc.wantErr) || !errors.Is(err, ErrAborted)):
+				t.Fatalf("Commit: %v, want an error wrapping %v and ErrAborted", err, tc.wantErr)
+			}
+			if fake.produces != tc.wantProduces {
+				t.Errorf("Produce called %d times, want %d", fake.produces, tc.wantProduces)
+			}
+			if got := strings.Join(fake.calls, " "); got != tc.wantCalls {
+				t.Errorf("calls %q, want %q", got, tc.wantCalls)
+			}
+		})
 	}
 }

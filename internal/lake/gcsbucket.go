@@ -14,12 +14,12 @@ import (
 	"syscall"
 	"time"
 
+	"cloud.google.com/go/auth/credentials"
 	"cloud.google.com/go/storage"
 	gax "github.com/googleapis/gax-go/v2"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
-	"google.golang.org/api/option/internaloption"
 	htransport "google.golang.org/api/transport/http"
 )
 
@@ -317,21 +317,28 @@ func (o *options) retryBudget() time.Duration {
 	return time.Duration(o.maxAttempts) * (per + o.maxBackoff)
 }
 
-// attemptTimeoutClient returns the HTTP client that storage.NewClient would
-// make, with a timeout on each request: a stalled attempt fails with a
-// timeout and is retried. The timeout covers reading the response body.
+// attemptTimeoutClient returns an HTTP client that authenticates as the one
+// storage.NewClient would make, with a timeout on each request: a stalled
+// attempt fails with a timeout and is retried. The timeout covers reading the
+// response body.
+//
+// It is built from public options only. Against GCS, the credentials are
+// Application Default Credentials with the scopes storage.NewClient asks for,
+// found by the auth library as storage.NewClient finds them; against an
+// emulator (STORAGE_EMULATOR_HOST) the client sends none. The endpoint is not
+// the HTTP client's business: storage.NewClient picks it, emulator included.
 func attemptTimeoutClient(ctx context.Context, d time.Duration) (*http.Client, error) {
-	// The options storage.NewClient starts from, for GCS or for an emulator.
 	var opts []option.ClientOption
 	if host := os.Getenv("STORAGE_EMULATOR_HOST"); host == "" {
-		opts = append(opts,
-			option.WithScopes(storage.ScopeFullControl, "https://www.googleapis.com/auth/cloud-platform"),
-			internaloption.WithDefaultEndpointTemplate("https://storage.UNIVERSE_DOMAIN/storage/v1/"),
-			internaloption.WithDefaultMTLSEndpoint("https://storage.mtls.googleapis.com/storage/v1/"),
-			internaloption.WithDefaultUniverseDomain("googleapis.com"),
-			internaloption.EnableNewAuthLibrary())
+		creds, err := credentials.DetectDefault(&credentials.DetectOptions{
+			Scopes: []string{storage.ScopeFullControl, "https://www.googleapis.com/auth/cloud-platform"},
+		})
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, option.WithAuthCredentials(creds))
 	} else {
-		opts = append(opts, option.WithoutAuthentication(), internaloption.SkipDialSettingsValidation())
+		opts = append(opts, option.WithoutAuthentication())
 	}
 	hc, _, err := htransport.NewClient(ctx, opts...)
 	if err != nil {

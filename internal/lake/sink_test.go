@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -136,88 +135,6 @@ func TestSinkPutSide(t *testing.T) {
 		t.Errorf("DecodeSide = %+v, %v", got, err)
 	}
 }
-
-// TestSinkPutSideNeverLosesARecord writes side records as two writers of one
-// partition do when their batches differ: one writes offsets 15, 20 and 25
-// from offset 15 and commits past 25; the other (a replay after a crash, or
-// an instance that lost the partition in a rebalance and has not noticed
-// yet) read only up to offset 17 and writes 15 alone from offset 15. Then
-// both write their batches again. Every record must stay in the lake (repeats
-// are allowed: side output is at least once), no object may change once
-// written, and writing a batch again adds no object.
-func TestSinkPutSideNeverLosesARecord(t *testing.T) {
-	rec := func(off int64) SideRecord {
-		return SideRecord{Reason: "field_count", Source: "p0", Partition: ptr(int32(0)), Offset: off, Value: fmt.Sprint("v", off)}
-	}
-	batches := []struct {
-		first int64
-		recs  []SideRecord
-	}{
-		{15, []SideRecord{rec(15), rec(20), rec(25)}},
-		{15, []SideRecord{rec(15)}}, // same first offset, fewer records
-		{15, []SideRecord{rec(15), rec(20), rec(25)}},
-		{15, []SideRecord{rec(15)}},
-	}
-	for name, b := range backends(t) {
-		t.Run(name, func(t *testing.T) {
-			ctx := t.Context()
-			sink := &Sink{Bucket: b, Layout: Layout{Prefix: "turnstile"}}
-			written := map[string][]byte{}
-			for i, batch := range batches {
-				obj, _, err := sink.PutSide(ctx, Rejected, "p0", batch.first, batch.recs)
-				if err != nil {
-					t.Fatalf("batch %d: %v", i, err)
-				}
-				for n, data := range written {
-					if got, err := b.Get(ctx, n); err != nil || !bytes.Equal(got, data) {
-						t.Errorf("batch %d (%s) changed %s, written before", i, obj, n)
-					}
-				}
-				data, err := b.Get(ctx, obj)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if got, err := DecodeSide(data); err != nil || !slices.Equal(offsets(got), offsets(batch.recs)) {
-					t.Fatalf("batch %d: %s holds offsets %v, %v; want %v", i, obj, offsets(got), err, offsets(batch.recs))
-				}
-				written[obj] = data
-			}
-			names, err := b.List(ctx, sink.Layout.SidePrefix(Rejected))
-			if err != nil {
-				t.Fatal(err)
-			}
-			seen := map[int64]bool{}
-			for _, n := range names {
-				data, _ := b.Get(ctx, n)
-				recs, err := DecodeSide(data)
-				if err != nil {
-					t.Fatalf("%s: %v", n, err)
-				}
-				for _, r := range recs {
-					seen[r.Offset] = true
-				}
-			}
-			for _, off := range []int64{15, 20, 25} {
-				if !seen[off] {
-					t.Errorf("the record at offset %d is lost; side objects %v", off, names)
-				}
-			}
-			if len(names) != 2 {
-				t.Errorf("side objects %v, want 2: one per distinct batch", names)
-			}
-		})
-	}
-}
-
-func offsets(recs []SideRecord) []int64 {
-	out := make([]int64, len(recs))
-	for i, r := range recs {
-		out[i] = r.Offset
-	}
-	return out
-}
-
-func ptr[T any](v T) *T { return &v }
 
 // TestSinkCreateWindows checks that CreateWindows never replaces a window
 // file: the same bytes count as written, other bytes are kept as they were.

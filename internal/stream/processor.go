@@ -70,7 +70,7 @@ type Config struct {
 // does.
 type Processor struct {
 	cfg   Config
-	keys  *window.Keys
+	keys  *window.Keys[turnstile.Key]
 	parts map[int32]*partition
 
 	parser turnstile.Parser
@@ -89,7 +89,7 @@ type Processor struct {
 type partition struct {
 	id     int32
 	source string
-	engine *window.Engine
+	engine *window.Engine[turnstile.Key]
 
 	// guarded: the partition was restored without usable commit metadata, so
 	// a replay may rebuild a window from part of its records; its window
@@ -138,7 +138,7 @@ func New(cfg Config) *Processor {
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
 	}
-	return &Processor{cfg: cfg, keys: window.NewKeys(hashSeed()), parts: make(map[int32]*partition),
+	return &Processor{cfg: cfg, keys: newKeys(), parts: make(map[int32]*partition),
 		slots: make(chan struct{}, cfg.WriteAhead)}
 }
 
@@ -350,7 +350,10 @@ func (p *Processor) handleParsed(ctx context.Context, st *partition, offset int6
 		return p.emit(ctx, st)
 	}
 	m.valid.Inc()
-	r := st.engine.Add(rec, offset)
+	r, err := st.engine.Add(rec, offset)
+	if err != nil {
+		return false, fmt.Errorf("partition %d: %w", st.id, err)
+	}
 	if r.SplitKey {
 		m.splitKeys.Inc()
 		var f [len(turnstile.KeyFields)][]byte
@@ -417,12 +420,12 @@ func (p *Processor) emit(ctx context.Context, st *partition) (bool, error) {
 			return false, err
 		}
 	}
-	err := st.engine.Emit(func(c *window.Closed) error { return p.writeWindow(ctx, st, c) })
+	err := st.engine.Emit(func(c *window.Closed[turnstile.Key]) error { return p.writeWindow(ctx, st, c) })
 	p.updateOpen()
 	return err == nil, err
 }
 
-func (p *Processor) writeWindow(ctx context.Context, st *partition, c *window.Closed) error {
+func (p *Processor) writeWindow(ctx context.Context, st *partition, c *window.Closed[turnstile.Key]) error {
 	if len(c.Rows) == 0 {
 		return nil // no file for an empty emission
 	}
@@ -529,7 +532,7 @@ func (p *Processor) flush(ctx context.Context, st *partition) error {
 	if err := p.settleWrites(ctx, st); err != nil {
 		return err
 	}
-	err := st.engine.Flush(func(c *window.Closed) error { return p.writeWindow(ctx, st, c) })
+	err := st.engine.Flush(func(c *window.Closed[turnstile.Key]) error { return p.writeWindow(ctx, st, c) })
 	p.updateOpen()
 	if err == nil {
 		err = p.settleWrites(ctx, st)

@@ -50,13 +50,13 @@ type writeJob struct {
 
 // submit hands a closed window to the write-behind. It blocks while
 // Config.WriteAhead jobs are in flight.
-func (p *Processor) submit(ctx context.Context, st *partition, c *window.Closed) error {
+func (p *Processor) submit(ctx context.Context, st *partition, c *window.Closed[turnstile.Key]) error {
 	end := time.Unix(c.End, 0).UTC()
 	name, err := p.cfg.Sink.WindowName(end, st.source)
 	if err != nil {
 		return fmt.Errorf("write window file: %w", err)
 	}
-	j := &writeJob{st: st, end: end, name: name, rows: append([]turnstile.WindowCount(nil), c.Rows...),
+	j := &writeJob{st: st, end: end, name: name, rows: windowCounts(c),
 		guarded: st.guarded, epoch: st.epoch, min: c.MinOffset, max: c.MaxOffset, prev: p.lastJob, done: make(chan struct{})}
 	if n := len(st.inflight); n > 0 {
 		j.prevSame = st.inflight[n-1]

@@ -3,6 +3,7 @@ package turnstile
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"time"
 )
 
@@ -107,6 +108,35 @@ func SplitKey(b []byte, fields *[len(KeyFields)][]byte) bool {
 	}
 	fields[len(fields)-1] = b
 	return true
+}
+
+// DecodeKey returns the Key that a grouping key encoded by AppendKey holds,
+// or an error when b is not such an encoding. The Key's fields share one
+// allocation.
+func DecodeKey(b []byte) (Key, error) {
+	var f [len(KeyFields)][]byte
+	if !SplitKey(b, &f) {
+		return Key{}, fmt.Errorf("%q is not a grouping key as turnstile.Message.AppendKey encodes it", b)
+	}
+	n := 0
+	for _, fi := range f {
+		n += len(fi)
+	}
+	buf := make([]byte, 0, n)
+	var ends [len(KeyFields)]int
+	for j := range f {
+		buf = append(buf, f[j]...)
+		ends[j] = len(buf)
+	}
+	all := string(buf)
+	field := func(j int) string {
+		if j == 0 {
+			return all[:ends[0]]
+		}
+		return all[ends[j-1]:ends[j]]
+	}
+	return Key{CA: field(0), Unit: field(1), SCP: field(2), Station: field(3),
+		LineName: field(4), Division: field(5), Desc: field(6)}, nil
 }
 
 // AppendDedup appends the identity of the message among those with the same

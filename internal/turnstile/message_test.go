@@ -6,7 +6,7 @@ import (
 )
 
 // keyOf parses a value and returns its AppendKey encoding and key fields,
-// after checking that SplitKey gives the fields back.
+// after checking that SplitKey and DecodeKey give the fields back.
 func keyOf(t *testing.T, value string) (string, [len(KeyFields)]string, bool) {
 	t.Helper()
 	var p Parser
@@ -27,6 +27,13 @@ func keyOf(t *testing.T, value string) (string, [len(KeyFields)]string, bool) {
 		if string(split[i]) != fields[i] {
 			t.Fatalf("SplitKey(%q) gives field %d %q, the message has %q", key, i, split[i], fields[i])
 		}
+	}
+	k, err := DecodeKey(key)
+	if err != nil {
+		t.Fatalf("DecodeKey refused the key %q of %q: %v", key, value, err)
+	}
+	if got := [...]string{k.CA, k.Unit, k.SCP, k.Station, k.LineName, k.Division, k.Desc}; got != fields {
+		t.Fatalf("DecodeKey(%q) = %q, the message has %q", key, got, fields)
 	}
 	return string(key), fields, true
 }
@@ -113,8 +120,8 @@ func FuzzAppendKey(f *testing.F) {
 	})
 }
 
-// TestSplitKeyRefuses checks that SplitKey refuses what AppendKey never
-// writes.
+// TestSplitKeyRefuses checks that SplitKey and DecodeKey refuse what
+// AppendKey never writes.
 func TestSplitKeyRefuses(t *testing.T) {
 	for _, b := range []string{
 		"", "A002", "A,B,C,D,E,F", "A,B,C,D,E,F,G,H", // six fields, eight fields
@@ -125,6 +132,9 @@ func TestSplitKeyRefuses(t *testing.T) {
 		var fields [len(KeyFields)][]byte
 		if SplitKey([]byte(b), &fields) {
 			t.Errorf("SplitKey(%q) = true, %q", b, fields)
+		}
+		if k, err := DecodeKey([]byte(b)); err == nil {
+			t.Errorf("DecodeKey(%q) = %+v, no error", b, k)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package turnstile
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -19,6 +20,20 @@ type Key struct {
 	CA, Unit, SCP               string
 	Station, LineName, Division string
 	Desc                        string
+}
+
+// CompareKeys orders keys by their fields in KeyFields order (CA, UNIT, SCP,
+// STATION, LINENAME, DIVISION, DESC), each compared byte by byte: the order
+// of the rows of a window file. It returns -1, 0 or +1.
+func CompareKeys(a, b *Key) int {
+	x := [...]string{a.CA, a.Unit, a.SCP, a.Station, a.LineName, a.Division, a.Desc}
+	y := [...]string{b.CA, b.Unit, b.SCP, b.Station, b.LineName, b.Division, b.Desc}
+	for i := range x {
+		if c := strings.Compare(x[i], y[i]); c != 0 {
+			return c
+		}
+	}
+	return 0
 }
 
 // WindowCount is one lake row: the summed ENTRIES and EXITS of one Key over

@@ -39,3 +39,32 @@ func TestAppendDateTimeMatchesTimePackage(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareKeys checks the order of a window file's rows: field by field in
+// KeyFields order, each field byte by byte, a shorter prefix first.
+func TestCompareKeys(t *testing.T) {
+	base := Key{CA: "A002", Unit: "R051", SCP: "02-00-00", Station: "59 ST", LineName: "NQR456W", Division: "BMT", Desc: "REGULAR"}
+	with := func(f func(*Key)) Key { k := base; f(&k); return k }
+	tests := []struct {
+		name string
+		a, b Key
+		want int
+	}{
+		{name: "equal", a: base, b: base, want: 0},
+		{name: "CA decides before UNIT", a: with(func(k *Key) { k.CA, k.Unit = "A001", "R999" }), b: base, want: -1},
+		{name: "DESC decides last", a: base, b: with(func(k *Key) { k.Desc = "RECOVR AUD" }), want: 1},
+		{name: "a prefix sorts first", a: with(func(k *Key) { k.SCP = "02-00" }), b: base, want: -1},
+		{name: "field bounds, not the comma-joined text", a: with(func(k *Key) { k.CA = "A002!" }), b: base, want: 1},
+		{name: "bytes, not letters", a: with(func(k *Key) { k.Station = "59 st" }), b: base, want: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := CompareKeys(&tt.a, &tt.b); got != tt.want {
+				t.Errorf("CompareKeys = %d, want %d", got, tt.want)
+			}
+			if got := CompareKeys(&tt.b, &tt.a); got != -tt.want {
+				t.Errorf("CompareKeys swapped = %d, want %d", got, -tt.want)
+			}
+		})
+	}
+}

@@ -39,8 +39,8 @@ func benchEngine(b *testing.B, keys int) {
 	var m turnstile.Message
 	var r Record
 	emitted := 0
-	emit := func(c *Closed) error { emitted += len(c.Rows); return nil }
-	e := New(spec, NewKeys(testSeed), 0)
+	emit := func(c *Closed[turnstile.Key]) error { emitted += len(c.Rows); return nil }
+	e := New(spec, newKeys(testSeed), 0)
 	runtime.GC() // collect the garbage of building the values outside the timed loop
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -53,7 +53,7 @@ func benchEngine(b *testing.B, keys int) {
 		if err := p.Parse(vals[i%n], &m); err != nil {
 			b.Fatal(err)
 		}
-		e.Add(recordOf(&m, &r), int64(i))
+		add(b, e, recordOf(&m, &r), int64(i))
 		if e.Ready() {
 			_ = e.Emit(emit)
 		}
@@ -94,17 +94,19 @@ func cellBytes(tb testing.TB, keys int) float64 {
 		}
 		recordOf(&m, &recs[i])
 	}
-	keyTable := NewKeys(testSeed)
+	keyTable := newKeys(testSeed)
 	warm := New(spec, keyTable, 0) // intern the keys first: the key table is shared, not per window
 	for i := range recs {
-		warm.Add(&recs[i], int64(i))
+		add(tb, warm, &recs[i], int64(i))
 	}
 	e := New(spec, keyTable, 0)
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for i := range recs {
-		e.keys.intern(recs[i].Key, 0)
+		if _, _, err := e.keys.intern(recs[i].Key, 0); err != nil {
+			tb.Fatal(err)
+		}
 		e.window(0).add(int32(i), 1, 1, int64(i), keyTable.Len())
 	}
 	runtime.GC()

@@ -22,6 +22,21 @@ type in struct {
 // a failure repeats.
 const testSeed = 0x5eed
 
+// newKeys returns a key table for turnstile keys, as the consumer's.
+func newKeys(seed uint64) *Keys[turnstile.Key] {
+	return NewKeys(seed, turnstile.DecodeKey, turnstile.CompareKeys)
+}
+
+// add adds rec to e and fails the test if Add returns an error.
+func add[K any](tb testing.TB, e *Engine[K], rec *Record, offset int64) Result {
+	tb.Helper()
+	r, err := e.Add(rec, offset)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r
+}
+
 // recordOf fills r with what the Engine takes of a parsed message, as the
 // consumer extracts it, reusing r's buffers, and returns r.
 func recordOf(m *turnstile.Message, r *Record) *Record {
@@ -55,17 +70,17 @@ func record(t testing.TB, r in) *Record {
 // "END SCP ENTRIES EXITS" lines in emission order, and the Add results.
 func run(t *testing.T, spec Spec, records []in, flush bool) ([]string, []Result) {
 	t.Helper()
-	e := New(spec, NewKeys(testSeed), 0)
+	e := New(spec, newKeys(testSeed), 0)
 	var out []string
-	emit := func(c *Closed) error {
+	emit := func(c *Closed[turnstile.Key]) error {
 		for _, r := range c.Rows {
-			out = append(out, fmt.Sprintf("%s %s %d %d", time.Unix(c.End, 0).UTC().Format("01-02 15:04"), r.SCP, r.Entries, r.Exits))
+			out = append(out, fmt.Sprintf("%s %s %d %d", time.Unix(c.End, 0).UTC().Format("01-02 15:04"), r.Key.SCP, r.Entries, r.Exits))
 		}
 		return nil
 	}
 	var results []Result
 	for i, r := range records {
-		results = append(results, e.Add(record(t, r), int64(i)))
+		results = append(results, add(t, e, record(t, r), int64(i)))
 		if e.Ready() {
 			if err := e.Emit(emit); err != nil {
 				t.Fatal(err)
@@ -242,13 +257,13 @@ func unix(t *testing.T, s string) int64 {
 
 func TestRestoreTreatsClosedWindowsAsEmitted(t *testing.T) {
 	spec := mustSpec(t, 5*time.Minute, 5*time.Minute, 0)
-	e := New(spec, NewKeys(testSeed), 0)
+	e := New(spec, newKeys(testSeed), 0)
 	e.Restore(unix(t, "2024-07-22 10:05:00"))
-	r := e.Add(record(t, in{scp: "01", ts: "2024-07-22 10:04:00"}), 0)
+	r := add(t, e, record(t, in{scp: "01", ts: "2024-07-22 10:04:00"}), 0)
 	if r.Late != 1 || r.Added != 0 {
 		t.Fatalf("got %+v, want the record late for the restored closed window", r)
 	}
-	r = e.Add(record(t, in{scp: "01", ts: "2024-07-22 10:05:00"}), 1)
+	r = add(t, e, record(t, in{scp: "01", ts: "2024-07-22 10:05:00"}), 1)
 	if r.Added != 1 {
 		t.Fatalf("got %+v, want the record added", r)
 	}
@@ -256,12 +271,12 @@ func TestRestoreTreatsClosedWindowsAsEmitted(t *testing.T) {
 
 func TestAdvanceClosesIdleWindows(t *testing.T) {
 	spec := mustSpec(t, 5*time.Minute, 5*time.Minute, 5*time.Minute)
-	e := New(spec, NewKeys(testSeed), 0)
+	e := New(spec, newKeys(testSeed), 0)
 	e.Advance(3600) // before any record: nothing to advance
 	if e.Watermark() != NoWatermark {
 		t.Fatalf("watermark moved before the first record: %d", e.Watermark())
 	}
-	e.Add(record(t, in{scp: "01", ts: "2024-07-22 10:01:00", entries: 5}), 0)
+	add(t, e, record(t, in{scp: "01", ts: "2024-07-22 10:01:00", entries: 5}), 0)
 	if e.Ready() {
 		t.Fatal("window ready before the watermark passed it")
 	}
@@ -273,8 +288,8 @@ func TestAdvanceClosesIdleWindows(t *testing.T) {
 	if !e.Ready() {
 		t.Fatal("window not ready after the idle advance")
 	}
-	var got []turnstile.WindowCount
-	if err := e.Emit(func(c *Closed) error { got = append(got, c.Rows...); return nil }); err != nil {
+	var got []Row[turnstile.Key]
+	if err := e.Emit(func(c *Closed[turnstile.Key]) error { got = append(got, c.Rows...); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 1 || got[0].Entries != 5 {
@@ -284,24 +299,24 @@ func TestAdvanceClosesIdleWindows(t *testing.T) {
 
 func TestEmitErrorKeepsWindowOpen(t *testing.T) {
 	spec := mustSpec(t, 5*time.Minute, 5*time.Minute, 0)
-	e := New(spec, NewKeys(testSeed), 0)
-	e.Add(record(t, in{scp: "02", ts: "2024-07-22 10:01:00", entries: 5}), 7)
-	e.Add(record(t, in{scp: "01", ts: "2024-07-22 10:02:00", entries: 3}), 8)
-	e.Add(record(t, in{scp: "01", ts: "2024-07-22 10:06:00", entries: 1}), 9)
-	if err := e.Emit(func(*Closed) error { return fmt.Errorf("upload failed") }); err == nil {
+	e := New(spec, newKeys(testSeed), 0)
+	add(t, e, record(t, in{scp: "02", ts: "2024-07-22 10:01:00", entries: 5}), 7)
+	add(t, e, record(t, in{scp: "01", ts: "2024-07-22 10:02:00", entries: 3}), 8)
+	add(t, e, record(t, in{scp: "01", ts: "2024-07-22 10:06:00", entries: 1}), 9)
+	if err := e.Emit(func(*Closed[turnstile.Key]) error { return fmt.Errorf("upload failed") }); err == nil {
 		t.Fatal("want the emit error")
 	}
 	if off, ok := e.MinOpenOffset(); !ok || off != 7 {
 		t.Fatalf("MinOpenOffset = %d, %v; want 7: the failed window must stay open", off, ok)
 	}
 	// The window still adds up after the failed attempt sorted its rows.
-	e.Add(record(t, in{scp: "02", ts: "2024-07-22 10:04:00", entries: 10, id: "x"}), 10)
+	add(t, e, record(t, in{scp: "02", ts: "2024-07-22 10:04:00", entries: 10, id: "x"}), 10)
 	var ends []int64
 	var rows []string
-	if err := e.Emit(func(c *Closed) error {
+	if err := e.Emit(func(c *Closed[turnstile.Key]) error {
 		ends = append(ends, c.End)
 		for _, r := range c.Rows {
-			rows = append(rows, fmt.Sprintf("%s=%d", r.SCP, r.Entries))
+			rows = append(rows, fmt.Sprintf("%s=%d", r.Key.SCP, r.Entries))
 		}
 		return nil
 	}); err != nil {
@@ -320,15 +335,15 @@ func TestEmitErrorKeepsWindowOpen(t *testing.T) {
 
 func TestSplitKeyReportedOnce(t *testing.T) {
 	spec := mustSpec(t, 5*time.Minute, 5*time.Minute, 0)
-	keys := NewKeys(testSeed)
+	keys := newKeys(testSeed)
 	p0, p1 := New(spec, keys, 0), New(spec, keys, 1)
-	if r := p0.Add(record(t, in{scp: "01", ts: "2024-07-22 10:01:00", id: "a"}), 0); r.SplitKey {
+	if r := add(t, p0, record(t, in{scp: "01", ts: "2024-07-22 10:01:00", id: "a"}), 0); r.SplitKey {
 		t.Fatal("first sighting reported as split")
 	}
-	if r := p1.Add(record(t, in{scp: "01", ts: "2024-07-22 10:01:00", id: "b"}), 0); !r.SplitKey {
+	if r := add(t, p1, record(t, in{scp: "01", ts: "2024-07-22 10:01:00", id: "b"}), 0); !r.SplitKey {
 		t.Fatal("key on a second partition not reported")
 	}
-	if r := p1.Add(record(t, in{scp: "01", ts: "2024-07-22 10:02:00", id: "c"}), 1); r.SplitKey {
+	if r := add(t, p1, record(t, in{scp: "01", ts: "2024-07-22 10:02:00", id: "c"}), 1); r.SplitKey {
 		t.Fatal("split key reported twice")
 	}
 }
@@ -364,7 +379,7 @@ func TestFloodOfKeysIsForgotten(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := NewKeys(testSeed)
+	keys := newKeys(testSeed)
 	keys.minIdle = 0
 	e := New(spec, keys, 0)
 	start := time.Date(2024, 7, 22, 0, 0, 0, 0, time.UTC)
@@ -372,7 +387,7 @@ func TestFloodOfKeysIsForgotten(t *testing.T) {
 	var m turnstile.Message
 	var r Record
 	rows := 0
-	emit := func(c *Closed) error { rows += len(c.Rows); return nil }
+	emit := func(c *Closed[turnstile.Key]) error { rows += len(c.Rows); return nil }
 	const n = 200_000
 	for i := range n {
 		rec := turnstile.NewRecord(fmt.Sprintf("A%06d", i), "R001", "00-00-00", "FLOOD", "1", "IRT", "REGULAR", 1, 1,
@@ -380,7 +395,7 @@ func TestFloodOfKeysIsForgotten(t *testing.T) {
 		if err := p.Parse(turnstile.AppendCSV(nil, &rec), &m); err != nil {
 			t.Fatal(err)
 		}
-		e.Add(recordOf(&m, &r), int64(i))
+		add(t, e, recordOf(&m, &r), int64(i))
 		if e.Ready() {
 			if err := e.Emit(emit); err != nil {
 				t.Fatal(err)

@@ -3,21 +3,22 @@ package window
 import (
 	"fmt"
 	"slices"
-	"strings"
-
-	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 )
 
-// Keys interns the grouping keys (CA, UNIT, SCP, STATION, LINENAME, DIVISION,
-// DESC) of all partitions into small integer IDs, and remembers which
-// partition each key was first seen on. One Keys serves every Engine of a
-// consumer; it is not safe for concurrent use.
+// Keys interns the grouping keys of all partitions into small integer IDs,
+// and remembers which partition each key was first seen on. One Keys serves
+// every Engine of a consumer; it is not safe for concurrent use.
+//
+// A key comes to it as bytes (Record.Key), and a new key is decoded once
+// into a K, the key its rows carry; the caller says how (NewKeys), so that the
+// engine knows nothing of what it sums. Two keys are the same key exactly when
+// their bytes are equal.
 //
 // Keys that no open window holds are forgotten: each key counts the open
 // (window, key) cells that hold it, over all Engines. When the last one
 // closes the key turns idle, and idle keys are forgotten in a sweep once
 // there are more of them than held keys (and than minIdle), so that a key
-// that comes back soon, as real turnstiles do, is not interned again each
+// that comes back soon, as the keys of a steady feed do, is not interned again each
 // time. A forgotten key's ID goes on a free list and is given to the next
 // new key. So the table holds at most about twice the keys of the open
 // windows (or minIdle more), not every key ever seen: a flood of distinct
@@ -25,18 +26,18 @@ import (
 // comes back is a new key (and the split-key report, once per key, can
 // repeat for it).
 //
-// A key is looked up by a 128-bit hash of its fields, without comparing the
-// fields themselves: a false match among a million keys has a probability
+// A key is looked up by a 128-bit hash of its bytes, without comparing the
+// bytes themselves: a false match among a million keys has a probability
 // below 10^-26, and skipping the comparison saves a cache miss per record
 // when the table is large.
-type Keys struct {
-	seed  uint64
-	slots []keySlot // open addressing with linear probing, deletion by backward shift
-	buf   []byte
+type Keys[K any] struct {
+	seed    uint64
+	decode  func(b []byte) (K, error)
+	compare func(a, b *K) int
+	slots   []keySlot // open addressing with linear probing, deletion by backward shift
 
 	// By key ID. An ID below len(keys) is free when refs[id] < 0.
-	keys   []turnstile.Key
-	names  []string // the fields of each key joined by NUL bytes, which sort as the fields do
+	keys   []K
 	home   []uint64 // the low half of each key's hash, to find its slot when it is forgotten
 	refs   []int32  // open cells holding the key, over all Engines; -1 once forgotten
 	free   []int32  // forgotten IDs, to reuse
@@ -49,7 +50,7 @@ type Keys struct {
 	forgotten int64 // keys forgotten so far
 
 	// The sort order of the live keys, brought up to date by ranks: order
-	// lists their IDs sorted by their fields, and rank[id] is the position of
+	// lists their IDs sorted by compare, and rank[id] is the position of
 	// key id in order. changed lists the IDs added or forgotten since, once
 	// each (touched[id]).
 	order   []int32
@@ -77,31 +78,39 @@ const defaultMinIdle = 1 << 18
 // the Engines that share it. The caller draws the seed at random (from
 // crypto/rand, say), so that a hash collision, however unlikely, does not
 // repeat on the next run; a test may pass a fixed one.
-func NewKeys(seed uint64) *Keys { return &Keys{seed: seed, minIdle: defaultMinIdle} }
+//
+// decode returns the key that the bytes of a Record.Key encode, or an error
+// when they encode none; it is called once for each new key, and the K it
+// returns must not point into b. compare orders keys (negative, zero or
+// positive, as cmp.Compare): the rows of a closed window are sorted by it.
+// It must be a total order in which distinct decoded keys are not equal.
+func NewKeys[K any](seed uint64, decode func(b []byte) (K, error), compare func(a, b *K) int) *Keys[K] {
+	return &Keys[K]{seed: seed, decode: decode, compare: compare, minIdle: defaultMinIdle}
+}
 
 // Len returns the size of the ID space: every key ID is below it. It is the
 // largest number of keys that were live at once, not the number of live keys
 // (Live).
-func (k *Keys) Len() int { return len(k.keys) }
+func (k *Keys[K]) Len() int { return len(k.keys) }
 
 // Live returns the number of keys in the table: those that some open window
 // holds, and the idle ones not yet forgotten.
-func (k *Keys) Live() int { return k.live }
+func (k *Keys[K]) Live() int { return k.live }
 
 // Held returns the number of keys that some open window holds.
-func (k *Keys) Held() int { return k.held }
+func (k *Keys[K]) Held() int { return k.held }
 
 // Forgotten returns how many keys were forgotten so far.
-func (k *Keys) Forgotten() int64 { return k.forgotten }
+func (k *Keys[K]) Forgotten() int64 { return k.forgotten }
 
 // Key returns the key with the given ID.
-func (k *Keys) Key(id int32) *turnstile.Key { return &k.keys[id] }
+func (k *Keys[K]) Key(id int32) *K { return &k.keys[id] }
 
-// intern returns the ID of the key b, encoded as turnstile.Message.AppendKey
-// encodes it. split is true the first time the key shows up on a partition
-// other than the one it was first seen on. The caller must add the key to an
-// open window (hold) before it releases any.
-func (k *Keys) intern(b []byte, partition int32) (id int32, split bool) {
+// intern returns the ID of the key b. split is true the first time the key
+// shows up on a partition other than the one it was first seen on. The caller
+// must add the key to an open window (hold) before it releases any. A new key
+// that decode refuses is an error, and the table is left as it was.
+func (k *Keys[K]) intern(b []byte, partition int32) (id int32, split bool, err error) {
 	h := hash128(b, k.seed)
 	if (k.live+1)*8 > len(k.slots)*maxLoad {
 		k.grow()
@@ -112,44 +121,22 @@ func (k *Keys) intern(b []byte, partition int32) (id int32, split bool) {
 		if s := &k.slots[i]; s.hash == h {
 			if s.owner >= 0 && s.owner != partition {
 				s.owner = ^s.owner
-				return s.id - 1, true
+				return s.id - 1, true, nil
 			}
-			return s.id - 1, false
+			return s.id - 1, false, nil
 		}
 	}
-	// One string holds the fields joined by NUL bytes, and the key's fields
-	// are substrings of it: one allocation per key.
-	var f [len(turnstile.KeyFields)][]byte
-	if !turnstile.SplitKey(b, &f) {
-		panic(fmt.Sprintf("window: %q is not a key as turnstile.Message.AppendKey encodes it", b))
+	key, err := k.decode(b)
+	if err != nil {
+		return 0, false, fmt.Errorf("window key: %w", err)
 	}
-	name := k.buf[:0]
-	var ends [len(turnstile.KeyFields)]int
-	for j := range f {
-		if j > 0 {
-			name = append(name, 0)
-		}
-		name = append(name, f[j]...)
-		ends[j] = len(name)
-	}
-	k.buf = name
-	ns := string(name)
-	field := func(j int) string {
-		if j == 0 {
-			return ns[:ends[0]]
-		}
-		return ns[ends[j-1]+1 : ends[j]]
-	}
-	key := turnstile.Key{CA: field(0), Unit: field(1), SCP: field(2), Station: field(3),
-		LineName: field(4), Division: field(5), Desc: field(6)}
 	if n := len(k.free); n > 0 {
 		id = k.free[n-1]
 		k.free = k.free[:n-1]
-		k.keys[id], k.names[id], k.home[id], k.refs[id] = key, ns, h.lo, 0
+		k.keys[id], k.home[id], k.refs[id] = key, h.lo, 0
 	} else {
 		id = int32(len(k.keys))
 		k.keys = append(k.keys, key)
-		k.names = append(k.names, ns)
 		k.home = append(k.home, h.lo)
 		k.refs = append(k.refs, 0)
 		k.touched = append(k.touched, false)
@@ -158,11 +145,11 @@ func (k *Keys) intern(b []byte, partition int32) (id int32, split bool) {
 	k.slots[i] = keySlot{hash: h, id: id + 1, owner: partition}
 	k.live++
 	k.touch(id)
-	return id, false
+	return id, false, nil
 }
 
 // hold counts one more open cell holding key id.
-func (k *Keys) hold(id int32) {
+func (k *Keys[K]) hold(id int32) {
 	if k.refs[id] == 0 {
 		k.held++
 	}
@@ -172,7 +159,7 @@ func (k *Keys) hold(id int32) {
 // release counts one open cell less holding key id. A key no cell holds
 // turns idle; idle keys are forgotten once they outnumber the held keys and
 // minIdle.
-func (k *Keys) release(id int32) {
+func (k *Keys[K]) release(id int32) {
 	if k.refs[id]--; k.refs[id] > 0 {
 		return
 	}
@@ -187,7 +174,7 @@ func (k *Keys) release(id int32) {
 }
 
 // sweep forgets the keys that are idle. Every idle key is in k.idle.
-func (k *Keys) sweep() {
+func (k *Keys[K]) sweep() {
 	for _, id := range k.idle {
 		k.queued[id] = false
 		if k.refs[id] == 0 { // not held again since
@@ -198,9 +185,10 @@ func (k *Keys) sweep() {
 }
 
 // forget removes key id from the table and frees its ID.
-func (k *Keys) forget(id int32) {
+func (k *Keys[K]) forget(id int32) {
 	k.remove(id)
-	k.keys[id], k.names[id], k.refs[id] = turnstile.Key{}, "", -1
+	var zero K
+	k.keys[id], k.refs[id] = zero, -1
 	k.free = append(k.free, id)
 	k.live--
 	k.forgotten++
@@ -210,7 +198,7 @@ func (k *Keys) forget(id int32) {
 // remove takes key id out of the slots by backward shift: every later slot
 // of the probe run that may move back does, so that no lookup stops early at
 // the hole.
-func (k *Keys) remove(id int32) {
+func (k *Keys[K]) remove(id int32) {
 	mask := uint64(len(k.slots) - 1)
 	i := k.home[id] & mask
 	for k.slots[i].id != id+1 {
@@ -227,30 +215,29 @@ func (k *Keys) remove(id int32) {
 	k.slots[i] = keySlot{}
 }
 
-func (k *Keys) touch(id int32) {
+func (k *Keys[K]) touch(id int32) {
 	if !k.touched[id] {
 		k.touched[id] = true
 		k.changed = append(k.changed, id)
 	}
 }
 
-func (k *Keys) grow() {
+func (k *Keys[K]) grow() {
 	k.slots = rehash(k.slots, max(64, 2*len(k.slots)),
 		func(s *keySlot) bool { return s.id == 0 },
 		func(s *keySlot, mask int) int { return int(s.hash.lo) & mask })
 }
 
-// ranks returns the sort position of every live key. Keys are joined with
-// NUL bytes, which sort below every other byte, so comparing the joined
-// strings compares the fields in order. The keys added and forgotten since
+// ranks returns the sort position of every live key, in compare's order.
+// The keys added and forgotten since
 // the last call are taken out of the order, and the added ones sorted and
-// merged back in, so that a steady trickle of new turnstiles does not sort
+// merged back in, so that a steady trickle of new keys does not sort
 // the whole table again at every window.
-func (k *Keys) ranks() []int32 {
+func (k *Keys[K]) ranks() []int32 {
 	if len(k.changed) == 0 {
 		return k.rank
 	}
-	byName := func(a, b int32) int { return strings.Compare(k.names[a], k.names[b]) }
+	byKey := func(a, b int32) int { return k.compare(&k.keys[a], &k.keys[b]) }
 	kept := k.order[:0] // filtered in place
 	for _, id := range k.order {
 		if !k.touched[id] {
@@ -265,11 +252,11 @@ func (k *Keys) ranks() []int32 {
 		}
 	}
 	k.changed = k.changed[:0]
-	slices.SortFunc(added, byName)
+	slices.SortFunc(added, byKey)
 	merged := make([]int32, 0, len(kept)+len(added))
 	old := kept
 	for len(old) > 0 && len(added) > 0 {
-		if byName(added[0], old[0]) < 0 {
+		if byKey(added[0], old[0]) < 0 {
 			merged, added = append(merged, added[0]), added[1:]
 		} else {
 			merged, old = append(merged, old[0]), old[1:]

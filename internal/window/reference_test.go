@@ -53,7 +53,7 @@ func TestEngineMatchesReference(t *testing.T) {
 			}
 			streams[2] = streams[2][:len(streams[2])/2] // revoked half way
 			// A fixed hash seed, another for each case.
-			keys := NewKeys(uint64(i) + 1)
+			keys := newKeys(uint64(i) + 1)
 			keys.minIdle = 0 // forget idle keys as soon as they outnumber the held ones
 			got, forgotten := engineRows(t, spec, keys, streams, 2, rand.New(rand.NewPCG(uint64(i), 7)))
 			for p := range 2 {
@@ -133,10 +133,10 @@ func row(end int64, k turnstile.Key, entries, exits int64) string {
 // the first kept Engines emitted. The Engines of the other streams are
 // released when their stream ends, as a revoked partition's. forgotten is
 // how many keys were forgotten before the final Flush.
-func engineRows(t *testing.T, spec Spec, keys *Keys, streams [][][]byte, kept int, rng *rand.Rand) (rows [][]string, forgotten int64) {
+func engineRows(t *testing.T, spec Spec, keys *Keys[turnstile.Key], streams [][][]byte, kept int, rng *rand.Rand) (rows [][]string, forgotten int64) {
 	t.Helper()
 	type part struct {
-		e       *Engine
+		e       *Engine[turnstile.Key]
 		values  [][]byte
 		next    int
 		lastEnd int64
@@ -146,8 +146,8 @@ func engineRows(t *testing.T, spec Spec, keys *Keys, streams [][][]byte, kept in
 		parts[i] = &part{e: New(spec, keys, int32(i)), values: s, lastEnd: -1 << 62}
 	}
 	rows = make([][]string, len(streams))
-	emitter := func(i int) func(c *Closed) error {
-		return func(c *Closed) error {
+	emitter := func(i int) func(c *Closed[turnstile.Key]) error {
+		return func(c *Closed[turnstile.Key]) error {
 			p := parts[i]
 			if c.End <= p.lastEnd {
 				t.Fatalf("partition %d: window ending %d emitted after the one ending %d", i, c.End, p.lastEnd)
@@ -177,7 +177,7 @@ func engineRows(t *testing.T, spec Spec, keys *Keys, streams [][][]byte, kept in
 		if err := p.Parse(pt.values[pt.next], &m); err != nil {
 			t.Fatal(err)
 		}
-		pt.e.Add(recordOf(&m, &r), int64(pt.next))
+		add(t, pt.e, recordOf(&m, &r), int64(pt.next))
 		pt.next++
 		if pt.e.Ready() {
 			if err := pt.e.Emit(emitter(i)); err != nil {

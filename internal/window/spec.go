@@ -1,9 +1,13 @@
-// Package window sums turnstile counts in event-time windows. It is pure: no
-// I/O, no clock, no random source (the caller passes the hash seed). The
+// Package window sums two counts per key in event-time windows. It is pure:
+// no I/O, no clock, no random source (the caller passes the hash seed). The
 // caller feeds it the records of one Kafka partition in offset order, each
 // as a Record (its time, counts, key and dedup bytes, which the caller takes
 // from the parsed message), asks it to emit the windows its watermark has
 // closed, and advances the watermark itself when a partition goes idle.
+//
+// It knows nothing of what it sums: the key type K of its rows, and how the
+// key bytes of a record decode into one and how keys sort, are the caller's
+// (NewKeys). The turnstile consumer (internal/stream) groups by turnstile.Key.
 //
 // The semantics, which tests compare row for row:
 //   - Windows are [k·S, k·S+D), aligned to the Unix epoch; a record at time t
@@ -15,8 +19,8 @@
 //     its other windows. Then W is updated, and every window whose end is ≤ W
 //     is ready to be emitted.
 //   - A record whose (Dedup, Time) was already seen is a duplicate and is
-//     dropped: the consumer's Dedup is (ID, STATION), so a duplicate repeats
-//     an (ID, STATION, TIMESTAMP). The memory of a record is forgotten once
+//     dropped: the turnstile consumer's Dedup is (ID, STATION), so a
+//     duplicate repeats an (ID, STATION, TIMESTAMP). The memory of a record is forgotten once
 //     all of its windows are closed; a record all of whose windows are closed
 //     is late, whether or not it repeats an earlier one.
 package window

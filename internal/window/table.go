@@ -16,8 +16,8 @@ import (
 // maxLoad is the load factor, in eighths, at which a table doubles.
 const maxLoad = 6
 
-// fingerprint is a 128-bit hash: of a record's (ID, STATION) in the duplicate
-// memory, whose sets are per TIMESTAMP, and of a key in the key table. Equal
+// fingerprint is a 128-bit hash: of a record's Dedup bytes in the duplicate
+// memory, whose sets are per event time, and of a key in the key table. Equal
 // fingerprints are taken as equal inputs: with 128 bits, a false match among
 // a billion inputs has a probability below 10^-20.
 type fingerprint struct{ lo, hi uint64 }
@@ -31,7 +31,7 @@ func hash128(b []byte, seed uint64) fingerprint {
 }
 
 // fingerprints is a set of fingerprints: those of the records of one
-// TIMESTAMP. A slot whose lo is zero is empty, so the set forces bit 0 of
+// event time. A slot whose lo is zero is empty, so the set forces bit 0 of
 // every stored lo to one.
 type fingerprints struct {
 	slots   []fingerprint
@@ -56,6 +56,33 @@ func (s *fingerprints) add(f fingerprint) bool {
 			return true
 		}
 	}
+}
+
+// remove takes f out of the set, if it is there, by backward shift: every
+// later slot of the probe run that may move back does, so that no lookup
+// stops early at the hole.
+func (s *fingerprints) remove(f fingerprint) {
+	f.lo |= 1
+	if s.n == 0 {
+		return
+	}
+	mask := uint64(len(s.slots) - 1)
+	i := f.hi & mask
+	for ; s.slots[i] != f; i = (i + 1) & mask {
+		if s.slots[i] == (fingerprint{}) {
+			return
+		}
+	}
+	for j := (i + 1) & mask; s.slots[j] != (fingerprint{}); j = (j + 1) & mask {
+		// The slot at j may move to the hole at i if its home is not in the
+		// cyclic range (i, j].
+		if h := s.slots[j].hi & mask; (j-h)&mask >= (j-i)&mask {
+			s.slots[i] = s.slots[j]
+			i = j
+		}
+	}
+	s.slots[i] = fingerprint{}
+	s.n--
 }
 
 func (s *fingerprints) grow() {

@@ -1,0 +1,4 @@
+package lake
+
+// NewBackends is newBackends, for the external tests (acceptance_test.go).
+var NewBackends = newBackends
