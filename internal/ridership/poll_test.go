@@ -19,7 +19,7 @@ func TestPollPagesWithTiesAtPageEdges(t *testing.T) {
 		hours    int
 		pageSize int
 	}{
-		{"page edges inside ties", 3, 7},   // 36 rows: 5 full pages and a short one
+		{"page edges inside ties", 3, 7},      // 36 rows: 5 full pages and a short one
 		{"exact multiple of the page", 3, 12}, // 36 rows: 3 full pages and an empty one
 		{"one page", 1, 50000},
 		{"page of one row", 2, 1},
