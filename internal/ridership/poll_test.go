@@ -436,3 +436,32 @@ func TestReadAppToken(t *testing.T) {
 		}
 	}
 }
+
+// failingSink accepts messages but reports each as failed delivery.
+type failingSink struct{ memSink }
+
+func (s *failingSink) Send(ctx context.Context, key, value []byte) error {
+	s.msgs = append(s.msgs, msg{string(key), string(value)})
+	s.counters.Failed.Add(1)
+	return nil
+}
+
+// TestStateWaitsForDelivery: a page whose messages fail delivery does not
+// move the cursor, so the next run sends it again.
+func TestStateWaitsForDelivery(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	srv := sodatest.New(tiedRows(1), sodatest.Options{})
+	cfg, _, _, _, _ := testConfig(t, sodatest.Start(t, srv))
+	sink := &failingSink{memSink{counters: cfg.Counters}}
+	cfg.Sink, cfg.StateFile = sink, state
+	s, err := Run(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "failed delivery") || s.OK() {
+		t.Fatalf("Run = %+v, %v; want a delivery error", s, err)
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("state file written although nothing was delivered (stat: %v)", err)
+	}
+	if len(sink.msgs) != 7 || len(srv.Requests()) != 1 {
+		t.Errorf("%d messages, %d requests; want the first page only", len(sink.msgs), len(srv.Requests()))
+	}
+}
