@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -230,6 +231,7 @@ func TestPollTokenSentNeverLogged(t *testing.T) {
 	srv.Fail(sodatest.Fault{Status: 429}, sodatest.Fault{Status: 500})
 	cfg, sink, _, logBuf, rejects := testConfig(t, sodatest.Start(t, srv))
 	cfg.AppToken = token
+	cfg.Logger.Info("config", "cfg", cfg) // as a caller might
 	if _, err := Run(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -463,5 +465,37 @@ func TestStateWaitsForDelivery(t *testing.T) {
 	}
 	if len(sink.msgs) != 7 || len(srv.Requests()) != 1 {
 		t.Errorf("%d messages, %d requests; want the first page only", len(sink.msgs), len(srv.Requests()))
+	}
+}
+
+// TestLiveFeedOnAClock: the sample served on a data clock that moves one
+// hour per poll, as tools/soda-local --speed does: every row is sent once,
+// in order, hour after hour.
+func TestLiveFeedOnAClock(t *testing.T) {
+	rows, err := sodatest.LoadRows(readSample(t, "sample.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hour atomic.Int64 // data hours since 2025-01-14 00:00, read by the server's goroutine
+	start := time.Date(2025, 1, 14, 0, 0, 0, 0, time.UTC)
+	srv := sodatest.New(rows, sodatest.Options{Now: func() time.Time { return start.Add(time.Duration(hour.Load()) * time.Hour) }})
+	cfg, sink, sl, _, _ := testConfig(t, sodatest.Start(t, srv))
+	cfg.To, cfg.PageSize = time.Time{}, 10
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sl.on = func(int, time.Duration) error {
+		if hour.Add(1) > 48 {
+			cancel()
+		}
+		return nil
+	}
+	if _, err := Run(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ids(sink.records(t)), expectedIDs(t, rows); !slices.Equal(got, want) {
+		t.Errorf("sent %d messages, want the %d sample rows once each, in order", len(got), len(want))
+	}
+	if len(sl.d) != 49 {
+		t.Errorf("%d polls, want one per data hour (49)", len(sl.d))
 	}
 }

@@ -136,3 +136,12 @@ func Run(ctx context.Context, cfg Config) (publish.Summary, error) {
 	}
 	return s, errors.Join(runErr, closeErr)
 }
+
+// LogValue makes a logged Config show whether a token is set, never the
+// token itself.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("dataset", c.Dataset), slog.Any("inputs", c.Inputs), slog.String("soda_url", c.SODAURL),
+		slog.Bool("app_token", c.AppToken != ""), slog.String("poll_interval", c.PollInterval.String()),
+		slog.Time("from", c.From), slog.Time("to", c.To), slog.String("state_file", c.StateFile), slog.Int("page_size", c.PageSize))
+}
