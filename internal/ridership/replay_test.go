@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/turnstile-stream/turnstile-stream/internal/gcstest"
+	"github.com/turnstile-stream/turnstile-stream/internal/lake"
 	"github.com/turnstile-stream/turnstile-stream/internal/ridership/sodatest"
 )
 
@@ -139,5 +141,29 @@ func TestSampleShape(t *testing.T) {
 	}
 	if len(complexes) < 4 || len(fares) < 4 || len(hours) != 48 {
 		t.Errorf("%d complexes %v, %d fare classes, %d hours", len(complexes), slices.Sorted(maps.Keys(complexes)), len(fares), len(hours))
+	}
+}
+
+// TestReplayFromGCS replays the sample export from the fake GCS through
+// gs://, as internal/mta resolves turnstile inputs.
+func TestReplayFromGCS(t *testing.T) {
+	srv := gcstest.New(t)
+	t.Setenv("STORAGE_EMULATOR_HOST", srv.Host())
+	ctx := t.Context()
+	up, err := lake.NewGCSBucket(ctx, srv.Bucket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	if err := up.Put(ctx, "raw/ridership/sample.csv", readSample(t, "sample.csv")); err != nil {
+		t.Fatal(err)
+	}
+	cfg, sink, rejects := replayConfig(t, "gs://"+srv.Bucket()+"/raw/ridership/")
+	s, err := Run(ctx, cfg)
+	if err != nil || rejects.Len() > 0 {
+		t.Fatalf("Run: %v, rejects %q", err, rejects)
+	}
+	if n := len(sink.records(t)); n != 391 || s.Sent != 391 {
+		t.Errorf("sent %d (summary %+v), want the sample's 391 rows", n, s)
 	}
 }
