@@ -53,3 +53,13 @@ func (cw *countingWriter) Write(p []byte) (int, error) {
 	cw.c.Sent.Add(int64(bytes.Count(p[:n], []byte{'\n'})))
 	return n, err
 }
+
+// Flush writes the buffered lines to w, so that they count as sent, without
+// closing the writer. Lines that could not be written count as failed.
+func (l *LineWriter) Flush(context.Context) error {
+	if err := l.bw.Flush(); err != nil {
+		l.counting.c.Failed.Add(l.counting.c.Queued.Load() - l.counting.c.Sent.Load() - l.counting.c.Failed.Load())
+		return fmt.Errorf("write messages: %w", err)
+	}
+	return nil
+}

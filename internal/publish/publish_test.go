@@ -297,3 +297,20 @@ func TestLineWriter(t *testing.T) {
 		}
 	})
 }
+
+func TestLineWriterFlush(t *testing.T) {
+	var buf bytes.Buffer
+	var c Counters
+	lw := NewLineWriter(&buf, &c)
+	lw.Send(context.Background(), nil, []byte("a"))
+	c.Queued.Add(1)
+	if buf.Len() != 0 || c.Sent.Load() != 0 {
+		t.Fatalf("before Flush: %q written, %d sent; want the line still buffered", buf.String(), c.Sent.Load())
+	}
+	if err := lw.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if buf.String() != "a\n" || c.Sent.Load() != 1 {
+		t.Errorf("after Flush: %q written, %d sent; want \"a\\n\" and 1", buf.String(), c.Sent.Load())
+	}
+}
