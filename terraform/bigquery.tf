@@ -99,3 +99,82 @@ resource "google_bigquery_table" "windows_by_day" {
     }
   }
 }
+
+# --- The ridership feed (var.ridership; ridership.tf): the same two tables
+# over ridership/, whose window files have no index column. Their header is
+#   station_complex_id,station_complex,borough,payment_method,fare_class_category,window_start,window_end,ridership,transfers
+# window_start and window_end are YYYY-MM-DD HH:MM:SS in the source's naive
+# New York time (no zone), hence DATETIME, not TIMESTAMP; ridership and
+# transfers are whole-number sums over the window. The prefix has its own
+# shape marker, ridership_shape, which neither URI matches.
+
+locals {
+  ridership_schema = [
+    { name = "station_complex_id", type = "STRING", mode = "NULLABLE", description = "Station complex ID (the Kafka message key)." },
+    { name = "station_complex", type = "STRING", mode = "NULLABLE", description = "Station complex name, with its lines." },
+    { name = "borough", type = "STRING", mode = "NULLABLE", description = "Borough of the station complex." },
+    { name = "payment_method", type = "STRING", mode = "NULLABLE", description = "omny or metrocard." },
+    { name = "fare_class_category", type = "STRING", mode = "NULLABLE", description = "Fare class category, e.g. Metrocard - Full Fare." },
+    { name = "window_start", type = "DATETIME", mode = "NULLABLE", description = "Window start, New York local time (no zone)." },
+    { name = "window_end", type = "DATETIME", mode = "NULLABLE", description = "Window end, New York local time (no zone)." },
+    { name = "ridership", type = "INT64", mode = "NULLABLE", description = "Entries in the window (sum of the hourly ridership)." },
+    { name = "transfers", type = "INT64", mode = "NULLABLE", description = "Transfers in the window (sum of the hourly transfers)." },
+  ]
+
+  # Every ridership window file, in either layout.
+  ridership_uri = "gs://${local.bucket_name}/${local.ridership_prefix}/*.csv.gz"
+}
+
+resource "google_bigquery_table" "ridership" {
+  count = local.ridership ? 1 : 0
+
+  dataset_id          = google_bigquery_dataset.lake.dataset_id
+  table_id            = "ridership_windows"
+  description         = "Closed ridership windows written by the ridership consumer (${local.ridership_uri}), all of one window shape: the one recorded in gs://${local.bucket_name}/${local.ridership_prefix}_shape."
+  deletion_protection = var.bigquery_deletion_protection
+
+  external_data_configuration {
+    autodetect    = false
+    source_format = "CSV"
+    compression   = "GZIP"
+    source_uris   = [local.ridership_uri]
+    schema        = jsonencode(local.ridership_schema)
+
+    csv_options {
+      quote                 = "\""
+      skip_leading_rows     = 1
+      allow_quoted_newlines = true
+    }
+  }
+}
+
+# With lake_layout = "hive", as windows_by_day: dt is the date of the window
+# end (New York local time), from the dt=YYYY-MM-DD folder.
+resource "google_bigquery_table" "ridership_by_day" {
+  count = local.ridership && var.lake_layout == "hive" ? 1 : 0
+
+  dataset_id          = google_bigquery_dataset.lake.dataset_id
+  table_id            = "ridership_windows_by_day"
+  description         = "Closed ridership windows, partitioned by dt (the date of the window end), all of one window shape: the one recorded in gs://${local.bucket_name}/${local.ridership_prefix}_shape."
+  deletion_protection = var.bigquery_deletion_protection
+
+  external_data_configuration {
+    autodetect    = false
+    source_format = "CSV"
+    compression   = "GZIP"
+    source_uris   = ["gs://${local.bucket_name}/${local.ridership_prefix}/dt=*"]
+    schema        = jsonencode(local.ridership_schema)
+
+    csv_options {
+      quote                 = "\""
+      skip_leading_rows     = 1
+      allow_quoted_newlines = true
+    }
+
+    hive_partitioning_options {
+      mode                     = "CUSTOM"
+      source_uri_prefix        = "gs://${local.bucket_name}/${local.ridership_prefix}/{dt:DATE}"
+      require_partition_filter = false
+    }
+  }
+}

@@ -8,6 +8,40 @@ locals {
   # The port the apps' /metrics and /readyz listen on, on the host's loopback
   # (compose.apps.yaml publishes 127.0.0.1:9090). The Ops Agent scrapes it.
   app_metrics_port = 9090
+  # The ridership app's (var.ridership), beside it on each app VM
+  # (compose.apps.yaml publishes 127.0.0.1:9091).
+  ridership_metrics_port = 9091
+
+  # Where the producer VM keeps the ridership producer's files (the startup
+  # script creates them; compose.apps.yaml mounts them): the SODA app token,
+  # read from Secret Manager at boot (mode 0600, the container's user), and
+  # the folder of its --state-file cursor, which survives restarts, deploys
+  # and reboots on the boot disk.
+  soda_app_token_file = "/var/lib/turnstile/secrets/soda-app-token"
+  ridership_state_dir = "/var/lib/turnstile/ridership"
+
+  # Settings of the ridership apps, by role, merged into role_env below.
+  ridership_env = {
+    kafka = local.ridership ? {
+      RIDERSHIP_TOPIC = local.ridership_topic
+    } : {}
+    consumer = local.ridership ? {
+      RIDERSHIP_TOPIC           = local.ridership_topic
+      RIDERSHIP_LAKE_SINK       = local.ridership_sink
+      RIDERSHIP_CONSUMER_GROUP  = "${var.name_prefix}-consumer-ridership"
+      RIDERSHIP_WINDOW_DURATION = tostring(var.ridership.window_minutes.duration)
+      RIDERSHIP_WINDOW_SLIDE    = tostring(var.ridership.window_minutes.slide)
+      RIDERSHIP_METRICS_PORT    = tostring(local.ridership_metrics_port)
+    } : {}
+    producer = local.ridership ? {
+      RIDERSHIP_TOPIC         = local.ridership_topic
+      RIDERSHIP_DATASET       = var.ridership.dataset
+      RIDERSHIP_POLL_INTERVAL = var.ridership.poll_interval
+      RIDERSHIP_METRICS_PORT  = tostring(local.ridership_metrics_port)
+      RIDERSHIP_STATE_DIR     = local.ridership_state_dir
+      SODA_APP_TOKEN_FILE     = local.soda_app_token_file
+    } : {}
+  }
 
   # Settings each VM's compose project reads from /opt/turnstile/vm.env, by
   # role. Terraform owns this file: the startup script rewrites it at every
@@ -51,6 +85,7 @@ locals {
   vm_env = {
     for k, vm in local.vms : k => merge(
       local.role_env[vm.role],
+      local.ridership_env[vm.role],
       vm.role == "consumer" ? { CONSUMER_INSTANCE_ID = vm.name } : {},
     )
   }
@@ -71,6 +106,10 @@ locals {
       metrics_port      = vm.role == "kafka" ? "" : tostring(local.app_metrics_port)
       bind_internal_ip  = vm.role == "consumer"
       ops_agent_version = var.ops_agent_version
+      # The ridership feed: its app's metrics port on the app VMs, and on the
+      # producer VM the NAME of the token's secret version (never the token).
+      ridership_metrics_port = local.ridership && vm.role != "kafka" ? tostring(local.ridership_metrics_port) : ""
+      soda_app_token_secret  = local.ridership && vm.role == "producer" ? "${local.soda_app_token_ref}/versions/latest" : ""
     })
   }
 }
@@ -168,5 +207,7 @@ resource "google_compute_instance" "vm" {
     google_project_iam_member.vm,
     google_artifact_registry_repository_iam_member.vm_reader,
     google_artifact_registry_repository_iam_member.dockerhub_reader,
+    # The producer reads the SODA app token at boot (var.ridership).
+    google_secret_manager_secret_iam_member.producer_soda_app_token,
   ]
 }

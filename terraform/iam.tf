@@ -5,7 +5,9 @@
 #                 artifactregistry.reader on the Docker Hub remote repository
 #                 (Kafka's apache/kafka, the apps' busybox);
 #   app VMs:      artifactregistry.reader on the app image repository;
-#   consumer:     the lake-writer role on the lake bucket.
+#   consumer:     the lake-writer role on the lake bucket;
+#   producer:     with the ridership feed, secretAccessor on the SODA app
+#                 token's secret (ridership.tf) and nothing else there.
 
 resource "google_service_account" "vm" {
   for_each = toset(local.roles)
@@ -48,6 +50,18 @@ resource "google_project_iam_member" "vm" {
   project = var.project_id
   role    = each.value.role
   member  = local.sa_member[each.value.role_of_vm]
+}
+
+# With the ridership feed, the producer reads the SODA app token: this one
+# secret, and only the producer's account (ridership.tf). The secret is named
+# from its resource, so the grant follows it and is visible at plan time.
+resource "google_secret_manager_secret_iam_member" "producer_soda_app_token" {
+  count = local.ridership ? 1 : 0
+
+  project   = var.project_id
+  secret_id = "projects/${var.project_id}/secrets/${google_secret_manager_secret.soda_app_token[0].secret_id}"
+  role      = "roles/secretmanager.secretAccessor"
+  member    = local.sa_member["producer"]
 }
 
 # The app VMs may pull the app images, and nothing more there. The Kafka VM

@@ -90,16 +90,19 @@ resource "google_managed_kafka_cluster" "this" {
   depends_on = [google_project_service.this]
 }
 
-# The two topics topic-init creates on the Kafka VM, replicated three times:
+# The topics topic-init creates on the Kafka VM, replicated three times:
 # the records (kafka_partitions partitions) and the closed windows the
-# consumer publishes and the dashboard reads (one partition, as on the VM).
-# Growing the records topic later follows docs/consumer.md, "Growing the
-# topic", as on the VM.
+# consumer publishes and the dashboard reads (one partition, as on the VM),
+# and with the ridership feed its records (kafka_partitions, keyed by
+# station complex). Growing a records topic later follows docs/consumer.md,
+# "Growing the topic", as on the VM.
 resource "google_managed_kafka_topic" "this" {
-  for_each = local.managed_kafka ? {
+  for_each = local.managed_kafka ? merge({
     records = { topic = var.kafka_topic, partitions = var.kafka_partitions }
     windows = { topic = var.emit_topic, partitions = 1 }
-  } : {}
+    }, local.ridership ? {
+    ridership = { topic = local.ridership_topic, partitions = var.kafka_partitions }
+  } : {}) : {}
 
   project            = var.project_id
   location           = var.region

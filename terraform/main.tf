@@ -25,17 +25,29 @@ locals {
   vm_tags  = { for r in local.roles : r => "${var.name_prefix}-${r}" }
   app_tags = [local.vm_tags.consumer, local.vm_tags.producer]
 
-  # The compose file (and its profile) that each VM's startup script starts.
+  # The compose file (and its profiles, space-separated) that each VM's
+  # startup script starts. With the ridership feed, each app VM also starts
+  # the ridership app of its role.
   compose = {
     kafka    = { file = "compose.kafka.yaml", profile = "" }
-    consumer = { file = "compose.apps.yaml", profile = "consumer" }
-    producer = { file = "compose.apps.yaml", profile = "producer" }
+    consumer = { file = "compose.apps.yaml", profile = local.ridership ? "consumer consumer-ridership" : "consumer" }
+    producer = { file = "compose.apps.yaml", profile = local.ridership ? "producer producer-ridership" : "producer" }
   }
 
   bucket_name     = coalesce(var.bucket_name, "${var.project_id}-turnstile-lake")
   bucket_location = upper(coalesce(var.bucket_location, var.region))
   lake_prefix     = "turnstile"
   lake_sink       = "gs://${local.bucket_name}/${local.lake_prefix}${var.lake_layout == "hive" ? "?layout=hive" : ""}"
+
+  # The ridership feed (var.ridership; docs/deploy.md, "The ridership feed"):
+  # its own topic, lake prefix (same layout as turnstile/) and, on the
+  # producer VM and each consumer VM, a second app beside the turnstile one.
+  ridership          = var.ridership != null
+  ridership_topic    = "mta-ridership"
+  ridership_prefix   = "ridership"
+  ridership_sink     = "gs://${local.bucket_name}/${local.ridership_prefix}${var.lake_layout == "hive" ? "?layout=hive" : ""}"
+  soda_app_token_id  = "${var.name_prefix}-soda-app-token"
+  soda_app_token_ref = "projects/${var.project_id}/secrets/${local.soda_app_token_id}"
 
   registry_host = "${var.region}-docker.pkg.dev"
   registry      = "${local.registry_host}/${var.project_id}/${var.registry_id}"
@@ -59,7 +71,7 @@ locals {
     "monitoring.googleapis.com",
     "storage.googleapis.com",
     ], local.managed_kafka ? ["managedkafka.googleapis.com"] : [],
-    local.kafka_sasl_secret != null ? ["secretmanager.googleapis.com"] : [],
+    local.kafka_sasl_secret != null || local.ridership ? ["secretmanager.googleapis.com"] : [],
     var.github_repository == null ? [] : [
       # GitHub's OIDC token exchange (deployer.tf).
       "iamcredentials.googleapis.com",

@@ -58,7 +58,7 @@ locals {
       # window, for the probe's timer jitter.
       query = "sum by (instance_id) (increase(${local.log_metric_promql.not_ready}{monitored_resource=\"gce_instance\"}[${var.alert_not_ready_minutes}m])) >= ${var.alert_not_ready_minutes - 1}"
       for   = "0s"
-      about = "An app VM's /readyz (127.0.0.1:9090) answered not ready, or not at all, at every probe for ${var.alert_not_ready_minutes} minutes. The probe log is turnstile_readyz in Cloud Logging."
+      about = "An app VM's /readyz (127.0.0.1:9090, and :9091 for the ridership app with var.ridership) answered not ready, or not at all, at every probe for ${var.alert_not_ready_minutes} minutes. The probe log is turnstile_readyz in Cloud Logging."
     }
     agent_install_failed = {
       display = "turnstile: Ops Agent install failed at boot"

@@ -67,6 +67,16 @@ output "lake_sink" {
   value       = local.lake_sink
 }
 
+output "ridership_lake_sink" {
+  description = "The ridership consumer's --sink (var.ridership set), else null."
+  value       = local.ridership ? local.ridership_sink : null
+}
+
+output "soda_app_token_secret" {
+  description = "Secret Manager secret for the SODA app token (var.ridership set), else null. Terraform creates it without a value: add one with `gcloud secrets versions add` (docs/deploy.md, \"The ridership feed\")."
+  value       = try(google_secret_manager_secret.soda_app_token[0].id, null)
+}
+
 output "registry" {
   description = "Artifact Registry path for the app images: REGISTRY/producer:SHA, REGISTRY/consumer:SHA."
   value       = local.registry
@@ -87,6 +97,7 @@ output "bigquery_tables" {
   value = concat(
     ["${var.project_id}.${google_bigquery_dataset.lake.dataset_id}.${google_bigquery_table.windows.table_id}"],
     [for t in google_bigquery_table.windows_by_day : "${var.project_id}.${google_bigquery_dataset.lake.dataset_id}.${t.table_id}"],
+    [for t in concat(google_bigquery_table.ridership, google_bigquery_table.ridership_by_day) : "${var.project_id}.${google_bigquery_dataset.lake.dataset_id}.${t.table_id}"],
   )
 }
 

@@ -532,6 +532,34 @@ variable "producer_rate" {
   default     = 50
 }
 
+variable "ridership" {
+  description = "The MTA Subway Hourly Ridership feed (issue #25; docs/deploy.md, \"The ridership feed\"). Null (the default): off, and nothing of it exists. Set (even to {}): the producer VM runs a second producer (--source ridership) that polls the data.ny.gov dataset every poll_interval with the app token from the Secret Manager secret PREFIX-soda-app-token (created empty here: add its value with gcloud, docs/deploy.md), each consumer VM runs a second consumer (--source ridership, its own group) that writes ridership/ in the lake bucket in lake_layout, the topic mta-ridership is created (topic-init on the Kafka VM, Terraform on the managed cluster), and BigQuery gets external tables over ridership/. window_minutes are the ridership consumer's window duration and slide (the feed is hourly)."
+  type = object({
+    dataset       = optional(string, "5wq4-mkjj")
+    poll_interval = optional(string, "5m")
+    window_minutes = optional(object({
+      duration = number
+      slide    = number
+    }), { duration = 60, slide = 60 })
+  })
+  default = null
+
+  validation {
+    condition     = var.ridership == null || can(regex("^[a-z0-9]{4}-[a-z0-9]{4}$", try(var.ridership.dataset, "")))
+    error_message = "ridership.dataset must be a data.ny.gov dataset ID such as 5wq4-mkjj (2025 on) or wujg-7c2s (2020-2024)."
+  }
+
+  validation {
+    condition     = var.ridership == null || can(regex("^([0-9]+(ms|s|m|h))+$", try(var.ridership.poll_interval, "")))
+    error_message = "ridership.poll_interval must be a Go duration in whole ms, s, m or h, such as 5m or 1h30m."
+  }
+
+  validation {
+    condition     = var.ridership == null || try(var.ridership.window_minutes.duration >= 1 && var.ridership.window_minutes.slide >= 1 && var.ridership.window_minutes.slide <= var.ridership.window_minutes.duration, false)
+    error_message = "ridership.window_minutes needs duration >= 1 and 1 <= slide <= duration."
+  }
+}
+
 variable "window_minutes" {
   description = "Consumer window duration and slide in minutes (--duration and --slide)."
   type = object({

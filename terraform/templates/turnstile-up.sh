@@ -56,13 +56,26 @@ compose_args() {
   if [[ -f "$APP_DIR/images.env" ]]; then
     args+=(--env-file "$APP_DIR/images.env")
   fi
-  if [[ -n "$COMPOSE_PROFILE" ]]; then
-    args+=(--profile "$COMPOSE_PROFILE")
-  fi
+  # COMPOSE_PROFILE holds the VM's profiles, space-separated (with the
+  # ridership feed: consumer consumer-ridership, producer producer-ridership).
+  local profile
+  for profile in $COMPOSE_PROFILE; do
+    args+=(--profile "$profile")
+  done
 }
 
 # env_get KEY: the value of KEY in vm.env (not sourced: values are data).
 env_get() { sed -n "s/^$1=//p" "$APP_DIR/vm.env" | tail -n1; }
+
+# app_ports: the /metrics and /readyz port of each app on this VM, one a
+# line: METRICS_PORT (default 9090), and RIDERSHIP_METRICS_PORT from vm.env
+# when the ridership feed runs here beside it.
+app_ports() {
+  echo "${METRICS_PORT:-9090}"
+  local ridership
+  ridership="$(env_get RIDERSHIP_METRICS_PORT)"
+  if [[ -n "$ridership" ]]; then echo "$ridership"; fi
+}
 
 # Log Docker in to Artifact Registry with the VM service account's token
 # (valid for an hour, so this runs before every pull).
@@ -211,17 +224,21 @@ kafka_ready() {
     ;;
   *) return 1 ;;
   esac
-  for topic in "$(env_get KAFKA_TOPIC)" "$(env_get EMIT_TOPIC)"; do
+  for topic in "$(env_get KAFKA_TOPIC)" "$(env_get EMIT_TOPIC)" "$(env_get RIDERSHIP_TOPIC)"; do
     [[ -n "$topic" ]] || continue
     docker exec "$id" /opt/kafka/bin/kafka-topics.sh --bootstrap-server localhost:29092 \
       --describe --topic "$topic" >/dev/null 2>&1 || return 1
   done
 }
 
-# apps_ready: the app's /readyz answers; on a consumer VM whose compose file
-# has a dashboard service, the dashboard answers on its internal address too.
+# apps_ready: every app's /readyz answers (app_ports); on a consumer VM
+# whose compose file has a dashboard service, the dashboard answers on its
+# internal address too.
 apps_ready() {
-  curl -fsS --max-time 5 "http://127.0.0.1:${METRICS_PORT:-9090}/readyz" >/dev/null || return 1
+  local port
+  for port in $(app_ports); do
+    curl -fsS --max-time 5 "http://127.0.0.1:$port/readyz" >/dev/null || return 1
+  done
   if [[ "$ROLE" == consumer ]] && docker compose "${args[@]}" config --services 2>/dev/null | grep -qx dashboard; then
     curl -fsS --max-time 5 -o /dev/null "http://$(env_get DASHBOARD_BIND):$(env_get DASHBOARD_PORT)/" || return 1
   fi
@@ -251,10 +268,13 @@ health() {
   say "$ROLE is healthy"
 }
 
-# metric_sum NAME: the sum of every series of NAME on the app's /metrics.
+# metric_sum NAME: the sum of every series of NAME on the /metrics of every
+# app on this VM (app_ports).
 metric_sum() {
-  curl -fsS --max-time 5 "http://127.0.0.1:${METRICS_PORT:-9090}/metrics" |
-    awk -v name="$1" '$1 == name || index($1, name "{") == 1 { sum += $NF } END { printf "%d\n", sum }'
+  local port
+  for port in $(app_ports); do
+    curl -fsS --max-time 5 "http://127.0.0.1:$port/metrics" || return 1
+  done | awk -v name="$1" '$1 == name || index($1, name "{") == 1 { sum += $NF } END { printf "%d\n", sum }'
 }
 
 # lag SECONDS: on a consumer VM, the total lag must have fallen over SECONDS,
@@ -284,14 +304,16 @@ lag() {
 }
 
 # probe: one line for the readiness alert, appended to TURNSTILE_PROBE_LOG
-# (kept under 1 MiB). Nothing before the first deploy: a VM with no app yet
-# is not "not ready".
+# (kept under 1 MiB): not-ready when any app's /readyz (app_ports) fails.
+# Nothing before the first deploy: a VM with no app yet is not "not ready".
 probe() {
-  local log=${TURNSTILE_PROBE_LOG:-/var/log/turnstile/readyz.log} state=ready
+  local log=${TURNSTILE_PROBE_LOG:-/var/log/turnstile/readyz.log} state=ready port
   [[ -f "$APP_DIR/images.env" ]] || return 0
-  if ! curl -fsS --max-time 5 -o /dev/null "http://127.0.0.1:${METRICS_PORT:-9090}/readyz"; then
-    state=not-ready
-  fi
+  for port in $(app_ports); do
+    if ! curl -fsS --max-time 5 -o /dev/null "http://127.0.0.1:$port/readyz"; then
+      state=not-ready
+    fi
+  done
   mkdir -p "$(dirname "$log")"
   if [[ -f "$log" ]] && (($(stat -c %s "$log") > 1048576)); then
     mv "$log" "$log.1"

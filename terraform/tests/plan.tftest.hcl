@@ -1529,3 +1529,212 @@ run "rejects_keeping_the_kafka_vm_on_the_vm_backend" {
 
   expect_failures = [var.kafka_vm_retained]
 }
+
+# --- The ridership feed (var.ridership; issue #25).
+
+run "ridership_off_by_default" {
+  command = plan
+
+  assert {
+    condition = (
+      length(google_secret_manager_secret.soda_app_token) == 0 &&
+      length(google_secret_manager_secret_iam_member.producer_soda_app_token) == 0 &&
+      length(google_bigquery_table.ridership) == 0 &&
+      length(google_bigquery_table.ridership_by_day) == 0 &&
+      !contains(keys(google_project_service.this), "secretmanager.googleapis.com")
+    )
+    error_message = "Without var.ridership there must be no SODA secret, no grant on it, no ridership tables and no Secret Manager API."
+  }
+
+  assert {
+    condition = alltrue([for vm in google_compute_instance.vm :
+      !strcontains(one(regex("<<'ENV_EOF'\\n((?s:.*?)\\n)ENV_EOF", vm.metadata["startup-script"])), "RIDERSHIP_") &&
+      !strcontains(vm.metadata["startup-script"], "readonly RIDERSHIP_METRICS_PORT") &&
+      strcontains(vm.metadata["startup-script"], "readonly SODA_APP_TOKEN_SECRET=''\n")
+    ])
+    error_message = "Without var.ridership no VM may get ridership settings or a token secret to read."
+  }
+
+  assert {
+    condition     = strcontains(google_compute_instance.vm["consumer"].metadata["startup-script"], "readonly COMPOSE_PROFILE='consumer'\n") && strcontains(google_compute_instance.vm["producer"].metadata["startup-script"], "readonly COMPOSE_PROFILE='producer'\n")
+    error_message = "Without var.ridership the app VMs start only their turnstile profile."
+  }
+}
+
+run "ridership_feed" {
+  command = plan
+
+  variables {
+    ridership = {}
+  }
+
+  assert {
+    condition     = google_bigquery_table.ridership[0].table_id == "ridership_windows" && google_bigquery_table.ridership[0].external_data_configuration[0].source_uris == tolist(["gs://demo-project-123-turnstile-lake/ridership/*.csv.gz"])
+    error_message = "The ridership table must read every window file under ridership/ of the lake bucket."
+  }
+
+  assert {
+    condition = (
+      google_bigquery_table.ridership[0].external_data_configuration[0].source_format == "CSV" &&
+      google_bigquery_table.ridership[0].external_data_configuration[0].compression == "GZIP" &&
+      google_bigquery_table.ridership[0].external_data_configuration[0].csv_options[0].skip_leading_rows == 1 &&
+      google_bigquery_table.ridership[0].external_data_configuration[0].autodetect == false &&
+      google_bigquery_table.ridership[0].deletion_protection == true
+    )
+    error_message = "The ridership table reads gzipped CSV with one header row and an explicit schema, protected like the turnstile table."
+  }
+
+  assert {
+    condition = (
+      [for c in jsondecode(google_bigquery_table.ridership[0].external_data_configuration[0].schema) : "${c.name}:${c.type}"] ==
+      ["station_complex_id:STRING", "station_complex:STRING", "borough:STRING", "payment_method:STRING", "fare_class_category:STRING", "window_start:DATETIME", "window_end:DATETIME", "ridership:INT64", "transfers:INT64"]
+    )
+    error_message = "The ridership schema must be the window file header of docs/lake.md, in order, with DATETIME windows and INT64 sums (no index column)."
+  }
+
+  assert {
+    condition     = length(google_bigquery_table.ridership_by_day) == 0
+    error_message = "The flat layout has no partitioned ridership table."
+  }
+
+  assert {
+    condition = (
+      google_secret_manager_secret.soda_app_token[0].secret_id == "turnstile-soda-app-token" &&
+      length(google_secret_manager_secret.soda_app_token[0].replication[0].auto) == 1 &&
+      contains(keys(google_project_service.this), "secretmanager.googleapis.com")
+    )
+    error_message = "The feed must create the secret PREFIX-soda-app-token (automatic replication) and enable Secret Manager."
+  }
+
+  assert {
+    condition = (
+      length(google_secret_manager_secret_iam_member.producer_soda_app_token) == 1 &&
+      google_secret_manager_secret_iam_member.producer_soda_app_token[0].member == "serviceAccount:turnstile-producer@demo-project-123.iam.gserviceaccount.com" &&
+      google_secret_manager_secret_iam_member.producer_soda_app_token[0].role == "roles/secretmanager.secretAccessor" &&
+      google_secret_manager_secret_iam_member.producer_soda_app_token[0].secret_id == "projects/demo-project-123/secrets/turnstile-soda-app-token" &&
+      length(google_secret_manager_secret_iam_member.kafka_sasl_password) == 0 &&
+      length([for m in google_project_iam_member.vm : m if strcontains(m.role, "secretmanager")]) == 0
+    )
+    error_message = "Only the producer's account may read the SODA secret, on that secret only, never on the project."
+  }
+
+  assert {
+    condition     = google_storage_bucket_iam_member.consumer_writer.member == "serviceAccount:turnstile-consumer@demo-project-123.iam.gserviceaccount.com" && google_storage_bucket_iam_member.consumer_writer.role == "projects/demo-project-123/roles/turnstile_lake_writer"
+    error_message = "The feed must not change the lake grant: the consumer's account keeps the lake-writer role, alone."
+  }
+
+  assert {
+    condition = (
+      strcontains(google_compute_instance.vm["producer"].metadata["startup-script"], "readonly COMPOSE_PROFILE='producer producer-ridership'\n") &&
+      strcontains(google_compute_instance.vm["consumer"].metadata["startup-script"], "readonly COMPOSE_PROFILE='consumer consumer-ridership'\n") &&
+      strcontains(google_compute_instance.vm["producer"].metadata["startup-script"], "readonly SODA_APP_TOKEN_SECRET='projects/demo-project-123/secrets/turnstile-soda-app-token/versions/latest'\n") &&
+      strcontains(google_compute_instance.vm["consumer"].metadata["startup-script"], "readonly SODA_APP_TOKEN_SECRET=''\n")
+    )
+    error_message = "Each app VM must add its ridership profile, and only the producer VM may read the token's secret."
+  }
+
+  assert {
+    condition = (
+      strcontains(one(regex("<<'ENV_EOF'\\n((?s:.*?)\\n)ENV_EOF", google_compute_instance.vm["producer"].metadata["startup-script"])), "RIDERSHIP_DATASET=5wq4-mkjj\nRIDERSHIP_METRICS_PORT=9091\nRIDERSHIP_POLL_INTERVAL=5m\nRIDERSHIP_STATE_DIR=/var/lib/turnstile/ridership\nRIDERSHIP_TOPIC=mta-ridership\nSODA_APP_TOKEN_FILE=/var/lib/turnstile/secrets/soda-app-token\n") &&
+      strcontains(one(regex("<<'ENV_EOF'\\n((?s:.*?)\\n)ENV_EOF", google_compute_instance.vm["consumer"].metadata["startup-script"])), "RIDERSHIP_CONSUMER_GROUP=turnstile-consumer-ridership\nRIDERSHIP_LAKE_SINK=gs://demo-project-123-turnstile-lake/ridership\nRIDERSHIP_METRICS_PORT=9091\nRIDERSHIP_TOPIC=mta-ridership\nRIDERSHIP_WINDOW_DURATION=60\nRIDERSHIP_WINDOW_SLIDE=60\n") &&
+      strcontains(one(regex("<<'ENV_EOF'\\n((?s:.*?)\\n)ENV_EOF", google_compute_instance.vm["kafka"].metadata["startup-script"])), "RIDERSHIP_TOPIC=mta-ridership\n")
+    )
+    error_message = "vm.env must carry the ridership settings: dataset, poll interval, cursor folder and token file on the producer; group, sink and hourly windows on the consumer; the topic for topic-init on the Kafka VM."
+  }
+
+  assert {
+    condition     = alltrue([for vm in google_compute_instance.vm : !strcontains(vm.metadata["startup-script"], "SODA_APP_TOKEN=")])
+    error_message = "No startup script may carry a token value (only the secret's version name)."
+  }
+
+  assert {
+    condition     = output.ridership_lake_sink == "gs://demo-project-123-turnstile-lake/ridership" && contains(output.bigquery_tables, "demo-project-123.turnstile.ridership_windows")
+    error_message = "The outputs must name the ridership sink and table."
+  }
+}
+
+run "ridership_hive_table" {
+  command = plan
+
+  variables {
+    lake_layout = "hive"
+    ridership = {
+      dataset       = "wujg-7c2s"
+      poll_interval = "1h"
+    }
+  }
+
+  assert {
+    condition = (
+      length(google_bigquery_table.ridership_by_day) == 1 &&
+      google_bigquery_table.ridership_by_day[0].table_id == "ridership_windows_by_day" &&
+      google_bigquery_table.ridership_by_day[0].external_data_configuration[0].source_uris == tolist(["gs://demo-project-123-turnstile-lake/ridership/dt=*"]) &&
+      google_bigquery_table.ridership_by_day[0].external_data_configuration[0].hive_partitioning_options[0].source_uri_prefix == "gs://demo-project-123-turnstile-lake/ridership/{dt:DATE}" &&
+      google_bigquery_table.ridership_by_day[0].external_data_configuration[0].hive_partitioning_options[0].mode == "CUSTOM" &&
+      google_bigquery_table.ridership_by_day[0].external_data_configuration[0].csv_options[0].skip_leading_rows == 1 &&
+      google_bigquery_table.ridership_by_day[0].external_data_configuration[0].compression == "GZIP"
+    )
+    error_message = "With lake_layout = hive the ridership files must get a table partitioned on dt from the dt=YYYY-MM-DD folders."
+  }
+
+  assert {
+    condition = (
+      [for c in jsondecode(google_bigquery_table.ridership_by_day[0].external_data_configuration[0].schema) : "${c.name}:${c.type}"] ==
+      ["station_complex_id:STRING", "station_complex:STRING", "borough:STRING", "payment_method:STRING", "fare_class_category:STRING", "window_start:DATETIME", "window_end:DATETIME", "ridership:INT64", "transfers:INT64"]
+    )
+    error_message = "The partitioned ridership table must have the same schema as the flat one."
+  }
+
+  assert {
+    condition = (
+      strcontains(one(regex("<<'ENV_EOF'\\n((?s:.*?)\\n)ENV_EOF", google_compute_instance.vm["consumer"].metadata["startup-script"])), "RIDERSHIP_LAKE_SINK=gs://demo-project-123-turnstile-lake/ridership?layout=hive\n") &&
+      strcontains(one(regex("<<'ENV_EOF'\\n((?s:.*?)\\n)ENV_EOF", google_compute_instance.vm["producer"].metadata["startup-script"])), "RIDERSHIP_DATASET=wujg-7c2s\n") &&
+      strcontains(one(regex("<<'ENV_EOF'\\n((?s:.*?)\\n)ENV_EOF", google_compute_instance.vm["producer"].metadata["startup-script"])), "RIDERSHIP_POLL_INTERVAL=1h\n")
+    )
+    error_message = "The ridership sink must follow lake_layout, and the producer the dataset and poll interval of var.ridership."
+  }
+}
+
+run "ridership_on_the_managed_backend" {
+  command = plan
+
+  variables {
+    kafka_backend = "managed"
+    ridership     = {}
+  }
+
+  assert {
+    condition     = google_managed_kafka_topic.this["ridership"].topic_id == "mta-ridership" && google_managed_kafka_topic.this["ridership"].partition_count == 3 && google_managed_kafka_topic.this["ridership"].replication_factor == 3
+    error_message = "On the managed cluster Terraform must create mta-ridership, with kafka_partitions partitions, replicated three times."
+  }
+}
+
+run "rejects_a_bad_ridership_dataset" {
+  command = plan
+
+  variables {
+    ridership = { dataset = "https://data.ny.gov/resource/5wq4-mkjj.json" }
+  }
+
+  expect_failures = [var.ridership]
+}
+
+run "rejects_a_bad_ridership_poll_interval" {
+  command = plan
+
+  variables {
+    ridership = { poll_interval = "5 minutes" }
+  }
+
+  expect_failures = [var.ridership]
+}
+
+run "rejects_a_ridership_slide_longer_than_the_window" {
+  command = plan
+
+  variables {
+    ridership = { window_minutes = { duration = 60, slide = 120 } }
+  }
+
+  expect_failures = [var.ridership]
+}

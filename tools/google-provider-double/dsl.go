@@ -138,3 +138,42 @@ func (s sizeBetween) ValidateSet(_ context.Context, r validator.SetRequest, resp
 		resp.Diagnostics.AddAttributeError(r.Path, "Invalid number of blocks", msg)
 	}
 }
+
+// withObjectValidator adds v to the nested object of a listBlock.
+func withObjectValidator(b schema.Block, v validator.Object) schema.Block {
+	lb := b.(schema.ListNestedBlock)
+	lb.NestedObject.Validators = append(lb.NestedObject.Validators, v)
+	return lb
+}
+
+// exactlyOneBlock is the provider's ExactlyOneOf over sibling blocks: the
+// object must hold exactly one of the named blocks (a non-empty list).
+type exactlyOneBlock []string
+
+func (e exactlyOneBlock) Description(context.Context) string {
+	return fmt.Sprintf("exactly one of the blocks %v", []string(e))
+}
+
+func (e exactlyOneBlock) MarkdownDescription(ctx context.Context) string { return e.Description(ctx) }
+
+func (e exactlyOneBlock) ValidateObject(_ context.Context, r validator.ObjectRequest, resp *validator.ObjectResponse) {
+	if r.ConfigValue.IsNull() || r.ConfigValue.IsUnknown() {
+		return
+	}
+	set := 0
+	for _, name := range e {
+		v, ok := r.ConfigValue.Attributes()[name]
+		if !ok {
+			continue
+		}
+		if v.IsUnknown() {
+			return
+		}
+		if l, ok := v.(types.List); ok && !l.IsNull() && len(l.Elements()) > 0 {
+			set++
+		}
+	}
+	if set != 1 {
+		resp.Diagnostics.AddAttributeError(r.Path, "Invalid combination of blocks", fmt.Sprintf("expected %s, got %d of them", e.Description(context.Background()), set))
+	}
+}

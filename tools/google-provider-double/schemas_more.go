@@ -98,6 +98,46 @@ var moreSchemas = map[string]func() schema.Schema{
 		}, blocks{"condition": iamCondition()})
 	},
 
+	// The SODA app token's secret (terraform/ridership.tf). Terraform creates
+	// the secret only, never a version: no google_secret_manager_secret_version
+	// schema here, so a configuration that would put a value in the state
+	// fails offline. replication holds exactly one of auto and user_managed,
+	// as the provider's ExactlyOneOf demands.
+	"google_secret_manager_secret": func() schema.Schema {
+		cmek := listBlock(0, 1, attrs{"kms_key_name": str(req)}, nil)
+		replication := listBlock(1, 1, nil, blocks{
+			"auto": listBlock(0, 1, nil, blocks{"customer_managed_encryption": cmek}),
+			"user_managed": listBlock(0, 1, nil, blocks{
+				"replicas": listBlock(1, many, attrs{"location": str(req)}, blocks{"customer_managed_encryption": cmek}),
+			}),
+		})
+		replication = withObjectValidator(replication, exactlyOneBlock{"auto", "user_managed"})
+		return resourceWith(attrs{
+			"secret_id":             str(req),
+			"labels":                strMap(opt),
+			"annotations":           strMap(opt),
+			"version_aliases":       strMap(opt),
+			"version_destroy_ttl":   str(opt),
+			"expire_time":           str(optc),
+			"ttl":                   str(opt),
+			"tags":                  strMap(opt),
+			"deletion_protection":   boolean(opt),
+			"project":               str(optc),
+			"name":                  str(comp),
+			"create_time":           str(comp),
+			"effective_labels":      strMap(comp),
+			"terraform_labels":      strMap(comp),
+			"effective_annotations": strMap(comp),
+		}, blocks{
+			"replication": replication,
+			"topics":      listBlock(0, many, attrs{"name": str(req)}, nil),
+			"rotation": listBlock(0, 1, attrs{
+				"next_rotation_time": str(opt),
+				"rotation_period":    str(opt),
+			}, nil),
+		})
+	},
+
 	"google_compute_instance_iam_member": func() schema.Schema {
 		return resourceWith(attrs{
 			"instance_name": str(req),
