@@ -1,7 +1,9 @@
 // Command producer publishes NYC MTA turnstile counts to Kafka (topic
-// mta-turnstile), keyed by CA|UNIT|SCP, as 13-field CSV message values.
+// mta-turnstile), keyed by CA|UNIT|SCP, as 13-field CSV message values; with
+// --source ridership, the MTA Subway Hourly Ridership rows (topic
+// mta-ridership), keyed by station_complex_id.
 //
-// Two sources:
+// The turnstile source (--source turnstile, the default):
 //
 //	producer --input turnstile_240720.txt [more files...] --config kafka.properties
 //	producer --input 'archive/turnstile_23*.txt' --from 2023-03-01 --to 2023-04-01 --out -
@@ -13,6 +15,14 @@
 // per-interval deltas sent in event-time order, with bounded memory (see
 // docs/producer.md); --synthetic generates a live feed. --out - writes the
 // message values to stdout instead of Kafka.
+//
+// The hourly ridership source (internal/ridership):
+//
+//	producer --source ridership --dataset 5wq4-mkjj --app-token-file ~/.soda-token --state-file ridership.state --config kafka.properties
+//	producer --source ridership --input exports/ --out -
+//
+// --dataset follows a dataset through the Socrata SODA API (data.ny.gov), as
+// a stream, or up to --to; --input replays its CSV exports.
 //
 // Exit codes: 0 success (also after SIGINT/SIGTERM and a clean flush), 1 a
 // runtime failure such as an undelivered message, 2 a bad flag or config.
@@ -40,6 +50,7 @@ import (
 	"github.com/turnstile-stream/turnstile-stream/internal/producer"
 	"github.com/turnstile-stream/turnstile-stream/internal/publish"
 	"github.com/turnstile-stream/turnstile-stream/internal/publish/metrics"
+	"github.com/turnstile-stream/turnstile-stream/internal/ridership"
 	"github.com/turnstile-stream/turnstile-stream/internal/synthetic"
 	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 )
@@ -74,7 +85,8 @@ func parseFlags(args []string, stderr io.Writer) (producer.Config, error) {
 	var inputs inputList
 	fs := flag.NewFlagSet("producer", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Var(&inputs, "input", "MTA turnstile files to replay, plain or .gz: a `FILE`, a directory (its files), a quoted glob, or gs://BUCKET/PREFIX (repeat the flag, or list more after it)")
+	fs.StringVar(&c.Source, "source", producer.SourceTurnstile, "data source: turnstile (MTA turnstile files or --synthetic) or ridership (the hourly ridership dataset: --dataset or --input)")
+	fs.Var(&inputs, "input", "files to replay, plain or .gz: MTA turnstile files, or with --source ridership CSV exports; a `FILE`, a directory (its files), a quoted glob, or gs://BUCKET/PREFIX (repeat the flag, or list more after it)")
 	fs.BoolVar(&c.Synthetic, "synthetic", false, "generate a synthetic live feed instead of replaying files")
 	fs.IntVar(&c.Turnstiles, "turnstiles", 200, "synthetic: number of turnstiles")
 	fs.Float64Var(&c.Rate, "rate", 100, "synthetic: messages per second")
@@ -83,7 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (producer.Config, error) {
 	fs.StringVar(&c.Start, "start", "", "synthetic: event time of the first message, \"YYYY-MM-DD HH:MM:SS\" (UTC) or RFC 3339; default now")
 	fs.Int64Var(&c.Count, "count", 0, "synthetic: number of messages, 0 = unlimited")
 	fs.Int64Var(&c.MaxDelta, "max-delta", mta.DefaultMaxDelta, "replay: largest ENTRIES or EXITS delta taken as real; above it (or negative) the reading is skipped as a reset")
-	fs.StringVar(&c.Topic, "topic", "mta-turnstile", "Kafka topic")
+	fs.StringVar(&c.Topic, "topic", "", "Kafka `TOPIC`; empty = mta-turnstile, or mta-ridership with --source ridership")
 	fs.StringVar(&c.ConfigPath, "config", "", "librdkafka properties `FILE` (key=value, # comments, ${ENV} values); required unless --out is set")
 	fs.BoolVar(&c.CreateTopic, "create-topic", false, "create the topic through the AdminClient when it is missing")
 	fs.IntVar(&c.Partitions, "partitions", 4, "partitions of a topic made by --create-topic")
@@ -92,9 +104,14 @@ func parseFlags(args []string, stderr io.Writer) (producer.Config, error) {
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve /metrics, /healthz and /readyz on this `ADDR` (host:port); empty = off")
-	fs.StringVar(&c.From, "from", "", "replay: send only readings at or after this event `TIME`: YYYY-MM-DD, \"YYYY-MM-DD HH:MM:SS\" or RFC 3339 (the files' naive time, read as UTC)")
-	fs.StringVar(&c.To, "to", "", "replay: send only readings before this event `TIME` (same formats as --from)")
+	fs.StringVar(&c.From, "from", "", "replay and ridership: send only readings (rows) at or after this event `TIME` (transit_timestamp): YYYY-MM-DD, \"YYYY-MM-DD HH:MM:SS\" or RFC 3339 (the files' naive time, read as UTC)")
+	fs.StringVar(&c.To, "to", "", "replay and ridership: send only readings (rows) before this event `TIME` (same formats as --from); with --dataset, stop at the end of the data instead of polling")
 	fs.StringVar(&c.TempDir, "temp-dir", "", "replay: `DIR` for the spill file of sorted runs that do not fit in memory; default $TMPDIR or /tmp")
+	fs.StringVar(&c.Dataset, "dataset", "", "ridership: follow this SODA dataset `ID` through the API (5wq4-mkjj from 2025, wujg-7c2s for 2020-2024)")
+	fs.StringVar(&c.SODAURL, "soda-url", ridership.DefaultSODAURL, "ridership: the Socrata portal `URL` serving --dataset")
+	fs.StringVar(&c.AppTokenFile, "app-token-file", "", "ridership: `FILE` holding the SODA app token; default the environment variable "+ridership.TokenEnv+" (the token is never logged)")
+	fs.DurationVar(&c.PollInterval, "poll-interval", ridership.DefaultPollInterval, "ridership: how long to wait at the end of the data before asking the API again")
+	fs.StringVar(&c.StateFile, "state-file", "", "ridership: `FILE` that keeps the cursor of --dataset across runs (written after each delivered page); default none, start at --from")
 	// Flags may follow the files of --input FILE...: parse, take the files
 	// up to the next flag, and parse again from there.
 	var files []string
@@ -168,6 +185,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usage(err)
 	}
+	var token string
+	if cfg.Source == producer.SourceRidership && cfg.Dataset != "" {
+		if token, err = ridership.ReadAppToken(cfg.AppTokenFile); err != nil {
+			return usage(fmt.Errorf("--app-token-file: %w", err))
+		}
+	}
 	var counters publish.Counters
 	var ready atomic.Bool
 
@@ -188,6 +211,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sink, code := openSink(ctx, cfg, props, stdout, &counters, log)
 	if sink == nil {
 		return code
+	}
+	if cfg.Source == producer.SourceRidership {
+		return runRidership(ctx, cfg, token, sink, &counters, &ready, log)
 	}
 	// Progress of a replay: a status line on a terminal, a log line every
 	// 10 s otherwise. It stops before the summary.
@@ -228,6 +254,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("summary", s.LogAttrs()...)
 	if err != nil || replayErr != nil || !s.OK() {
+		return exitFailure
+	}
+	return exitOK
+}
+
+// runRidership runs the hourly ridership source into sink, which it closes,
+// and returns the exit code. Bad rows are logged at WARN ("skipping bad
+// row") and counted as skipped, as the turnstile replay's are.
+func runRidership(ctx context.Context, cfg *producer.Settings, token string, sink publish.Sink, counters *publish.Counters, ready *atomic.Bool, log *slog.Logger) int {
+	rc := cfg.Ridership
+	rc.AppToken, rc.Sink, rc.Counters, rc.FlushTimeout = token, sink, counters, cfg.FlushTimeout
+	rc.Logger, rc.Rejects = log, ridership.LogRejects(log)
+	ready.Store(true)
+	s, err := ridership.Run(ctx, rc)
+	ready.Store(false)
+	if err != nil {
+		log.Error("ridership source failed", "err", err)
+	}
+	log.Info("summary", s.LogAttrs()...)
+	if err != nil || !s.OK() {
 		return exitFailure
 	}
 	return exitOK

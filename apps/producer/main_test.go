@@ -69,6 +69,8 @@ func TestUsageErrors(t *testing.T) {
 	os.WriteFile(noBootstrap, []byte("security.protocol=SASL_SSL\n"), 0o600)
 	badProperty := filepath.Join(dir, "bad.properties")
 	os.WriteFile(badProperty, []byte("bootstrap.servers=127.0.0.1:1\nno.such.property=1\n"), 0o600)
+	emptyToken := filepath.Join(dir, "empty-token")
+	os.WriteFile(emptyToken, []byte(" \n"), 0o600)
 	tests := []struct {
 		name    string
 		args    []string
@@ -104,6 +106,19 @@ func TestUsageErrors(t *testing.T) {
 		{name: "bad gs url", args: []string{"--input", "gs://", "--out", "-"}, wantErr: "--input gs://: want gs://BUCKET/PREFIX"},
 		{name: "bad bucket", args: []string{"--input", "gs://My_Bucket/raw", "--out", "-"}, wantErr: `"My_Bucket" is not a GCS bucket name`},
 		{name: "unknown kafka property", args: []string{"--synthetic", "--count", "1", "--config", badProperty}, wantErr: "no.such.property"},
+		{name: "unknown source", args: []string{"--source", "bus", "--synthetic", "--out", "-"}, wantErr: `--source "bus": want turnstile or ridership`},
+		{name: "dataset without --source ridership", args: []string{"--dataset", "5wq4-mkjj", "--out", "-"}, wantErr: "choose a source: --input FILE... or --synthetic"},
+		{name: "dataset with turnstile files", args: []string{"--input", sample[0], "--dataset", "5wq4-mkjj", "--out", "-"}, wantErr: "--dataset, --soda-url, --app-token-file, --poll-interval and --state-file are for --source ridership"},
+		{name: "ridership without a source", args: []string{"--source", "ridership", "--out", "-"}, wantErr: "choose a ridership source: --dataset ID (the SODA API) or --input FILE... (CSV exports)"},
+		{name: "ridership dataset and input", args: []string{"--source", "ridership", "--dataset", "5wq4-mkjj", "--input", "../../testdata/ridership/sample.csv", "--out", "-"}, wantErr: "--dataset and --input are exclusive"},
+		{name: "ridership synthetic", args: []string{"--source", "ridership", "--synthetic", "--out", "-"}, wantErr: "--synthetic is a turnstile source"},
+		{name: "ridership speed", args: []string{"--source", "ridership", "--dataset", "5wq4-mkjj", "--speed", "60", "--out", "-"}, wantErr: "--speed, --max-delta and --temp-dir are for the turnstile source"},
+		{name: "ridership state file with exports", args: []string{"--source", "ridership", "--input", "../../testdata/ridership/sample.csv", "--state-file", filepath.Join(dir, "s"), "--out", "-"}, wantErr: "are for --dataset (the API), not --input replays"},
+		{name: "bad soda url", args: []string{"--source", "ridership", "--dataset", "5wq4-mkjj", "--soda-url", "data.ny.gov", "--out", "-"}, wantErr: `--soda-url "data.ny.gov": want http(s)://HOST`},
+		{name: "zero poll interval", args: []string{"--source", "ridership", "--dataset", "5wq4-mkjj", "--poll-interval", "0s", "--out", "-"}, wantErr: "--poll-interval 0s: must be positive"},
+		{name: "missing app token file", args: []string{"--source", "ridership", "--dataset", "5wq4-mkjj", "--app-token-file", filepath.Join(dir, "no-token"), "--out", "-"}, wantErr: "--app-token-file: read app token file: open " + filepath.Join(dir, "no-token")},
+		{name: "empty app token file", args: []string{"--source", "ridership", "--dataset", "5wq4-mkjj", "--app-token-file", emptyToken, "--out", "-"}, wantErr: "--app-token-file: app token file " + emptyToken + " is empty"},
+		{name: "ridership to kafka without config", args: []string{"--source", "ridership", "--dataset", "5wq4-mkjj"}, wantErr: "--config FILE is required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
