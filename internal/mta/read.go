@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/turnstile-stream/turnstile-stream/internal/textline"
 )
 
 // fileReader reads one file at a time into sorted runs: the state of one
@@ -83,21 +85,13 @@ func (fr *fileReader) read(ctx context.Context, file int, name string, r io.Read
 	var (
 		p        RowParser
 		row      Row
-		long     []byte
+		lines    = textline.NewReader(br)
 		lineNo   int
 		haveHdr  bool
 		reported int64
 	)
 	for {
-		line, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			long = append(long[:0], line...)
-			for errors.Is(err, bufio.ErrBufferFull) {
-				line, err = br.ReadSlice('\n')
-				long = append(long, line...)
-			}
-			line = long
-		}
+		line, err := lines.Next()
 		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("%s:%d: read: %w", name, lineNo+1, err)
 		}
