@@ -3,6 +3,7 @@ package mta
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
@@ -169,26 +170,16 @@ func parseDate(b []byte) (int64, bool) {
 	if len(b) != 10 || b[2] != '/' || b[5] != '/' {
 		return 0, false
 	}
-	month, ok1 := turnstile.Digits(b[0:2])
-	day, ok2 := turnstile.Digits(b[3:5])
-	year, ok3 := turnstile.Digits(b[6:10])
-	if !(ok1 && ok2 && ok3) {
-		return 0, false
-	}
-	return turnstile.CivilDays(year, month, day)
+	return turnstile.DateDays(b[6:10], b[0:2], b[3:5])
 }
 
-// parseCounter parses a register reading: 1 to 18 decimal digits.
+// parseCounter parses a register reading: 1 to 18 decimal digits. Unlike the
+// message counts (turnstile.Parser) it limits the digits, leading zeros
+// included, rather than the value; 18 digits always fit in an int64.
 func parseCounter(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 18 {
+	if len(b) > 18 {
 		return 0, false
 	}
-	var n int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
+	n, ok := turnstile.ParseUint(b, math.MaxInt64)
+	return int64(n), ok
 }
