@@ -165,12 +165,27 @@ func (p *RowParser) ParseRow(line []byte, r *Row) error {
 	return nil
 }
 
-// parseDate parses MM/DD/YYYY and returns days since 1970-01-01.
+// parseDate parses MM/DD/YYYY and returns days since 1970-01-01. It is the
+// message parser's YYYY-MM-DD parseDate in another layout; a helper shared by
+// the two cost ParseRow a call (2.5 ns a row), so each keeps its three
+// ParseUint calls.
 func parseDate(b []byte) (int64, bool) {
 	if len(b) != 10 || b[2] != '/' || b[5] != '/' {
 		return 0, false
 	}
-	return turnstile.DateDays(b[6:10], b[0:2], b[3:5])
+	month, ok := turnstile.ParseUint(b[0:2], 12)
+	if !ok {
+		return 0, false
+	}
+	day, ok := turnstile.ParseUint(b[3:5], 31)
+	if !ok {
+		return 0, false
+	}
+	year, ok := turnstile.ParseUint(b[6:10], 9999)
+	if !ok {
+		return 0, false
+	}
+	return turnstile.CivilDays(int(year), int(month), int(day))
 }
 
 // parseCounter parses a register reading: 1 to 18 decimal digits. Unlike the

@@ -1,21 +1,5 @@
 package turnstile
 
-// DateDays returns the number of days from 1970-01-01 to the date whose year,
-// month and day are the given fields of decimal digits (ParseUint's grammar,
-// so leading zeros are allowed and a sign is not), and false when a field is
-// not digits, the year is above 9999 or the date does not exist. The message
-// parser (YYYY-MM-DD) and the MTA file reader (MM/DD/YYYY) both parse their
-// dates with it, after checking the layout.
-func DateDays(year, month, day []byte) (int64, bool) {
-	y, ok1 := ParseUint(year, 9999)
-	m, ok2 := ParseUint(month, 12)
-	d, ok3 := ParseUint(day, 31)
-	if !(ok1 && ok2 && ok3) {
-		return 0, false
-	}
-	return CivilDays(int(y), int(m), int(d))
-}
-
 // CivilDays returns the number of days from 1970-01-01 to the given date of
 // the proleptic Gregorian calendar, and false for an impossible date such as
 // February 30th.

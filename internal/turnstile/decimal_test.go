@@ -25,10 +25,15 @@ func TestParseUint(t *testing.T) {
 		{"00", 0, 0, true},                                // zero under a max of zero
 		{"9223372036854775807", math.MaxInt64, math.MaxInt64, true},
 		{"9223372036854775808", math.MaxInt64, 0, false},
-		{"18446744073709551615", math.MaxUint64, math.MaxUint64, true}, // the largest uint64
-		{"18446744073709551616", math.MaxUint64, 0, false},             // one more: would overflow
-		{"99999999999999999999", math.MaxUint64, 0, false},             // 20 nines: would overflow
-		{"184467440737095516150", math.MaxUint64, 0, false},            // 21 digits
+		{"9223372036854775808", 1 << 63, 1 << 63, true},
+		{"9999999999999999999", math.MaxUint64, MaxParseUint, true},  // MaxParseUint
+		{"09999999999999999999", math.MaxUint64, MaxParseUint, true}, // 20 digits, one a leading zero
+		{"10000000000000000000", math.MaxUint64, 0, false},           // 20 significant digits
+		{"18446744073709551615", math.MaxUint64, 0, false},           // the largest uint64
+		{"18446744073709551616", math.MaxUint64, 0, false},           // beyond a uint64
+		{"99999999999999999999", math.MaxUint64, 0, false},
+		{"00000000000000000000000", math.MaxUint64, 0, true},
+		{"0000000000000000000000x", math.MaxUint64, 0, false},
 		{"", math.MaxUint64, 0, false},
 		{"+1", math.MaxUint64, 0, false}, // no sign
 		{"-1", math.MaxUint64, 0, false},
@@ -52,7 +57,8 @@ func TestParseUint(t *testing.T) {
 }
 
 // FuzzParseUint checks ParseUint against strconv: it accepts exactly what
-// strconv.ParseUint(s, 10, 64) accepts with a value no greater than max, and
+// strconv.ParseUint(s, 10, 64) accepts with a value no greater than max and
+// MaxParseUint, and
 // for a max within int64, exactly what strconv.ParseInt(s, 10, 64) accepts
 // without a sign in range.
 func FuzzParseUint(f *testing.F) {
@@ -64,7 +70,7 @@ func FuzzParseUint(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string, max uint64) {
 		got, ok := ParseUint([]byte(s), max)
 		want, err := strconv.ParseUint(s, 10, 64)
-		wantOK := err == nil && want <= max
+		wantOK := err == nil && want <= min(max, MaxParseUint)
 		if !wantOK {
 			want = 0
 		}

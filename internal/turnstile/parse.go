@@ -121,7 +121,19 @@ func parseDate(b []byte) (int64, bool) {
 	if b[4] != '-' || b[7] != '-' {
 		return 0, false
 	}
-	return DateDays(b[0:4], b[5:7], b[8:10])
+	year, ok := ParseUint(b[0:4], 9999)
+	if !ok {
+		return 0, false
+	}
+	month, ok := ParseUint(b[5:7], 12)
+	if !ok {
+		return 0, false
+	}
+	day, ok := ParseUint(b[8:10], 31)
+	if !ok {
+		return 0, false
+	}
+	return CivilDays(int(year), int(month), int(day))
 }
 
 // ParseClock parses HH:MM:SS into seconds since midnight. The MTA file
@@ -130,10 +142,16 @@ func ParseClock(b []byte) (int64, bool) {
 	if len(b) != 8 || b[2] != ':' || b[5] != ':' {
 		return 0, false
 	}
-	hour, ok1 := ParseUint(b[0:2], 23)
-	minute, ok2 := ParseUint(b[3:5], 59)
-	sec, ok3 := ParseUint(b[6:8], 59)
-	if !(ok1 && ok2 && ok3) {
+	hour, ok := ParseUint(b[0:2], 23)
+	if !ok {
+		return 0, false
+	}
+	minute, ok := ParseUint(b[3:5], 59)
+	if !ok {
+		return 0, false
+	}
+	sec, ok := ParseUint(b[6:8], 59)
+	if !ok {
 		return 0, false
 	}
 	return int64(hour*3600 + minute*60 + sec), true
