@@ -170,9 +170,9 @@ func noEOF(err error) error {
 
 // before reports whether a's next reading goes before b's: by time, then by
 // run (read order).
-func (a *cursor) before(b *cursor) bool {
-	at, bt := a.buf[a.pos].t, b.buf[b.pos].t
-	return at < bt || at == bt && a.rn.index < b.rn.index
+func (c *cursor) before(o *cursor) bool {
+	ct, ot := c.buf[c.pos].t, o.buf[o.pos].t
+	return ct < ot || ct == ot && c.rn.index < o.rn.index
 }
 
 // merger yields the readings of all runs in (time, run) order: a stable sort
