@@ -43,6 +43,7 @@ type Group struct {
 	pl      atomic.Pointer[poller] // the poll goroutine, while it runs
 	fences  map[int32]int          // seeks whose fence has not come through the stream yet
 	pending *pendingRebalance      // handed over in the last batch, completed at the next Poll
+	events  []stream.Event         // Poll's batch, reused: valid until the next Poll
 	stopped bool
 
 	close func() error // closes the consumer and the emitter
@@ -132,7 +133,8 @@ func (g *Group) Run(ctx context.Context, d *stream.Driver) error {
 }
 
 // Poll implements stream.Source: the poll goroutine's next batch, as
-// events. It first completes the rebalance handed over in the batch before.
+// events, valid until the next call. It first completes the rebalance
+// handed over in the batch before.
 func (g *Group) Poll(ctx context.Context, wait time.Duration) ([]stream.Event, error) {
 	g.complete()
 	pl := g.pl.Load()
@@ -153,7 +155,8 @@ func (g *Group) Poll(ctx context.Context, wait time.Duration) ([]stream.Event, e
 	case <-ctx.Done():
 		return nil, nil
 	}
-	events := make([]stream.Event, 0, len(items))
+	events := g.events[:0]
+	defer func() { g.events = events[:0] }()
 	for _, it := range items {
 		switch {
 		case it.msg != nil:
