@@ -10,7 +10,6 @@ import (
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/turnstile-stream/turnstile-stream/internal/stream"
-	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 )
 
 // GroupConfig holds the client settings of OpenGroup: the consumer group's
@@ -24,9 +23,7 @@ type GroupConfig struct {
 	Group, Client, InstanceID  string
 	EmitTopic, TransactionalID string
 	Topic                      string
-	// WindowSize dates the window_start header of emitted rows.
-	WindowSize time.Duration
-	Logger     *slog.Logger
+	Logger                     *slog.Logger
 }
 
 // Group is the consumer group's stream.Source: it subscribes to the topic,
@@ -101,7 +98,7 @@ func NewGroup(c *ckafka.Consumer, emit *Emitter, cfg GroupConfig) *Group {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Group{c: c, topic: cfg.Topic, emit: emit, windowSize: cfg.WindowSize, log: cfg.Logger, fences: make(map[int32]int)}
+	return &Group{c: c, topic: cfg.Topic, emit: emit, log: cfg.Logger, fences: make(map[int32]int)}
 }
 
 // Close closes the clients OpenGroup made: the consumer (its error is
@@ -371,7 +368,7 @@ func (g *Group) Committed(ctx context.Context, parts []int32) ([]stream.Offset, 
 // Commit implements stream.Source: the offsets alone, or in an emit
 // transaction with the rows (Emitter.Commit: its ErrAborted and ErrFatal
 // are the stream's).
-func (g *Group) Commit(ctx context.Context, offsets []stream.Offset, rows []turnstile.WindowCount) error {
+func (g *Group) Commit(ctx context.Context, offsets []stream.Offset, rows []stream.Message) error {
 	tps := g.tps(offsets)
 	if g.emit == nil {
 		_, err := g.c.CommitOffsets(tps)
@@ -381,7 +378,7 @@ func (g *Group) Commit(ctx context.Context, offsets []stream.Offset, rows []turn
 	if err != nil {
 		return err
 	}
-	return g.emit.Commit(ctx, meta, g.windowSize, rows, tps)
+	return g.emit.Commit(ctx, meta, rows, tps)
 }
 
 // Claim implements stream.Source: a plain offset commit, which the
