@@ -356,6 +356,23 @@ func TestLongLine(t *testing.T) {
 	}
 }
 
+// TestLongValidRow checks that a row longer than the 1 MiB read buffer is
+// read whole: its station, of 3 MiB, comes out in its record.
+func TestLongValidRow(t *testing.T) {
+	station := "LONG " + strings.Repeat("X", 3<<20)
+	rp := convert(t, DefaultMaxDelta, header+
+		row("00", "07/20/2024", "00:00:00", "REGULAR", 1, 1)+
+		"A002,R051,00,"+station+",NQR456W,BMT,07/20/2024,04:00:00,REGULAR,2,2\n"+
+		row("00", "07/20/2024", "08:00:00", "REGULAR", 3, 3))
+	var stations []string
+	for rec := range rp.Records() {
+		stations = append(stations, rec.Station)
+	}
+	if len(stations) != 2 || stations[0] != station || stations[1] != "59 ST" {
+		t.Fatalf("%d records, stations of %d bytes; want 2, the first with the %d-byte station", len(stations), len(strings.Join(stations, "")), len(station))
+	}
+}
+
 func TestContextCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

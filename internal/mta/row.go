@@ -3,6 +3,7 @@ package mta
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
@@ -164,31 +165,36 @@ func (p *RowParser) ParseRow(line []byte, r *Row) error {
 	return nil
 }
 
-// parseDate parses MM/DD/YYYY and returns days since 1970-01-01.
+// parseDate parses MM/DD/YYYY and returns days since 1970-01-01. It is the
+// message parser's YYYY-MM-DD parseDate in another layout; a helper shared by
+// the two cost ParseRow a call (2.5 ns a row), so each keeps its three
+// ParseUint calls.
 func parseDate(b []byte) (int64, bool) {
 	if len(b) != 10 || b[2] != '/' || b[5] != '/' {
 		return 0, false
 	}
-	month, ok1 := turnstile.Digits(b[0:2])
-	day, ok2 := turnstile.Digits(b[3:5])
-	year, ok3 := turnstile.Digits(b[6:10])
-	if !(ok1 && ok2 && ok3) {
+	month, ok := turnstile.ParseUint(b[0:2], 12)
+	if !ok {
 		return 0, false
 	}
-	return turnstile.CivilDays(year, month, day)
+	day, ok := turnstile.ParseUint(b[3:5], 31)
+	if !ok {
+		return 0, false
+	}
+	year, ok := turnstile.ParseUint(b[6:10], 9999)
+	if !ok {
+		return 0, false
+	}
+	return turnstile.CivilDays(int(year), int(month), int(day))
 }
 
-// parseCounter parses a register reading: 1 to 18 decimal digits.
+// parseCounter parses a register reading: 1 to 18 decimal digits. Unlike the
+// message counts (turnstile.Parser) it limits the digits, leading zeros
+// included, rather than the value; 18 digits always fit in an int64.
 func parseCounter(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 18 {
+	if len(b) > 18 {
 		return 0, false
 	}
-	var n int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
+	n, ok := turnstile.ParseUint(b, math.MaxInt64)
+	return int64(n), ok
 }

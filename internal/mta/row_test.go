@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 )
 
 func TestParseHeader(t *testing.T) {
@@ -154,6 +156,91 @@ func FuzzParseRow(f *testing.F) {
 		}
 		if tm := time.Unix(r.Time, 0).UTC(); tm.Year() < 0 || tm.Year() > 9999 {
 			t.Fatalf("row %q: time %v out of range", row, tm)
+		}
+	})
+}
+
+func TestParseCounter(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"0", 0, true},
+		{"0007215740", 7215740, true},
+		{"999999999999999999", 999999999999999999, true}, // 18 digits
+		{"000000000000000001", 1, true},                  // 18 digits, leading zeros
+		{"0000000000000000001", 0, false},                // 19 digits: the limit counts leading zeros
+		{"1000000000000000000", 0, false},
+		{"", 0, false},
+		{"+1", 0, false},
+		{"-1", 0, false},
+		{"1 ", 0, false},
+		{"1e3", 0, false},
+	}
+	for _, tt := range tests {
+		if got, ok := parseCounter([]byte(tt.in)); got != tt.want || ok != tt.ok {
+			t.Errorf("parseCounter(%q) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// oldParseCounter and oldParseDate are the parsers as they were before
+// turnstile.ParseUint, to show that the file reader accepts and rejects what
+// it did.
+func oldParseCounter(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+func oldDigits(b []byte) (int, bool) {
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+func oldParseDate(b []byte) (int64, bool) {
+	if len(b) != 10 || b[2] != '/' || b[5] != '/' {
+		return 0, false
+	}
+	month, ok1 := oldDigits(b[0:2])
+	day, ok2 := oldDigits(b[3:5])
+	year, ok3 := oldDigits(b[6:10])
+	if !(ok1 && ok2 && ok3) {
+		return 0, false
+	}
+	return turnstile.CivilDays(year, month, day)
+}
+
+// FuzzCounterAndDateUnchanged checks ENTRIES, EXITS and DATE against the
+// parsers they had before turnstile.ParseUint.
+func FuzzCounterAndDateUnchanged(f *testing.F) {
+	for _, s := range []string{"0", "0007215740", "999999999999999999", "0000000000000000001", "-1", "+1", "", "07/20/2024", "02/30/2024", "13/01/2024", "00/00/0000", "7/020/2024", "07/20/+024", "07-20-2024"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b := []byte(s)
+		n, ok := parseCounter(b)
+		if wn, wok := oldParseCounter(b); ok != wok || n != wn {
+			t.Errorf("counter %q: %d, %v; before: %d, %v", s, n, ok, wn, wok)
+		}
+		days, ok := parseDate(b)
+		if wdays, wok := oldParseDate(b); ok != wok || days != wdays {
+			t.Errorf("date %q: %d, %v; before: %d, %v", s, days, ok, wdays, wok)
 		}
 	})
 }

@@ -3,12 +3,12 @@ package stream
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/turnstile-stream/turnstile-stream/internal/lake"
+	"github.com/turnstile-stream/turnstile-stream/internal/textline"
 	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 	"github.com/turnstile-stream/turnstile-stream/internal/window"
 )
@@ -208,19 +208,10 @@ type parsedLine struct {
 // is done. It takes batches to reuse from free.
 func readLines(ctx context.Context, r io.Reader, parse func([]byte, *window.Record) error, out chan<- *lineBatch, free <-chan *lineBatch) {
 	var rec window.Record // parse's reused buffers
-	br := bufio.NewReaderSize(r, 1<<20)
+	lines := textline.NewReader(bufio.NewReaderSize(r, 1<<20)) // a longer line is gathered whole
 	b := &lineBatch{}
 	for {
-		line, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			// A line longer than the buffer: gather it whole.
-			long := append([]byte(nil), line...)
-			for errors.Is(err, bufio.ErrBufferFull) {
-				line, err = br.ReadSlice('\n')
-				long = append(long, line...)
-			}
-			line = long
-		}
+		line, err := lines.Next()
 		if len(line) > 0 {
 			line = turnstile.TrimLineEnd(line)
 			l := parsedLine{v0: len(b.data)}

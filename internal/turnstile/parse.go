@@ -58,11 +58,14 @@ func (p *Parser) Parse(value []byte, m *Message) error {
 		return reject(ReasonFieldCount, "got %d fields, want %d", n, NumFields)
 	}
 	f := &m.Fields
-	var ok bool
-	if m.Entries, ok = parseCount(f[FieldEntries]); !ok {
+	// ENTRIES and EXITS: ParseUint's grammar (no sign, any leading zeros),
+	// values up to MaxCount.
+	entries, ok := ParseUint(f[FieldEntries], MaxCount)
+	if m.Entries = int64(entries); !ok {
 		return reject(ReasonEntries, "ENTRIES %q is not an integer in [0, %d]", f[FieldEntries], MaxCount)
 	}
-	if m.Exits, ok = parseCount(f[FieldExits]); !ok {
+	exits, ok := ParseUint(f[FieldExits], MaxCount)
+	if m.Exits = int64(exits); !ok {
 		return reject(ReasonExits, "EXITS %q is not an integer in [0, %d]", f[FieldExits], MaxCount)
 	}
 	if len(f[FieldID]) == 0 {
@@ -83,24 +86,6 @@ func Parse(value []byte) (Record, error) {
 		return Record{}, err
 	}
 	return m.Record(), nil
-}
-
-// parseCount parses a non-negative decimal integer no larger than MaxCount.
-func parseCount(b []byte) (int64, bool) {
-	if len(b) == 0 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-		if n > MaxCount {
-			return 0, false
-		}
-	}
-	return n, true
 }
 
 // ParseTimestamp parses YYYY-MM-DD HH:MM:SS as UTC and returns Unix seconds.
@@ -136,13 +121,19 @@ func parseDate(b []byte) (int64, bool) {
 	if b[4] != '-' || b[7] != '-' {
 		return 0, false
 	}
-	year, ok1 := Digits(b[0:4])
-	month, ok2 := Digits(b[5:7])
-	day, ok3 := Digits(b[8:10])
-	if !(ok1 && ok2 && ok3) {
+	year, ok := ParseUint(b[0:4], 9999)
+	if !ok {
 		return 0, false
 	}
-	return CivilDays(year, month, day)
+	month, ok := ParseUint(b[5:7], 12)
+	if !ok {
+		return 0, false
+	}
+	day, ok := ParseUint(b[8:10], 31)
+	if !ok {
+		return 0, false
+	}
+	return CivilDays(int(year), int(month), int(day))
 }
 
 // ParseClock parses HH:MM:SS into seconds since midnight. The MTA file
@@ -151,24 +142,17 @@ func ParseClock(b []byte) (int64, bool) {
 	if len(b) != 8 || b[2] != ':' || b[5] != ':' {
 		return 0, false
 	}
-	hour, ok1 := Digits(b[0:2])
-	minute, ok2 := Digits(b[3:5])
-	sec, ok3 := Digits(b[6:8])
-	if !(ok1 && ok2 && ok3) || hour > 23 || minute > 59 || sec > 59 {
+	hour, ok := ParseUint(b[0:2], 23)
+	if !ok {
+		return 0, false
+	}
+	minute, ok := ParseUint(b[3:5], 59)
+	if !ok {
+		return 0, false
+	}
+	sec, ok := ParseUint(b[6:8], 59)
+	if !ok {
 		return 0, false
 	}
 	return int64(hour*3600 + minute*60 + sec), true
-}
-
-// Digits parses b, which must hold only decimal digits, as a non-negative
-// integer. The MTA file reader uses it for its dates.
-func Digits(b []byte) (int, bool) {
-	n := 0
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, true
 }

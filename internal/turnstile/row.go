@@ -2,6 +2,7 @@ package turnstile
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -109,9 +110,19 @@ func ParseWindowCount(line []byte) (WindowCount, error) {
 	}, nil
 }
 
+// parseInt parses a lake row's ENTRIES or EXITS as strconv.ParseInt(s, 10,
+// 64) does: unlike the other callers of ParseUint, it takes a leading '+' or
+// '-', and any value of an int64.
 func parseInt(b []byte) (int64, bool) {
-	v, err := strconv.ParseInt(string(b), 10, 64)
-	return v, err == nil
+	if len(b) > 0 && b[0] == '-' {
+		n, ok := ParseUint(b[1:], 1<<63) // -(1<<63) is math.MinInt64
+		return -int64(n), ok
+	}
+	if len(b) > 0 && b[0] == '+' {
+		b = b[1:]
+	}
+	n, ok := ParseUint(b, math.MaxInt64)
+	return int64(n), ok
 }
 
 // appendDateTime appends the Unix time t as MM/DD/YYYY,HH:MM:SS (UTC), the
