@@ -207,7 +207,7 @@ type parsedLine struct {
 // the lines in batches, in order, until the input ends, a read fails or ctx
 // is done. It takes batches to reuse from free.
 func readLines(ctx context.Context, r io.Reader, parse func([]byte, *window.Record) error, out chan<- *lineBatch, free <-chan *lineBatch) {
-	var rec window.Record // parse's reused buffers
+	var rec window.Record                                      // parse's reused buffers
 	lines := textline.NewReader(bufio.NewReaderSize(r, 1<<20)) // a longer line is gathered whole
 	b := &lineBatch{}
 	for {
