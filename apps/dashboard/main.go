@@ -1,7 +1,9 @@
 // Command dashboard is the live turnstile dashboard. It reads the closed
 // (window, key) rows that the consumer publishes with --emit-topic, keeps a
 // bounded recent history in memory, and serves a web page that gets every
-// change pushed over Server-Sent Events. See docs/dashboard.md.
+// change pushed over Server-Sent Events. With --ridership-topic it also
+// shows the hourly ridership windows of a consumer run with --source
+// ridership. See docs/dashboard.md.
 package main
 
 import (
@@ -148,7 +150,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening chan<- 
 
 	// One reader per window topic, each with its own sink.
 	var readers []*kafka.Reader
-	var sinks []kafka.Sink
+	var sinks []dashboard.MessageSink
 	defer func() {
 		for _, r := range readers {
 			if err := r.Close(); err != nil {
@@ -158,7 +160,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening chan<- 
 	}()
 	for _, t := range []struct {
 		topic string
-		sink  kafka.Sink
+		sink  dashboard.MessageSink
 	}{{o.topic, d.AddTurnstileMessage}, {o.ridershipTopic, d.AddRidershipMessage}} {
 		if t.topic == "" {
 			continue

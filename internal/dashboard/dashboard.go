@@ -151,6 +151,12 @@ func (d *Dashboard) Add(r Row) AddResult {
 	return res
 }
 
+// MessageSink takes one message of a window topic, as internal/kafka's
+// Reader reads it: it decodes and adds it, or returns an error when it does
+// not decode (and counts it as bad). AddTurnstileMessage and
+// AddRidershipMessage are the dashboard's two.
+type MessageSink func(key, value []byte, headers []turnstile.Header) error
+
 // AddTurnstileMessage decodes a message of the consumer's turnstile emit
 // topic (turnstile.DecodeWindowMessage) and adds its row (Add). A message
 // that does not decode is counted as bad (Bad) and its error returned.

@@ -12,6 +12,7 @@ import (
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
+	"github.com/turnstile-stream/turnstile-stream/internal/dashboard"
 	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 )
 
@@ -31,7 +32,8 @@ type ReaderConfig struct {
 	Logger   *slog.Logger
 }
 
-// Reader reads window messages from Kafka and hands each to a Sink.
+// Reader reads window messages from Kafka and hands each to a
+// dashboard.MessageSink.
 type Reader struct {
 	consumer *ckafka.Consumer
 	auth     *auth // answers OAUTHBEARER token refreshes (nil without a provider)
@@ -74,16 +76,11 @@ func (r *Reader) Close() error {
 	return err
 }
 
-// Sink takes one window message that a Reader read: it decodes and keeps
-// it, or returns an error when it does not decode (the sink counts it).
-// The dashboard's sinks are Dashboard.AddTurnstileMessage and
-// Dashboard.AddRidershipMessage.
-type Sink func(key, value []byte, headers []turnstile.Header) error
-
-// Run reads until ctx is done, handing each message to sink. A message the
-// sink cannot decode is logged (at most every 10 s) and skipped. It returns
-// nil when ctx ends and an error on a fatal Kafka error.
-func (r *Reader) Run(ctx context.Context, sink Sink) error {
+// Run reads until ctx is done, handing each message to sink
+// (Dashboard.AddTurnstileMessage or Dashboard.AddRidershipMessage). A
+// message the sink cannot decode is logged (at most every 10 s) and
+// skipped. It returns nil when ctx ends and an error on a fatal Kafka error.
+func (r *Reader) Run(ctx context.Context, sink dashboard.MessageSink) error {
 	if r.cfg.Group != "" {
 		if err := r.consumer.SubscribeTopics([]string{r.cfg.Topic}, nil); err != nil {
 			return fmt.Errorf("subscribe to %s: %w", r.cfg.Topic, err)
