@@ -68,7 +68,8 @@ func ridershipMessage(r ridership.WindowRow) *kafka.Message {
 // turnstile topic against the embedded broker: the ridership windows
 // produced (three complexes, two fare classes, six hours, a repeat and a
 // message that is not a ridership row) are summed on /api/state and shown
-// on the page, whose turnstile panels are hidden.
+// on the page, whose turnstile panels are hidden and whose pipeline panel
+// describes the ridership windows.
 func TestRidershipPanel(t *testing.T) {
 	chromium := findChromium(t)
 	broker, err := kafkatest.Start(kafkatest.Topics(2, ridershipTopic))
@@ -185,7 +186,10 @@ func TestRidershipPanel(t *testing.T) {
 		`document.querySelectorAll('#r-busiest li[data-complex]').length === 3 && `+
 		`+document.getElementById('r-chart').dataset.points === 6 && `+
 		`document.querySelectorAll('#r-chart rect').length === 6 && `+
-		`document.getElementById('stations-card').hidden && document.getElementById('chart-card').hidden`, 10*time.Second); err != nil {
+		`document.getElementById('stations-card').hidden && document.getElementById('chart-card').hidden && `+
+		`document.getElementById('h-newest').textContent === '2025-01-14 06:00 UTC' && `+
+		`document.getElementById('h-window').textContent === '60 min' && `+
+		`document.getElementById('h-history').textContent.startsWith('36 ridership rows, 6 windows')`, 10*time.Second); err != nil {
 		t.Errorf("ridership panel: %v", err)
 	}
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))

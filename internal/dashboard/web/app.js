@@ -297,13 +297,17 @@
     const h = state.health;
     if (!h) return;
     for (const id of ["busiest-card", "chart-card", "stations-card"]) $(id).hidden = h.turnstile === false;
-    setDD("h-newest", h.newest_end ? fmtTime(h.newest_end) + " UTC" : "none yet");
-    setDD("h-window", h.window ? fmtDur(h.window) : "—");
-    setDD("h-behind", h.newest_end ? fmtDur(h.now - h.newest_end) : "—");
+    // Without a turnstile topic, the window rows describe the ridership windows.
+    const r = h.turnstile === false ? state.ridership : null;
+    const newest = r ? r.newest : h.newest_end, win = r ? r.window : h.window;
+    setDD("h-newest", newest ? fmtTime(newest) + " UTC" : "none yet");
+    setDD("h-window", win ? fmtDur(win) : "—");
+    setDD("h-behind", newest ? fmtDur(h.now - newest) : "—");
     setDD("h-age", h.last_message_age < 0 ? "none yet" : fmtDur(h.last_message_age) + " ago",
       h.last_message_age > 600 ? "warn" : "");
     setDD("h-reader", h.reader_lag < 0 ? "—" : fmtN(h.reader_lag) + " messages", h.reader_lag > 1000 ? "warn" : "");
-    setDD("h-history", fmtN(h.rows) + " rows, " + fmtN(h.buckets) + " station windows" +
+    if (r) setDD("h-history", fmtN(r.rows) + " ridership rows, " + (r.hours || []).length + " windows");
+    else setDD("h-history", fmtN(h.rows) + " rows, " + fmtN(h.buckets) + " station windows" +
       (h.oldest_end ? ", " + fmtTime(h.oldest_end) + " → " + fmtTime(h.newest_end) : "") +
       (h.duplicates ? ", " + fmtN(h.duplicates) + " repeats dropped" : "") + (h.bad ? ", " + fmtN(h.bad) + " bad" : "") +
       (h.future ? ", " + fmtN(h.future) + " from the future ignored" : ""));
