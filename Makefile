@@ -74,6 +74,8 @@ compose-check: ## Start the Compose stack detached, check every health check and
 # them in reverse order.
 
 SINK ?= file
+# SOURCE=ridership: the hourly ridership sample through tools/soda-local instead of the synthetic turnstile feed.
+SOURCE ?=
 KAFKA_BOOTSTRAP ?=
 # More runlocal flags, e.g. RUN_FLAGS="--broker-port 19092 --speed 120" (bin/runlocal -h).
 RUN_FLAGS ?=
@@ -81,8 +83,8 @@ FILE ?=
 REPLAY_DIR ?= lake/replay
 
 .PHONY: run
-run: build ## Run the whole pipeline locally until Ctrl-C (SINK=file|gcs, KAFKA_BOOTSTRAP=host:9092 for a real cluster).
-	@./bin/runlocal --sink $(SINK) $(if $(KAFKA_BOOTSTRAP),--kafka-bootstrap $(KAFKA_BOOTSTRAP)) $(RUN_FLAGS)
+run: build ## Run the whole pipeline locally until Ctrl-C (SOURCE=ridership for the hourly ridership sample, SINK=file|gcs, KAFKA_BOOTSTRAP=host:9092 for a real cluster).
+	@./bin/runlocal $(if $(SOURCE),--source $(SOURCE)) --sink $(SINK) $(if $(KAFKA_BOOTSTRAP),--kafka-bootstrap $(KAFKA_BOOTSTRAP)) $(RUN_FLAGS)
 
 .PHONY: replay
 replay: build ## Replay MTA files without Kafka: make replay FILE=testdata/mta/turnstile_240720.txt (files in lake/replay).

@@ -1,7 +1,10 @@
 // Command consumer reads turnstile counts from the Kafka topic mta-turnstile
 // (or from a file, --input), sums ENTRIES and EXITS per turnstile in
 // event-time windows, and writes gzip CSV files to the data lake: a local
-// folder or a GCS bucket. See docs/consumer.md for flags and docs/lake.md for the output layout.
+// folder or a GCS bucket. With --source ridership it does the same for the
+// hourly ridership records of mta-ridership (ridership and transfers per
+// station complex, payment method and fare class). See docs/consumer.md for
+// flags and docs/lake.md for the output layout.
 package main
 
 import (
@@ -13,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -38,6 +42,7 @@ func main() {
 }
 
 type options struct {
+	source                                  string
 	topic, group, client, config, bootstrap string
 	duration, slide, watermark, idleClose   string
 	sink, layout, input, deadLetterTopic    string
@@ -52,18 +57,19 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("consumer", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.topic, "topic", "mta-turnstile", "Kafka topic to read")
-	fs.StringVar(&o.group, "group", "turnstile-consumer", "Kafka consumer group")
-	fs.StringVar(&o.client, "client", "turnstile-consumer", "Kafka client.id")
+	fs.StringVar(&o.source, "source", "turnstile", "record type: turnstile, or ridership (hourly ridership; changes the defaults of --topic, --group, --client, --sink and --index)")
+	fs.StringVar(&o.topic, "topic", "mta-turnstile", "Kafka topic to read (ridership: mta-ridership)")
+	fs.StringVar(&o.group, "group", "turnstile-consumer", "Kafka consumer group (ridership: ridership-consumer)")
+	fs.StringVar(&o.client, "client", "turnstile-consumer", "Kafka client.id (ridership: ridership-consumer)")
 	fs.StringVar(&o.config, "config", "", "librdkafka key=value properties file (bootstrap.servers, security.protocol, sasl.*)")
 	fs.StringVar(&o.bootstrap, "bootstrap", "", "bootstrap.servers, overriding the properties file")
 	fs.StringVar(&o.duration, "duration", "5", "window duration D: minutes as a number, or a Go duration such as 90s")
 	fs.StringVar(&o.slide, "slide", "", "window slide S (default: the duration, i.e. tumbling windows)")
 	fs.StringVar(&o.watermark, "watermark", "", "watermark delay, a Go duration (default: the window duration)")
 	fs.StringVar(&o.idleClose, "idle-close", "", "advance an idle partition's watermark after this much wall-clock silence, a Go duration; 0 disables (default: the window duration)")
-	fs.StringVar(&o.sink, "sink", "file://./lake/turnstile", "where window files go: file://DIR/PREFIX or gs://BUCKET/PREFIX")
+	fs.StringVar(&o.sink, "sink", "file://./lake/turnstile", "where window files go: file://DIR/PREFIX or gs://BUCKET/PREFIX (ridership: file://./lake/ridership)")
 	fs.StringVar(&o.layout, "layout", "flat", "object layout: flat (PREFIX/<end>_<source>.csv.gz) or hive (PREFIX/dt=YYYY-MM-DD/...)")
-	fs.BoolVar(&o.index, "index", true, "write the pandas index column, as the batch files have it")
+	fs.BoolVar(&o.index, "index", true, "write the pandas index column, as the batch files have it (ridership: false, and true is refused)")
 	fs.StringVar(&o.input, "input", "", "read message values, one per line, from FILE or - (stdin) instead of Kafka")
 	fs.StringVar(&o.deadLetterTopic, "dead-letter-topic", "", "write rejected and late records to this Kafka topic instead of the lake")
 	fs.StringVar(&o.emitTopic, "emit-topic", "", "also publish every closed (window, key) row to this Kafka topic, in a transaction with the offsets (e.g. mta-turnstile-windows)")
@@ -82,7 +88,56 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
+	if o.source == "ridership" {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if set["index"] && o.index {
+			return nil, errors.New("--index: ridership window files have no index column (docs/lake.md); drop --index")
+		}
+		o.index = false
+		for name, p := range map[string]*string{"topic": &o.topic, "group": &o.group, "client": &o.client, "sink": &o.sink} {
+			if !set[name] {
+				*p = ridershipDefaults[name]
+			}
+		}
+	}
 	return o, nil
+}
+
+// ridershipDefaults are the defaults of the flags that --source ridership
+// changes. Its consumer group differs from turnstile's: two consumers of
+// different record types must never share a group (each would take the
+// other's partitions, and its records would all be rejected).
+var ridershipDefaults = map[string]string{
+	"topic":  "mta-ridership",
+	"group":  "ridership-consumer",
+	"client": "ridership-consumer",
+	"sink":   "file://./lake/ridership",
+}
+
+// defaultGroups are the default consumer groups of the record types: a
+// consumer refuses the other record type's (checkSeparate).
+var defaultGroups = map[string]string{"turnstile": "turnstile-consumer", "ridership": ridershipDefaults["group"]}
+
+// checkSeparate refuses a consumer group or a lake prefix that is named for
+// the other record type: the default group of the other type, or a prefix
+// whose last element is the other type's name. One group and one prefix
+// hold one record type (docs/consumer.md, "Record types").
+func checkSeparate(records, group, prefix string) error {
+	for other, otherGroup := range defaultGroups {
+		if other == records {
+			continue
+		}
+		if group == otherGroup {
+			return fmt.Errorf("--group %s is the %s consumer's group; a %s consumer needs its own (default %s)",
+				group, other, records, defaultGroups[records])
+		}
+		if path.Base(prefix) == other {
+			return fmt.Errorf("--sink prefix %s is named for %s windows; %s window files need a prefix of their own, such as .../%s",
+				prefix, other, records, records)
+		}
+	}
+	return nil
 }
 
 // defaultGCPercent is the default of --gc-percent. Kafka mode allocates a
@@ -93,6 +148,7 @@ const defaultGCPercent = 400
 
 // settings is what the flags mean once validated.
 type settings struct {
+	records   stream.Records
 	spec      window.Spec
 	idleClose time.Duration
 	props     kafka.Properties
@@ -107,6 +163,9 @@ func validate(o *options, stderr io.Writer) (*settings, error) {
 	var err error
 	if s.log, err = ops.NewLogger(stderr, o.logFormat, o.logLevel); err != nil {
 		return nil, err
+	}
+	if s.records, err = stream.RecordsNamed(o.source); err != nil {
+		return nil, fmt.Errorf("--source: %w", err)
 	}
 	size, err := parseLength(o.duration)
 	if err != nil {
@@ -197,6 +256,10 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 	if o.layout == "hive" {
 		sink.Layout.Hive = true
 	}
+	if err := checkSeparate(s.records.Name(), o.group, sink.Layout.Prefix); err != nil {
+		fmt.Fprintln(stderr, "consumer:", err)
+		return exitUsage
+	}
 
 	var input io.Reader
 	if o.input != "" {
@@ -239,7 +302,7 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 	if input == nil {
 		writeTimeout = s.writeTimeout
 	}
-	proc := stream.New(stream.Config{Spec: s.spec, Sink: sink, Side: side, Index: o.index, KeepRows: o.emitTopic != "",
+	proc := stream.New(stream.Config{Records: s.records, Spec: s.spec, Sink: sink, Side: side, Index: o.index, KeepRows: o.emitTopic != "",
 		MaxFuture: o.maxFuture, WriteTimeout: writeTimeout, Logger: log, Metrics: metrics})
 	var runErr error
 	if input != nil {
@@ -247,13 +310,13 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "consumer:", err)
 			return exitUsage
 		}
-		log.Info("consumer reading lines", "input", o.input, "sink", o.sink,
+		log.Info("consumer reading lines", "source", s.records.Name(), "input", o.input, "sink", o.sink,
 			"duration", s.spec.Size(), "slide", s.spec.Slide(), "watermark", s.spec.Delay())
 		res, err := stream.RunInput(ctx, input, proc)
 		runErr = err
 		log.Info("input done", "lines", res.Lines, "interrupted", res.Interrupted)
 	} else {
-		log.Info("consumer starting", "topic", o.topic, "group", o.group, "sink", o.sink,
+		log.Info("consumer starting", "source", s.records.Name(), "topic", o.topic, "group", o.group, "sink", o.sink,
 			"duration", s.spec.Size(), "slide", s.spec.Slide(), "watermark", s.spec.Delay(), "idle_close", s.idleClose,
 			"kafka", strings.Join(s.props.Redacted(), " "))
 		txnID := o.transactionalID
@@ -262,8 +325,7 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 		}
 		g, err := kafka.OpenGroup(ctx, kafka.GroupConfig{
 			Props: s.props, Group: o.group, Client: o.client, InstanceID: o.instanceID,
-			EmitTopic: o.emitTopic, TransactionalID: txnID, Topic: o.topic,
-			WindowSize: s.spec.Size(), Logger: log,
+			EmitTopic: o.emitTopic, TransactionalID: txnID, Topic: o.topic, Logger: log,
 		})
 		var cerr *kafka.ConfigError
 		if errors.As(err, &cerr) {

@@ -1,7 +1,9 @@
 // Command dashboard is the live turnstile dashboard. It reads the closed
 // (window, key) rows that the consumer publishes with --emit-topic, keeps a
 // bounded recent history in memory, and serves a web page that gets every
-// change pushed over Server-Sent Events. See docs/dashboard.md.
+// change pushed over Server-Sent Events. With --ridership-topic it also
+// shows the hourly ridership windows of a consumer run with --source
+// ridership. See docs/dashboard.md.
 package main
 
 import (
@@ -48,6 +50,7 @@ func main() {
 
 type options struct {
 	config, bootstrap, topic, group  string
+	ridershipTopic                   string
 	history, maxFuture               time.Duration
 	maxRows                          int
 	addr, consumerMetrics            string
@@ -60,7 +63,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.config, "config", "", "librdkafka key=value properties file (bootstrap.servers, security.protocol, sasl.*)")
 	fs.StringVar(&o.bootstrap, "bootstrap", "", "bootstrap.servers, overriding the properties file")
-	fs.StringVar(&o.topic, "topic", "mta-turnstile-windows", "Kafka topic of closed windows (the consumer's --emit-topic)")
+	fs.StringVar(&o.topic, "topic", "mta-turnstile-windows", "Kafka topic of closed turnstile windows (the consumer's --emit-topic); empty: no turnstile panels (needs --ridership-topic)")
+	fs.StringVar(&o.ridershipTopic, "ridership-topic", "", "Kafka topic of closed ridership windows (the --emit-topic of a consumer run with --source ridership, e.g. mta-ridership-windows); empty: no ridership panel")
 	fs.StringVar(&o.group, "group", "", "join this consumer group (offsets are never committed); empty: no group, read every partition from the beginning")
 	fs.DurationVar(&o.history, "history", 24*time.Hour, "keep windows ending this far back from the newest window end (event time)")
 	fs.IntVar(&o.maxRows, "history-rows", 2_000_000, "keep at most this many (turnstile, window) rows; the oldest windows go first")
@@ -90,8 +94,11 @@ func validate(o *options, stderr io.Writer) (*settings, error) {
 	if s.log, err = ops.NewLogger(stderr, o.logFormat, o.logLevel); err != nil {
 		return nil, err
 	}
-	if o.topic == "" {
-		return nil, errors.New("--topic must not be empty")
+	if o.topic == "" && o.ridershipTopic == "" {
+		return nil, errors.New("--topic must not be empty unless --ridership-topic is set")
+	}
+	if o.topic != "" && o.topic == o.ridershipTopic {
+		return nil, fmt.Errorf("--topic and --ridership-topic are both %q: the two need their own topics", o.topic)
 	}
 	if o.history < time.Minute {
 		return nil, fmt.Errorf("--history: want at least 1m, got %s", o.history)
@@ -138,19 +145,35 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening chan<- 
 	defer cancel()
 
 	reg := ops.NewRegistry()
-	d := dashboard.New(dashboard.Config{History: o.history, MaxRows: o.maxRows, MaxFuture: o.maxFuture, Logger: log, Registry: reg})
+	d := dashboard.New(dashboard.Config{History: o.history, MaxRows: o.maxRows, MaxFuture: o.maxFuture, Logger: log, Registry: reg,
+		Ridership: o.ridershipTopic != "", NoTurnstile: o.topic == ""})
 
-	reader, err := kafka.OpenReader(kafka.ReaderConfig{Props: s.props, Topic: o.topic, Group: o.group, Logger: log})
-	if err != nil {
-		fmt.Fprintln(stderr, "dashboard:", err)
-		return exitUsage
-	}
+	// One reader per window topic, each with its own sink.
+	var readers []*kafka.Reader
+	var sinks []dashboard.MessageSink
 	defer func() {
-		if err := reader.Close(); err != nil {
-			log.Warn("closing the Kafka consumer", "err", err)
+		for _, r := range readers {
+			if err := r.Close(); err != nil {
+				log.Warn("closing the Kafka consumer", "err", err)
+			}
 		}
 	}()
-	d.SetReaderLag(reader.Lag)
+	for _, t := range []struct {
+		topic string
+		sink  dashboard.MessageSink
+	}{{o.topic, d.AddTurnstileMessage}, {o.ridershipTopic, d.AddRidershipMessage}} {
+		if t.topic == "" {
+			continue
+		}
+		reader, err := kafka.OpenReader(kafka.ReaderConfig{Props: s.props, Topic: t.topic, Group: o.group, Logger: log})
+		if err != nil {
+			fmt.Fprintln(stderr, "dashboard:", err)
+			return exitUsage
+		}
+		readers = append(readers, reader)
+		sinks = append(sinks, t.sink)
+	}
+	d.SetReaderLag(func() int64 { return sumLag(readers) })
 
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -162,7 +185,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening chan<- 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	pageURL := "http://" + displayAddr(ln.Addr().(*net.TCPAddr)) + "/"
-	log.Info("dashboard listening", "url", pageURL, "topic", o.topic, "history", o.history,
+	log.Info("dashboard listening", "url", pageURL, "topic", o.topic, "ridership_topic", o.ridershipTopic, "history", o.history,
 		"kafka", strings.Join(s.props.Redacted(), " "))
 	if listening != nil {
 		listening <- pageURL
@@ -186,17 +209,22 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening chan<- 
 		d.BroadcastHealth()
 	})
 
-	readErr := make(chan error, 1)
-	go func() { readErr <- reader.Run(ctx, d) }()
+	// Each reader returns nil once ctx is done, or an error that stops the
+	// dashboard.
+	readErr := make(chan error, len(readers))
+	for i, r := range readers {
+		go func() { readErr <- r.Run(ctx, sinks[i]) }()
+	}
 
 	code := exitOK
+	running := len(readers)
 	select {
 	case <-ctx.Done():
 		log.Info("stopping")
-		<-readErr
 	case err := <-readErr:
+		running--
 		if err != nil {
-			log.Error("reading the window topic", "err", err)
+			log.Error("reading a window topic", "err", err)
 			code = exitRuntime
 		}
 	case err := <-serveErr:
@@ -204,10 +232,26 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening chan<- 
 		code = exitRuntime
 	}
 	cancel()
+	for ; running > 0; running-- {
+		<-readErr
+	}
 	shutdown, stop := context.WithTimeout(context.Background(), 2*time.Second)
 	defer stop()
 	_ = srv.Shutdown(shutdown) // event streams end with ctx (BaseContext)
 	return code
+}
+
+// sumLag is the readers' lag summed; -1 while any is unknown.
+func sumLag(readers []*kafka.Reader) int64 {
+	var sum int64
+	for _, r := range readers {
+		l := r.Lag()
+		if l < 0 {
+			return -1
+		}
+		sum += l
+	}
+	return sum
 }
 
 // displayAddr turns a listening address into one a browser can open:

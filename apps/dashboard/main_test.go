@@ -26,7 +26,8 @@ func TestBadFlagsExit2(t *testing.T) {
 		{[]string{"--bootstrap", "b:9092", "--history-rows", "0"}, "--history-rows"},
 		{[]string{"--bootstrap", "b:9092", "--max-future", "-1h"}, "--max-future"},
 		{[]string{"--bootstrap", "b:9092", "--addr", "8080"}, "--addr"},
-		{[]string{"--bootstrap", "b:9092", "--topic", ""}, "--topic"},
+		{[]string{"--bootstrap", "b:9092", "--topic", ""}, "--topic must not be empty unless --ridership-topic"},
+		{[]string{"--bootstrap", "b:9092", "--ridership-topic", "mta-turnstile-windows"}, "their own topics"},
 		{[]string{"--bootstrap", "b:9092", "--consumer-metrics", "localhost:9091/metrics"}, "--consumer-metrics"},
 		{[]string{"--bootstrap", "b:9092", "--log-format", "xml"}, "--log-format"},
 		{[]string{"--bootstrap", "b:9092", "--log-level", "loud"}, "--log-level"},
@@ -48,7 +49,7 @@ func TestHelpExits0(t *testing.T) {
 	if code := run(context.Background(), []string{"--help"}, &stderr, nil); code != exitOK {
 		t.Errorf("--help: exit %d", code)
 	}
-	for _, flag := range []string{"--config", "--bootstrap", "--topic", "--group", "--history", "--max-future", "--addr", "--consumer-metrics", "--metrics-addr", "--log-format", "--log-level"} {
+	for _, flag := range []string{"--config", "--bootstrap", "--topic", "--ridership-topic", "--group", "--history", "--max-future", "--addr", "--consumer-metrics", "--metrics-addr", "--log-format", "--log-level"} {
 		if !strings.Contains(stderr.String(), strings.TrimPrefix(flag, "-")) {
 			t.Errorf("--help does not list %s", flag)
 		}

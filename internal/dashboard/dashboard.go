@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 )
 
 // Config configures a Dashboard.
@@ -25,6 +27,13 @@ type Config struct {
 	// (0: no limit), so that one mis-clocked row cannot push the history's
 	// horizon past every real window and evict them.
 	MaxFuture time.Duration
+	// Ridership turns on the ridership panel: AddRidership's rows are kept in
+	// a RidershipHistory (with the same History and MaxRows bounds) and
+	// browsers get "ridership" events.
+	Ridership bool
+	// NoTurnstile says that no turnstile window topic is read: the page
+	// hides the turnstile panels (Health.Turnstile false).
+	NoTurnstile bool
 }
 
 // Dashboard is the dashboard's state: the history, the browsers connected
@@ -44,6 +53,13 @@ type Dashboard struct {
 	bad         int64
 	consumer    *ConsumerHealth
 	readerLag   func() int64
+	turnstile   bool
+
+	rhist     *RidershipHistory // nil unless Config.Ridership
+	rcounts   map[AddResult]int64
+	rbad      int64
+	rchanged  bool // since the last Flush
+	rmessages *prometheus.CounterVec
 
 	messages *prometheus.CounterVec
 }
@@ -74,10 +90,24 @@ func New(cfg Config) *Dashboard {
 		hist:      NewHistory(cfg.History, cfg.MaxRows),
 		pending:   map[bucketKey]struct{}{},
 		counts:    map[AddResult]int64{},
+		turnstile: !cfg.NoTurnstile,
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "turnstile_dashboard_messages_total",
 			Help: "Window messages read, by result (added, duplicate, too_old, future, bad).",
 		}, []string{"result"}),
+	}
+	if cfg.Ridership {
+		d.rhist = NewRidershipHistory(cfg.History, cfg.MaxRows)
+		d.rcounts = map[AddResult]int64{}
+		d.rmessages = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "turnstile_dashboard_ridership_messages_total",
+			Help: "Ridership window messages read, by result (added, duplicate, too_old, future, bad).",
+		}, []string{"result"})
+		if cfg.Registry != nil {
+			cfg.Registry.MustRegister(d.rmessages,
+				prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "turnstile_dashboard_ridership_rows", Help: "(key, window) ridership rows held."},
+					func() float64 { d.mu.Lock(); defer d.mu.Unlock(); return float64(d.rhist.Len()) }))
+		}
 	}
 	if cfg.Registry != nil {
 		cfg.Registry.MustRegister(d.messages,
@@ -121,6 +151,25 @@ func (d *Dashboard) Add(r Row) AddResult {
 	return res
 }
 
+// MessageSink takes one message of a window topic, as internal/kafka's
+// Reader reads it: it decodes and adds it, or returns an error when it does
+// not decode (and counts it as bad). AddTurnstileMessage and
+// AddRidershipMessage are the dashboard's two.
+type MessageSink func(key, value []byte, headers []turnstile.Header) error
+
+// AddTurnstileMessage decodes a message of the consumer's turnstile emit
+// topic (turnstile.DecodeWindowMessage) and adds its row (Add). A message
+// that does not decode is counted as bad (Bad) and its error returned.
+func (d *Dashboard) AddTurnstileMessage(key, value []byte, headers []turnstile.Header) error {
+	wc, start, err := turnstile.DecodeWindowMessage(key, value, headers)
+	if err != nil {
+		d.Bad()
+		return err
+	}
+	d.Add(Row{WindowCount: wc, Start: start})
+	return nil
+}
+
 // Bad counts a message that did not decode.
 func (d *Dashboard) Bad() {
 	d.mu.Lock()
@@ -143,10 +192,18 @@ func resultName(r AddResult) string {
 }
 
 // Flush sends the buckets changed since the last Flush to every browser, as
-// one "update" event. It returns the number of buckets sent.
+// one "update" event, and, when the ridership history changed, a
+// "ridership" event with its new summary. It returns the number of buckets
+// sent.
 func (d *Dashboard) Flush() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.rchanged {
+		d.rchanged = false
+		if _, dropped := d.hub.Broadcast(d.event("ridership", false, d.ridershipLocked())); dropped > 0 {
+			d.log.Warn("dropped slow browsers; they will reconnect and catch up", "dropped", dropped)
+		}
+	}
 	if len(d.pending) == 0 {
 		return 0
 	}
@@ -247,9 +304,11 @@ func (d *Dashboard) Subscribe(lastEventID string) *Client {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	reset, buckets := d.catchUpLocked(lastEventID)
-	snap := d.event("snapshot", true, d.payloadLocked(reset, buckets))
-	health := d.event("health", false, d.healthLocked())
-	return d.hub.Subscribe(snap, health)
+	first := [][]byte{d.event("snapshot", true, d.payloadLocked(reset, buckets)), d.event("health", false, d.healthLocked())}
+	if d.rhist != nil {
+		first = append(first, d.event("ridership", false, d.ridershipLocked()))
+	}
+	return d.hub.Subscribe(first...)
 }
 
 // Unsubscribe removes a browser.
@@ -260,11 +319,19 @@ type State struct {
 	ID string `json:"id"`
 	Payload
 	Health Health `json:"health"`
+	// Ridership is the ridership panel's summary; absent unless
+	// Config.Ridership.
+	Ridership *RidershipSummary `json:"ridership,omitempty"`
 }
 
-// State returns the whole history and the health.
+// State returns the whole history, the health and the ridership summary.
 func (d *Dashboard) State() State {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return State{ID: d.eventIDLocked(), Payload: d.payloadLocked(true, d.hist.Since(0)), Health: d.healthLocked()}
+	s := State{ID: d.eventIDLocked(), Payload: d.payloadLocked(true, d.hist.Since(0)), Health: d.healthLocked()}
+	if d.rhist != nil {
+		r := d.ridershipLocked()
+		s.Ridership = &r
+	}
+	return s
 }

@@ -38,6 +38,9 @@ type Health struct {
 	ReaderLag int64           `json:"reader_lag"`
 	Clients   int             `json:"clients"`
 	Consumer  *ConsumerHealth `json:"consumer,omitempty"`
+	// Turnstile says whether a turnstile window topic is read; the page
+	// hides the turnstile panels when it is not (Config.NoTurnstile).
+	Turnstile bool `json:"turnstile"`
 }
 
 // ConsumerHealth is what the consumer's metrics endpoint said.
@@ -86,7 +89,7 @@ func (d *Dashboard) healthLocked() Health {
 		HistorySeconds: int64(d.hist.Limit() / time.Second), Rows: d.hist.Len(), Buckets: d.hist.Buckets(),
 		Evicted: d.hist.Evicted(), Added: d.counts[Added], Duplicates: d.counts[Duplicate], TooOld: d.counts[TooOld],
 		Future: d.counts[Future],
-		Bad:    d.bad, LastMessageAge: -1, ReaderLag: -1, Clients: d.hub.Len(),
+		Bad:    d.bad, LastMessageAge: -1, ReaderLag: -1, Clients: d.hub.Len(), Turnstile: d.turnstile,
 	}
 	if !d.lastMessage.IsZero() {
 		h.LastMessageAge = now.Sub(d.lastMessage).Seconds()

@@ -1,10 +1,14 @@
 // Package dashboard is the live turnstile dashboard: it reads the closed
 // (window, key) rows that the consumer publishes with --emit-topic, keeps a
 // bounded recent history of them aggregated per station, and pushes changes
-// to browsers over Server-Sent Events. See docs/dashboard.md.
+// to browsers over Server-Sent Events. With Config.Ridership it does the
+// same for the hourly ridership windows (a consumer run with --source
+// ridership), summed per station complex (RidershipHistory). See
+// docs/dashboard.md.
 //
-// The package knows nothing of Kafka: internal/kafka's Reader decodes the
-// window messages (turnstile.DecodeWindowMessage) and adds them as Rows.
+// The package knows nothing of Kafka: internal/kafka's Reader hands each
+// message to AddTurnstileMessage or AddRidershipMessage, which decode it
+// (turnstile.DecodeWindowMessage, ridership.DecodeWindowMessage) and add it.
 package dashboard
 
 import "github.com/turnstile-stream/turnstile-stream/internal/turnstile"

@@ -10,7 +10,6 @@ import (
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/turnstile-stream/turnstile-stream/internal/stream"
-	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 )
 
 // Emitter publishes closed (window, key) rows to a Kafka topic in the same
@@ -20,9 +19,10 @@ import (
 // one. (A read_uncommitted reader may see aborted rows; the key lets it drop
 // a repeat.)
 //
-// Each row is one window message (turnstile.EncodeWindowMessage): its key is
-// the window key, its value the lake row (no index column), and headers
-// window_start and window_end carry the window bounds in RFC 3339.
+// Each row comes as one window message already encoded by the consumer's
+// record type (stream.Records; for turnstile, turnstile.EncodeWindowMessage):
+// its key is the window key, its value the lake row (no index column), and
+// headers window_start and window_end carry the window bounds in RFC 3339.
 //
 // Commit sorts the errors of a transaction three ways (see Commit): fatal
 // ones end the consumer (ErrFatal), abortable ones abort the transaction
@@ -145,13 +145,13 @@ func (e *Emitter) Close() {
 //   - any other error aborts the transaction and returns an error wrapping
 //     ErrAborted: nothing of it is visible, and the caller must rewind the
 //     partitions to their last committed state.
-func (e *Emitter) Commit(ctx context.Context, meta *ckafka.ConsumerGroupMetadata, size time.Duration, rows []turnstile.WindowCount, offsets []ckafka.TopicPartition) error {
+func (e *Emitter) Commit(ctx context.Context, meta *ckafka.ConsumerGroupMetadata, rows []stream.Message, offsets []ckafka.TopicPartition) error {
 	tctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
 	if err := e.producer.BeginTransaction(); err != nil {
 		return e.fail(tctx, fmt.Errorf("begin transaction: %w", err))
 	}
-	if err := e.produce(tctx, rows, size); err != nil {
+	if err := e.produce(tctx, rows); err != nil {
 		return e.fail(tctx, err)
 	}
 	if err := e.retry(tctx, "send offsets", func() error { return e.producer.SendOffsetsToTransaction(tctx, offsets, meta) }); err != nil {
@@ -207,21 +207,20 @@ func (e *Emitter) fail(ctx context.Context, err error) error {
 // before it tries again.
 const queueFullWait = 10 * time.Millisecond
 
-// produce queues one window message per row, in the open transaction. The
-// key, a row's window key, differs for every row, so that a reader can drop
-// a repeat. While the producer's queue is full it waits for room, within
+// produce queues the window messages, one per row, in the open
+// transaction. The key, a row's window key, differs for every row, so that a
+// reader can drop a repeat. While the producer's queue is full it waits for room, within
 // ctx: when ctx ends first it returns an error that wraps ctx's.
-func (e *Emitter) produce(ctx context.Context, rows []turnstile.WindowCount, size time.Duration) error {
+func (e *Emitter) produce(ctx context.Context, rows []stream.Message) error {
 	for i := range rows {
-		key, value, headers := turnstile.EncodeWindowMessage(&rows[i], size)
-		hs := make([]ckafka.Header, len(headers))
-		for j, h := range headers {
+		hs := make([]ckafka.Header, len(rows[i].Headers))
+		for j, h := range rows[i].Headers {
 			hs[j] = ckafka.Header{Key: h.Key, Value: h.Value}
 		}
 		msg := &ckafka.Message{
 			TopicPartition: ckafka.TopicPartition{Topic: &e.topic, Partition: ckafka.PartitionAny},
-			Key:            key,
-			Value:          value,
+			Key:            rows[i].Key,
+			Value:          rows[i].Value,
 			Headers:        hs,
 		}
 		for {

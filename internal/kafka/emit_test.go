@@ -9,7 +9,7 @@ import (
 	"time"
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
-	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
+	"github.com/turnstile-stream/turnstile-stream/internal/stream"
 )
 
 // txnErr is a transaction error classified the way librdkafka classifies
@@ -94,8 +94,8 @@ func TestEmitterTransactionErrors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rows := []turnstile.WindowCount{{End: 1721642700}}
-			err = e.Commit(context.Background(), meta, 5*time.Minute, rows, nil)
+			rows := []stream.Message{{Key: []byte("k"), Value: []byte("v")}}
+			err = e.Commit(context.Background(), meta, rows, nil)
 			switch {
 			case tc.wantErr == nil && err != nil:
 				t.Fatalf("Commit: %v, want success", err)
@@ -123,7 +123,7 @@ func TestEmitterRetriableUntilTimeout(t *testing.T) {
 	e := newEmitter(fake, "windows", slog.New(slog.DiscardHandler))
 	e.backoff, e.timeout = time.Millisecond, 50*time.Millisecond
 	meta, _ := ckafka.NewTestConsumerGroupMetadata("g")
-	err := e.Commit(context.Background(), meta, time.Minute, nil, nil)
+	err := e.Commit(context.Background(), meta, nil, nil)
 	if !errors.Is(err, ErrAborted) {
 		t.Fatalf("Commit: %v, want ErrAborted once time ran out", err)
 	}
@@ -185,7 +185,7 @@ func TestEmitterQueueFull(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = e.Commit(tc.ctx, meta, 5*time.Minute, []turnstile.WindowCount{{End: 1721642700}}, nil)
+			err = e.Commit(tc.ctx, meta, []stream.Message{{Key: []byte("k"), Value: []byte("v")}}, nil)
 			switch {
 			case tc.wantErr == nil && err != nil:
 				t.Fatalf("Commit: %v, want success", err)

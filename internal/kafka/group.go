@@ -23,9 +23,7 @@ type GroupConfig struct {
 	Group, Client, InstanceID  string
 	EmitTopic, TransactionalID string
 	Topic                      string
-	// WindowSize dates the window_start header of emitted rows.
-	WindowSize time.Duration
-	Logger     *slog.Logger
+	Logger                     *slog.Logger
 }
 
 // Group is the consumer group's stream.Source: it subscribes to the topic,
@@ -36,7 +34,6 @@ type Group struct {
 	c           *ckafka.Consumer
 	topic       string
 	emit        *Emitter // nil: offsets are committed alone
-	windowSize  time.Duration
 	log         *slog.Logger
 	cooperative bool // the group's rebalance protocol is incremental
 
@@ -101,7 +98,7 @@ func NewGroup(c *ckafka.Consumer, emit *Emitter, cfg GroupConfig) *Group {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Group{c: c, topic: cfg.Topic, emit: emit, windowSize: cfg.WindowSize, log: cfg.Logger, fences: make(map[int32]int)}
+	return &Group{c: c, topic: cfg.Topic, emit: emit, log: cfg.Logger, fences: make(map[int32]int)}
 }
 
 // Close closes the clients OpenGroup made: the consumer (its error is

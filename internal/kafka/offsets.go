@@ -8,7 +8,6 @@ import (
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/turnstile-stream/turnstile-stream/internal/stream"
-	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 )
 
 // The Group's calls to the broker for the stream.Driver: the log end, the
@@ -80,7 +79,7 @@ func (g *Group) Committed(ctx context.Context, parts []int32) ([]stream.Offset, 
 // Commit implements stream.Source: the offsets alone, or in an emit
 // transaction with the rows (Emitter.Commit: its ErrAborted and ErrFatal
 // are the stream's).
-func (g *Group) Commit(ctx context.Context, offsets []stream.Offset, rows []turnstile.WindowCount) error {
+func (g *Group) Commit(ctx context.Context, offsets []stream.Offset, rows []stream.Message) error {
 	tps := g.tps(offsets)
 	if g.emit == nil {
 		_, err := g.c.CommitOffsets(tps)
@@ -90,7 +89,7 @@ func (g *Group) Commit(ctx context.Context, offsets []stream.Offset, rows []turn
 	if err != nil {
 		return err
 	}
-	return g.emit.Commit(ctx, meta, g.windowSize, rows, tps)
+	return g.emit.Commit(ctx, meta, rows, tps)
 }
 
 // Claim implements stream.Source: a plain offset commit, which the

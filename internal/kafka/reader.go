@@ -32,7 +32,8 @@ type ReaderConfig struct {
 	Logger   *slog.Logger
 }
 
-// Reader reads window messages from Kafka into a dashboard.Dashboard.
+// Reader reads window messages from Kafka and hands each to a
+// dashboard.MessageSink.
 type Reader struct {
 	consumer *ckafka.Consumer
 	auth     *auth // answers OAUTHBEARER token refreshes (nil without a provider)
@@ -75,10 +76,11 @@ func (r *Reader) Close() error {
 	return err
 }
 
-// Run reads until ctx is done, decoding each message and adding it to d.
-// Messages that do not decode are logged, counted and skipped. It returns
-// nil when ctx ends and an error on a fatal Kafka error.
-func (r *Reader) Run(ctx context.Context, d *dashboard.Dashboard) error {
+// Run reads until ctx is done, handing each message to sink
+// (Dashboard.AddTurnstileMessage or Dashboard.AddRidershipMessage). A
+// message the sink cannot decode is logged (at most every 10 s) and
+// skipped. It returns nil when ctx ends and an error on a fatal Kafka error.
+func (r *Reader) Run(ctx context.Context, sink dashboard.MessageSink) error {
 	if r.cfg.Group != "" {
 		if err := r.consumer.SubscribeTopics([]string{r.cfg.Topic}, nil); err != nil {
 			return fmt.Errorf("subscribe to %s: %w", r.cfg.Topic, err)
@@ -109,17 +111,13 @@ func (r *Reader) Run(ctx context.Context, d *dashboard.Dashboard) error {
 				r.log.Warn("kafka message error", "err", e.TopicPartition.Error)
 				continue
 			}
-			wc, start, err := turnstile.DecodeWindowMessage(e.Key, e.Value, headers(e.Headers))
-			if err != nil {
-				d.Bad()
+			if err := sink(e.Key, e.Value, headers(e.Headers)); err != nil {
 				if time.Since(badLogged) > 10*time.Second { // a bad feed must not flood the log
 					badLogged = time.Now()
-					r.log.Warn("skipping a window message that does not decode",
+					r.log.Warn("skipping a window message that does not decode", "topic", r.cfg.Topic,
 						"partition", e.TopicPartition.Partition, "offset", e.TopicPartition.Offset, "err", err)
 				}
-				continue
 			}
-			d.Add(dashboard.Row{WindowCount: wc, Start: start})
 		case ckafka.Error:
 			if e.IsFatal() {
 				return fmt.Errorf("kafka: %w", e)

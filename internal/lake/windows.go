@@ -65,6 +65,33 @@ func EncodeWindows(w io.Writer, rows []turnstile.WindowCount, index bool) error 
 // BigQuery among them, skip, and WindowEpoch reads it back. The bytes depend
 // only on rows, index and epoch.
 func EncodeWindowsEpoch(w io.Writer, rows []turnstile.WindowCount, index bool, epoch uint64) error {
+	return EncodeRowsEpoch(w, turnstile.LakeColumns, windowCounts(rows), index, epoch)
+}
+
+// Rows are the rows of one window file, of any record type.
+type Rows interface {
+	// Len is the number of rows.
+	Len() int
+	// AppendRow appends row i as a CSV line, without the index column and
+	// without a line ending, to dst.
+	AppendRow(dst []byte, i int) []byte
+}
+
+// windowCounts are turnstile rows as Rows.
+type windowCounts []turnstile.WindowCount
+
+func (r windowCounts) Len() int { return len(r) }
+
+func (r windowCounts) AppendRow(dst []byte, i int) []byte {
+	return turnstile.AppendWindowCount(dst, &r[i])
+}
+
+// EncodeRowsEpoch is EncodeWindowsEpoch for rows of any record type: the
+// header is columns (with index, "," + columns, and each row starts with
+// its 0-based row number), then the rows in order, each line ending in
+// "\n". EncodeWindowsEpoch is EncodeRowsEpoch with turnstile.LakeColumns,
+// byte for byte. The bytes depend only on columns, rows, index and epoch.
+func EncodeRowsEpoch(w io.Writer, columns string, rows Rows, index bool, epoch uint64) error {
 	zw := newGzipWriter(w)
 	defer releaseGzipWriter(zw)
 	if epoch != 0 {
@@ -72,17 +99,16 @@ func EncodeWindowsEpoch(w io.Writer, rows []turnstile.WindowCount, index bool, e
 	}
 	buf := make([]byte, 0, flushSize+1024)
 	if index {
-		buf = append(buf, turnstile.LakeHeader...)
-	} else {
-		buf = append(buf, turnstile.LakeColumns...)
+		buf = append(buf, ',')
 	}
+	buf = append(buf, columns...)
 	buf = append(buf, '\n')
-	for i := range rows {
+	for i, n := 0, rows.Len(); i < n; i++ {
 		if index {
 			buf = strconv.AppendInt(buf, int64(i), 10)
 			buf = append(buf, ',')
 		}
-		buf = turnstile.AppendWindowCount(buf, &rows[i])
+		buf = rows.AppendRow(buf, i)
 		buf = append(buf, '\n')
 		if len(buf) >= flushSize {
 			if _, err := zw.Write(buf); err != nil {

@@ -149,8 +149,8 @@ func Parse(value []byte, r *Record) error {
 		}
 	}
 	var f [NumFields]string
-	if err := split(string(value), &f); err != nil {
-		return err
+	if err := split(string(value), f[:]); err != nil {
+		return fmt.Errorf("%w: %w", ErrValue, err)
 	}
 	ts, ok := turnstile.ParseTimestamp([]byte(f[FieldTimestamp]))
 	if !ok {
@@ -181,12 +181,12 @@ func Parse(value []byte, r *Record) error {
 	return nil
 }
 
-// split splits s into exactly NumFields CSV fields.
-func split(s string, f *[NumFields]string) error {
+// split splits s into exactly len(f) CSV fields, strictly (see Parse).
+func split(s string, f []string) error {
 	n := 0
 	for {
-		if n == NumFields {
-			return fmt.Errorf("%w: more than %d fields", ErrValue, NumFields)
+		if n == len(f) {
+			return fmt.Errorf("more than %d fields", len(f))
 		}
 		var field string
 		if len(s) > 0 && s[0] == '"' {
@@ -195,7 +195,7 @@ func split(s string, f *[NumFields]string) error {
 			for {
 				j := strings.IndexByte(s[i:], '"')
 				if j < 0 {
-					return fmt.Errorf("%w: field %d: unterminated quote", ErrValue, n+1)
+					return fmt.Errorf("field %d: unterminated quote", n+1)
 				}
 				b.WriteString(s[i : i+j])
 				i += j + 1
@@ -208,7 +208,7 @@ func split(s string, f *[NumFields]string) error {
 			}
 			field, s = b.String(), s[i:]
 			if len(s) > 0 && s[0] != ',' {
-				return fmt.Errorf("%w: field %d: text after the closing quote", ErrValue, n+1)
+				return fmt.Errorf("field %d: text after the closing quote", n+1)
 			}
 		} else {
 			j := strings.IndexByte(s, ',')
@@ -217,7 +217,7 @@ func split(s string, f *[NumFields]string) error {
 			}
 			field, s = s[:j], s[j:]
 			if strings.ContainsAny(field, "\"\r\n") {
-				return fmt.Errorf("%w: field %d: quote or line break in an unquoted field", ErrValue, n+1)
+				return fmt.Errorf("field %d: quote or line break in an unquoted field", n+1)
 			}
 		}
 		f[n] = field
@@ -227,8 +227,8 @@ func split(s string, f *[NumFields]string) error {
 		}
 		s = s[1:] // the comma
 	}
-	if n != NumFields {
-		return fmt.Errorf("%w: %d fields, want %d", ErrValue, n, NumFields)
+	if n != len(f) {
+		return fmt.Errorf("%d fields, want %d", n, len(f))
 	}
 	return nil
 }

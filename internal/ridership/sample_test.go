@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-var update = flag.Bool("update", false, "regenerate testdata/ridership/sample.json and sample.csv")
+var update = flag.Bool("update", false, "regenerate the golden files: testdata/ridership/sample.json and sample.csv (TestSample), testdata/window_rows.golden (TestWindowRowGolden)")
 
 // sampleDir is the repository's testdata/ridership.
 var sampleDir = filepath.Join("..", "..", "testdata", "ridership")

@@ -15,7 +15,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/turnstile-stream/turnstile-stream/internal/lake"
-	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 	"github.com/turnstile-stream/turnstile-stream/internal/window"
 )
 
@@ -71,7 +70,7 @@ func (s *fakeSource) Committed(_ context.Context, parts []int32) ([]Offset, erro
 	}
 	return out, nil
 }
-func (s *fakeSource) Commit(_ context.Context, offsets []Offset, _ []turnstile.WindowCount) error {
+func (s *fakeSource) Commit(_ context.Context, offsets []Offset, _ []Message) error {
 	if s.commitErr != nil {
 		return s.commitErr
 	}

@@ -48,18 +48,20 @@ type InputResult struct {
 // writes the side outputs and the windows already closed, and leaves the
 // open windows unwritten: a re-run writes them whole, under the same names.
 func RunInput(ctx context.Context, r io.Reader, p *Processor) (InputResult, error) {
-	src := NewFileSource(r)
+	src := NewFileSource(r, p.cfg.Records)
 	err := NewDriver(p, DriverConfig{Once: true, Logger: p.cfg.Logger, Now: p.cfg.Now}).Run(ctx, src)
 	return InputResult{Lines: src.lines, Interrupted: !src.eof && ctx.Err() != nil}, err
 }
 
 // FileSource is a Source over a finite input, one message value per line:
 // one partition, 0, whose offsets are 1-based line numbers, for a Driver
-// with DriverConfig.Once. Lines are read and parsed ahead, on a goroutine
-// of its own (readLines), and handed over in batches, in order. It keeps no
+// with DriverConfig.Once. Lines are read and parsed ahead, by its record
+// type's parser, on a goroutine of its own (readLines), and handed over in
+// batches, in order. It keeps no
 // commits, cannot pause, and has no log end or partition count.
 type FileSource struct {
 	r       io.Reader
+	records Records
 	started bool
 	stop    context.CancelFunc
 	batches chan *lineBatch
@@ -73,9 +75,14 @@ type FileSource struct {
 	stopped bool
 }
 
-// NewFileSource returns a FileSource reading r.
-func NewFileSource(r io.Reader) *FileSource {
-	return &FileSource{r: r, batches: make(chan *lineBatch, 4), free: make(chan *lineBatch, 6)}
+// NewFileSource returns a FileSource reading r, whose values are records of
+// the given type (nil: TurnstileRecords()); the Processor it feeds must
+// have the same record type.
+func NewFileSource(r io.Reader, records Records) *FileSource {
+	if records == nil {
+		records = TurnstileRecords()
+	}
+	return &FileSource{r: r, records: records, batches: make(chan *lineBatch, 4), free: make(chan *lineBatch, 6)}
 }
 
 // Poll hands over the assignment of partition 0 first, then the lines in
@@ -98,7 +105,7 @@ func (s *FileSource) Poll(ctx context.Context, wait time.Duration) ([]Event, err
 		s.started = true
 		readCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 		s.stop = stop
-		go readLines(readCtx, s.r, s.batches, s.free)
+		go readLines(readCtx, s.r, s.records.newParser(), s.batches, s.free)
 		return []Event{{Kind: EventAssigned, Parts: []int32{0}}}, nil
 	}
 	t := time.NewTimer(wait)
@@ -170,7 +177,7 @@ func (s *FileSource) Committed(_ context.Context, parts []int32) ([]Offset, erro
 }
 
 // Commit keeps nothing: a finite input is read again from its start.
-func (s *FileSource) Commit(context.Context, []Offset, []turnstile.WindowCount) error { return nil }
+func (s *FileSource) Commit(context.Context, []Offset, []Message) error { return nil }
 
 // Claim keeps nothing.
 func (s *FileSource) Claim(context.Context, []Offset) error { return nil }
@@ -196,15 +203,11 @@ type parsedLine struct {
 	err                  error
 }
 
-// readLines reads r line by line, parses each line and sends the lines in
-// batches, in order, until the input ends, a read fails or ctx is done. It
-// takes batches to reuse from free.
-func readLines(ctx context.Context, r io.Reader, out chan<- *lineBatch, free <-chan *lineBatch) {
-	var (
-		parser turnstile.Parser
-		msg    turnstile.Message
-		rec    window.Record // windowRecord's reused buffers
-	)
+// readLines reads r line by line, parses each line with parse and sends
+// the lines in batches, in order, until the input ends, a read fails or ctx
+// is done. It takes batches to reuse from free.
+func readLines(ctx context.Context, r io.Reader, parse func([]byte, *window.Record) error, out chan<- *lineBatch, free <-chan *lineBatch) {
+	var rec window.Record                                      // parse's reused buffers
 	lines := textline.NewReader(bufio.NewReaderSize(r, 1<<20)) // a longer line is gathered whole
 	b := &lineBatch{}
 	for {
@@ -214,13 +217,12 @@ func readLines(ctx context.Context, r io.Reader, out chan<- *lineBatch, free <-c
 			l := parsedLine{v0: len(b.data)}
 			b.data = append(b.data, line...)
 			l.v1 = len(b.data)
-			if l.err = parser.Parse(line, &msg); l.err == nil {
-				r := windowRecord(&msg, &rec)
-				l.time, l.entries, l.exits = r.Time, r.Entries, r.Exits
+			if l.err = parse(line, &rec); l.err == nil {
+				l.time, l.entries, l.exits = rec.Time, rec.Entries, rec.Exits
 				l.k0 = len(b.keys)
-				b.keys = append(b.keys, r.Key...)
+				b.keys = append(b.keys, rec.Key...)
 				l.k1 = len(b.keys)
-				b.keys = append(b.keys, r.Dedup...)
+				b.keys = append(b.keys, rec.Dedup...)
 				l.d1 = len(b.keys)
 			}
 			b.lines = append(b.lines, l)

@@ -37,12 +37,18 @@ type SideWriter interface {
 
 // Config configures a Processor.
 type Config struct {
-	Spec  window.Spec
-	Sink  *lake.Sink // window files
-	Side  SideWriter // rejected and late records
-	Index bool       // write the pandas index column
-	// KeepRows keeps the rows of the windows written since the last commit and
-	// hands them out with each Checkpoint, for the emit topic.
+	// Records is the record type (default TurnstileRecords()): how values
+	// parse, how keys sort, how rows are written.
+	Records Records
+	Spec    window.Spec
+	Sink    *lake.Sink // window files
+	Side    SideWriter // rejected and late records
+	// Index writes the pandas index column; ignored for a record type
+	// without one (Records.Indexed, ridership).
+	Index bool
+	// KeepRows keeps the rows of the windows written since the last commit,
+	// encoded as emit messages, and hands them out with each Checkpoint,
+	// for the emit topic.
 	KeepRows bool
 	// MaxFuture rejects a record whose TIMESTAMP lies more than this far ahead
 	// of the wall clock (reason future_timestamp), so that one mis-clocked
@@ -70,12 +76,11 @@ type Config struct {
 // does.
 type Processor struct {
 	cfg   Config
-	keys  *window.Keys[turnstile.Key]
+	keys  keyTable
 	parts map[int32]*partition
 
-	parser turnstile.Parser
-	msg    turnstile.Message
-	rec    window.Record // what the engine takes of msg
+	parse func(value []byte, rec *window.Record) error // the record type's
+	rec   window.Record                                // what the engine takes of a value
 	// futureLimit is the clock guard's last limit (Unix seconds): a record
 	// at or before it passes without reading the clock, since the limit only
 	// grows with the wall clock.
@@ -89,7 +94,7 @@ type Processor struct {
 type partition struct {
 	id     int32
 	source string
-	engine *window.Engine[turnstile.Key]
+	engine engine
 
 	// guarded: the partition was restored without usable commit metadata, so
 	// a replay may rebuild a window from part of its records; its window
@@ -108,8 +113,8 @@ type partition struct {
 	dirty       bool  // handled records since the last checkpoint
 
 	rejected, late []lake.SideRecord
-	sideBytes      int                     // bytes of the values in rejected and late
-	pending        []turnstile.WindowCount // rows written since the last commit, kept when Config.KeepRows
+	sideBytes      int       // bytes of the values in rejected and late
+	pending        []Message // rows written since the last commit, kept when Config.KeepRows
 	wmGauge        prometheus.Gauge
 
 	inflight []*writeJob // window files handed to the write-behind, in order
@@ -138,8 +143,14 @@ func New(cfg Config) *Processor {
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
 	}
-	return &Processor{cfg: cfg, keys: newKeys(), parts: make(map[int32]*partition),
-		slots: make(chan struct{}, cfg.WriteAhead)}
+	if cfg.Records == nil {
+		cfg.Records = TurnstileRecords()
+	}
+	if !cfg.Records.Indexed() {
+		cfg.Index = false
+	}
+	return &Processor{cfg: cfg, keys: cfg.Records.newTable(hashSeed()), parse: cfg.Records.newParser(),
+		parts: make(map[int32]*partition), slots: make(chan struct{}, cfg.WriteAhead)}
 }
 
 // Checkpoint is what a partition may commit: the offset to resume from and
@@ -147,8 +158,9 @@ func New(cfg Config) *Processor {
 type Checkpoint struct {
 	Offset   int64
 	Metadata string
-	// Rows are the window rows written since the last commit (with KeepRows).
-	Rows []turnstile.WindowCount
+	// Rows are the window rows written since the last commit, as emit
+	// messages (with KeepRows).
+	Rows []Message
 }
 
 // PartitionSource names the lake objects of a partition: "p3" for Kafka partition 3.
@@ -197,7 +209,7 @@ func (p *Processor) start(id int32, source string) *partition {
 		*st = partition{run: st.run}
 	}
 	st.id, st.source, st.pos, st.replayUntil = id, source, -1, -1
-	st.engine = window.New(p.cfg.Spec, p.keys, id)
+	st.engine = p.keys.newEngine(p.cfg.Spec, id)
 	st.wmGauge = p.cfg.Metrics.watermarkGauge(id)
 	return st
 }
@@ -317,9 +329,9 @@ func (p *Processor) sideDue(st *partition) bool {
 
 func (p *Processor) handle(ctx context.Context, st *partition, offset int64, value []byte) (bool, error) {
 	var rec *window.Record
-	err := p.parser.Parse(value, &p.msg)
+	err := p.parse(value, &p.rec)
 	if err == nil {
-		rec = windowRecord(&p.msg, &p.rec)
+		rec = &p.rec
 	}
 	return p.handleParsed(ctx, st, offset, value, rec, err)
 }
@@ -356,10 +368,8 @@ func (p *Processor) handleParsed(ctx context.Context, st *partition, offset int6
 	}
 	if r.SplitKey {
 		m.splitKeys.Inc()
-		var f [len(turnstile.KeyFields)][]byte
-		turnstile.SplitKey(rec.Key, &f)
-		p.cfg.Logger.Warn("a turnstile key shows up on two partitions: its windows are split; such a topic needs a single partition",
-			"key", turnstile.TurnstileKey(string(f[0]), string(f[1]), string(f[2])), "partition", st.id)
+		p.cfg.Logger.Warn("a "+p.cfg.Records.Name()+" key shows up on two partitions: its windows are split; such a topic needs a single partition",
+			"key", p.cfg.Records.describeKey(rec.Key), "partition", st.id)
 	}
 	if !replay {
 		if r.Duplicate {
@@ -420,13 +430,13 @@ func (p *Processor) emit(ctx context.Context, st *partition) (bool, error) {
 			return false, err
 		}
 	}
-	err := st.engine.Emit(func(c *window.Closed[turnstile.Key]) error { return p.writeWindow(ctx, st, c) })
+	err := st.engine.Emit(func(c *closedWindow) error { return p.writeWindow(ctx, st, c) })
 	p.updateOpen()
 	return err == nil, err
 }
 
-func (p *Processor) writeWindow(ctx context.Context, st *partition, c *window.Closed[turnstile.Key]) error {
-	if len(c.Rows) == 0 {
+func (p *Processor) writeWindow(ctx context.Context, st *partition, c *closedWindow) error {
+	if c.Rows.Len() == 0 {
 		return nil // no file for an empty emission
 	}
 	return p.submit(ctx, st, c)
@@ -532,7 +542,7 @@ func (p *Processor) flush(ctx context.Context, st *partition) error {
 	if err := p.settleWrites(ctx, st); err != nil {
 		return err
 	}
-	err := st.engine.Flush(func(c *window.Closed[turnstile.Key]) error { return p.writeWindow(ctx, st, c) })
+	err := st.engine.Flush(func(c *closedWindow) error { return p.writeWindow(ctx, st, c) })
 	p.updateOpen()
 	if err == nil {
 		err = p.settleWrites(ctx, st)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 	"github.com/turnstile-stream/turnstile-stream/internal/window"
 )
 
@@ -48,12 +47,13 @@ type Source interface {
 	// (Offset -1 and no Metadata when none was committed).
 	Committed(ctx context.Context, parts []int32) ([]Offset, error)
 	// Commit commits a checkpoint of each offset, with the window rows
-	// written since the partitions' last commits (a source that publishes
-	// them does so in one transaction with the offsets). An error wrapping
+	// written since the partitions' last commits, encoded as emit messages
+	// (a source that publishes them does so in one transaction with the
+	// offsets). An error wrapping
 	// ErrAborted means nothing of it took effect and the partitions must be
 	// restored from their last commit; ErrFatal ends the run; any other
 	// error is retried at the next checkpoint.
-	Commit(ctx context.Context, offsets []Offset, rows []turnstile.WindowCount) error
+	Commit(ctx context.Context, offsets []Offset, rows []Message) error
 	// Claim commits the offsets as they are, outside any transaction: the
 	// claim of a new ownership epoch (Processor.Claim). It fails when this
 	// consumer no longer owns a partition.

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/turnstile-stream/turnstile-stream/internal/lake"
-	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
-	"github.com/turnstile-stream/turnstile-stream/internal/window"
 )
 
 // The write-behind of window files. Encoding a closed window (CSV and
@@ -33,7 +31,7 @@ type writeJob struct {
 	st       *partition
 	end      time.Time
 	name     string
-	rows     []turnstile.WindowCount // the job's own copy
+	rows     windowRows // the job's own copy
 	guarded  bool
 	epoch    uint64 // the partition's ownership epoch, written into the file
 	min, max int64  // offsets, for the log
@@ -43,6 +41,7 @@ type writeJob struct {
 
 	// Set by the job's goroutine before done is closed.
 	data    []byte
+	msgs    []Message // the rows' emit messages, with Config.KeepRows
 	kept    bool
 	err     error
 	skipped bool // not attempted: the partition's previous write failed
@@ -50,13 +49,13 @@ type writeJob struct {
 
 // submit hands a closed window to the write-behind. It blocks while
 // Config.WriteAhead jobs are in flight.
-func (p *Processor) submit(ctx context.Context, st *partition, c *window.Closed[turnstile.Key]) error {
+func (p *Processor) submit(ctx context.Context, st *partition, c *closedWindow) error {
 	end := time.Unix(c.End, 0).UTC()
 	name, err := p.cfg.Sink.WindowName(end, st.source)
 	if err != nil {
 		return fmt.Errorf("write window file: %w", err)
 	}
-	j := &writeJob{st: st, end: end, name: name, rows: windowCounts(c),
+	j := &writeJob{st: st, end: end, name: name, rows: c.Rows,
 		guarded: st.guarded, epoch: st.epoch, min: c.MinOffset, max: c.MaxOffset, prev: p.lastJob, done: make(chan struct{})}
 	if n := len(st.inflight); n > 0 {
 		j.prevSame = st.inflight[n-1]
@@ -79,6 +78,9 @@ func (p *Processor) submit(ctx context.Context, st *partition, c *window.Closed[
 		defer cancel()
 		defer close(j.done)
 		j.data, j.err = p.encode(j.rows, j.epoch)
+		if p.cfg.KeepRows {
+			j.msgs = j.rows.appendMessages(nil)
+		}
 		if j.prev != nil {
 			<-j.prev.done // which follows the done of every earlier job
 		}
@@ -95,10 +97,10 @@ func (p *Processor) submit(ctx context.Context, st *partition, c *window.Closed[
 	return nil
 }
 
-func (p *Processor) encode(rows []turnstile.WindowCount, epoch uint64) ([]byte, error) {
+func (p *Processor) encode(rows windowRows, epoch uint64) ([]byte, error) {
 	var buf bytes.Buffer
-	buf.Grow(len(rows) * 16)
-	if err := lake.EncodeWindowsEpoch(&buf, rows, p.cfg.Index, epoch); err != nil {
+	buf.Grow(rows.Len() * 16)
+	if err := lake.EncodeRowsEpoch(&buf, p.cfg.Records.columns(), rows, p.cfg.Index, epoch); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
@@ -124,10 +126,10 @@ func (p *Processor) put(ctx context.Context, j *writeJob) error {
 	}
 	m := p.cfg.Metrics
 	m.windowsEmitted.Inc()
-	m.rowsWritten.Add(float64(len(j.rows)))
+	m.rowsWritten.Add(float64(j.rows.Len()))
 	m.files.WithLabelValues("window").Inc()
 	m.bytes.WithLabelValues("window").Add(float64(len(j.data)))
-	p.cfg.Logger.Debug("window written", "object", j.name, "rows", len(j.rows), "partition", j.st.id,
+	p.cfg.Logger.Debug("window written", "object", j.name, "rows", j.rows.Len(), "partition", j.st.id,
 		"min_offset", j.min, "max_offset", j.max)
 	return nil
 }
@@ -175,7 +177,10 @@ func (p *Processor) collect(ctx context.Context, st *partition, wait bool) error
 // written records a window file that is durable.
 func (p *Processor) written(st *partition, j *writeJob) {
 	if p.cfg.KeepRows && !j.kept {
-		st.pending = append(st.pending, j.rows...)
+		if j.msgs == nil {
+			j.msgs = j.rows.appendMessages(nil) // a retry of a job that did not encode
+		}
+		st.pending = append(st.pending, j.msgs...)
 	}
 }
 

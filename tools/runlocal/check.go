@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"flag"
@@ -16,6 +18,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/turnstile-stream/turnstile-stream/internal/lake"
+	"github.com/turnstile-stream/turnstile-stream/internal/ridership"
 	"github.com/turnstile-stream/turnstile-stream/internal/stream/metricname"
 )
 
@@ -34,7 +37,8 @@ type checkResult struct {
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("runlocal check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("dir", "lake/turnstile", "directory of the window files")
+	source := fs.String("source", "turnstile", "what the window files hold: turnstile or ridership (decoded with ridership.ParseWindowRow)")
+	dir := fs.String("dir", "", "directory of the window files (default lake/turnstile, or lake/ridership with --source ridership)")
 	minFiles := fs.Int("min-files", 2, "fail unless at least this many window files exist")
 	wait := fs.Duration("wait", 0, "wait up to this long for --min-files files to appear")
 	metricsURL := fs.String("metrics", "http://127.0.0.1:9090/metrics", "consumer metrics URL to check (no rejected records, some valid ones); empty: skip")
@@ -45,6 +49,13 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		fmt.Fprintf(stderr, "runlocal check: %v\n", err)
 		return exitUsage
+	}
+	if *source != "turnstile" && *source != "ridership" {
+		fmt.Fprintf(stderr, "runlocal check: --source %q: want turnstile or ridership\n", *source)
+		return exitUsage
+	}
+	if *dir == "" {
+		*dir = filepath.Join("lake", *source)
 	}
 	if fs.NArg() > 0 || *minFiles < 0 || *wait < 0 {
 		fmt.Fprintln(stderr, "runlocal check: want only flags, --min-files >= 0 and --wait >= 0; run runlocal check -h")
@@ -67,7 +78,11 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		case <-time.After(time.Second):
 		}
 	}
-	res, err := check(ctx, *dir, *minFiles, *metricsURL, *noPartial)
+	decode := decodeTurnstile
+	if *source == "ridership" {
+		decode = decodeRidership
+	}
+	res, err := check(ctx, *dir, *minFiles, *metricsURL, *noPartial, decode)
 	if err != nil {
 		fmt.Fprintf(stdout, "check: FAIL: %v\n", err)
 		return exitFailure
@@ -80,9 +95,41 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return exitOK
 }
 
-// check decodes every window file under dir and, unless metricsURL is
-// empty, checks the consumer's counters.
-func check(ctx context.Context, dir string, minFiles int, metricsURL string, noPartial bool) (checkResult, error) {
+// decodeTurnstile returns the number of rows of a turnstile window file.
+func decodeTurnstile(data []byte) (int, error) {
+	rows, err := lake.DecodeWindows(data)
+	return len(rows), err
+}
+
+// decodeRidership returns the number of rows of a ridership window file:
+// gzip, the header ridership.LakeColumns, then rows that
+// ridership.ParseWindowRow reads, one a line (no station complex name
+// holds a line break).
+func decodeRidership(data []byte) (int, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return 0, fmt.Errorf("gunzip: %w", err)
+	}
+	text, err := io.ReadAll(zr)
+	if err != nil {
+		return 0, fmt.Errorf("gunzip: %w", err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(text), "\n"), "\n")
+	if lines[0] != ridership.LakeColumns {
+		return 0, fmt.Errorf("header %q, want %q", lines[0], ridership.LakeColumns)
+	}
+	for i, line := range lines[1:] {
+		if _, err := ridership.ParseWindowRow([]byte(line)); err != nil {
+			return 0, fmt.Errorf("line %d: %w", i+2, err)
+		}
+	}
+	return len(lines) - 1, nil
+}
+
+// check decodes every window file under dir with decode (which returns its
+// number of rows) and, unless metricsURL is empty, checks the consumer's
+// counters.
+func check(ctx context.Context, dir string, minFiles int, metricsURL string, noPartial bool, decode func([]byte) (int, error)) (checkResult, error) {
 	var res checkResult
 	names, err := listWindowFiles(dir)
 	if err != nil {
@@ -96,15 +143,15 @@ func check(ctx context.Context, dir string, minFiles int, metricsURL string, noP
 		if err != nil {
 			return res, fmt.Errorf("read window file: %w", err)
 		}
-		rows, err := lake.DecodeWindows(data)
+		rows, err := decode(data)
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", name, err)
 		}
-		if len(rows) == 0 {
+		if rows == 0 {
 			return res, fmt.Errorf("%s: no rows", name)
 		}
 		res.Files++
-		res.Rows += len(rows)
+		res.Rows += rows
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {

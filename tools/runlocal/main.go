@@ -4,8 +4,14 @@
 // synthetic feed with an accelerated event clock. It is what `make run`
 // starts, after building ./bin; it builds nothing itself.
 //
-//	runlocal [--sink file|gcs] [--kafka-bootstrap HOST:PORT] ...
-//	runlocal check [--dir lake/turnstile] [--min-files 2] [--metrics URL]
+// With --source ridership (`make run SOURCE=ridership`) the feed is the
+// hourly ridership sample instead, served by tools/soda-local as a live
+// SODA API at a faster clock; the producer polls it, the consumer sums it
+// in 1-hour windows into LAKE/ridership, and the dashboard shows its
+// ridership panel. Nothing leaves the machine.
+//
+//	runlocal [--source turnstile|ridership] [--sink file|gcs] [--kafka-bootstrap HOST:PORT] ...
+//	runlocal check [--source turnstile|ridership] [--dir lake/turnstile] [--min-files 2] [--metrics URL]
 //
 // Each child runs in its own process group (so a Ctrl-C reaches only the
 // runner) with Pdeathsig (so it dies if the runner is killed). On SIGINT or
@@ -52,6 +58,14 @@ const (
 	windowSize   = 5 * time.Minute
 )
 
+// The ridership run (--source ridership).
+const (
+	ridershipTopic        = "mta-ridership"
+	ridershipWindowsTopic = "mta-ridership-windows"
+	ridershipDataset      = "5wq4-mkjj"
+	ridershipWindow       = time.Hour
+)
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	var code int
@@ -66,6 +80,7 @@ func main() {
 
 // config holds the validated flags.
 type config struct {
+	source          string // turnstile or ridership
 	bin             string
 	lake            string
 	sink            string
@@ -80,6 +95,10 @@ type config struct {
 	rate            float64
 	speed           float64
 	seed            uint64
+	sodaPort        int
+	sodaRows        string
+	sodaSpeed       float64
+	pollInterval    time.Duration
 	stopTimeout     time.Duration
 	readyTimeout    time.Duration
 	logLevel        slog.Level
@@ -95,8 +114,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		fmt.Fprintln(stderr, "       runlocal check [flags]    check the window files and the consumer metrics")
 		fs.PrintDefaults()
 	}
+	fs.StringVar(&c.source, "source", "turnstile", "what runs: turnstile (the synthetic turnstile feed) or ridership (the hourly ridership sample through tools/soda-local)")
 	fs.StringVar(&c.bin, "bin", "./bin", "directory of the built commands (make build)")
-	fs.StringVar(&c.lake, "lake", "./lake", "local lake: window files go to LAKE/turnstile, logs to LAKE/logs")
+	fs.StringVar(&c.lake, "lake", "./lake", "local lake: window files go to LAKE/turnstile (ridership: LAKE/ridership), logs to LAKE/logs")
 	fs.StringVar(&c.sink, "sink", "file", "where the consumer writes: file (LAKE/turnstile) or gcs (an in-process fake GCS)")
 	fs.StringVar(&c.bootstrap, "kafka-bootstrap", "", "use this Kafka cluster (HOST:PORT) instead of the embedded broker")
 	fs.IntVar(&c.brokerPort, "broker-port", 9092, "port of the embedded broker on 127.0.0.1")
@@ -109,6 +129,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Float64Var(&c.rate, "rate", 200, "synthetic messages per wall second")
 	fs.Float64Var(&c.speed, "speed", 60, "event-time seconds per wall second: 60 closes a 5-minute window every 5 s")
 	fs.Uint64Var(&c.seed, "seed", 1, "synthetic random seed")
+	fs.IntVar(&c.sodaPort, "soda-port", 8090, "ridership: port of tools/soda-local on 127.0.0.1")
+	fs.StringVar(&c.sodaRows, "soda-rows", "testdata/ridership/sample.json", "ridership: the rows soda-local serves (JSON, the API's answer shape)")
+	fs.Float64Var(&c.sodaSpeed, "soda-speed", 720, "ridership: data seconds per wall second of soda-local's clock: 720 reveals an hour of rows, and closes a 1-hour window, every 5 s")
+	fs.DurationVar(&c.pollInterval, "poll-interval", time.Second, "ridership: the producer's --poll-interval")
 	fs.DurationVar(&c.stopTimeout, "stop-timeout", 20*time.Second, "how long each component gets to stop before SIGKILL")
 	fs.DurationVar(&c.readyTimeout, "ready-timeout", 60*time.Second, "how long each component gets to come up")
 	fs.StringVar(&logLevel, "log-level", "warn", "runner log level: debug, info, warn or error")
@@ -122,6 +146,14 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
 	}
 	switch {
+	case c.source != "turnstile" && c.source != "ridership":
+		return nil, fmt.Errorf("--source %q: want turnstile or ridership", c.source)
+	case c.sodaPort < 1 || c.sodaPort > 65535:
+		return nil, fmt.Errorf("--soda-port %d: want 1-65535", c.sodaPort)
+	case c.sodaSpeed <= 0:
+		return nil, fmt.Errorf("--soda-speed %v: must be positive", c.sodaSpeed)
+	case c.pollInterval <= 0:
+		return nil, fmt.Errorf("--poll-interval %v: must be positive", c.pollInterval)
 	case c.sink != "file" && c.sink != "gcs":
 		return nil, fmt.Errorf("--sink %q: want file or gcs", c.sink)
 	case c.brokerPort < 1 || c.brokerPort > 65535:
@@ -169,6 +201,12 @@ func run(ctx context.Context, stopSignals func(), args []string, stdout, stderr 
 	return r.run(ctx, stopSignals)
 }
 
+// prefix is the lake folder of the run's source: turnstile or ridership.
+func (c *config) prefix() string { return c.source }
+
+// ridership says whether the run is the hourly ridership one.
+func (c *config) ridership() bool { return c.source == "ridership" }
+
 // runner is one run of the local pipeline.
 type runner struct {
 	c      *config
@@ -206,9 +244,17 @@ func (r *runner) start(ctx context.Context) error {
 	if c.bootstrap == "" {
 		need = append(need, "kafka-local")
 	}
+	if c.ridership() {
+		need = append(need, "soda-local")
+	}
 	for _, name := range need {
 		if _, err := os.Stat(filepath.Join(c.bin, name)); err != nil {
 			return fmt.Errorf("%s is not built: %w (run `make build`, or `make run`, which builds first)", name, err)
+		}
+	}
+	if c.ridership() {
+		if _, err := os.Stat(c.sodaRows); err != nil {
+			return fmt.Errorf("--soda-rows: %w (run from the repository's root, or name the sample's path)", err)
 		}
 	}
 	ports := map[string]string{"producer metrics": c.producerMetrics, "consumer metrics": c.consumerMetrics, "dashboard": c.dashboardAddr}
@@ -217,6 +263,9 @@ func (r *runner) start(ctx context.Context) error {
 	}
 	if c.sink == "gcs" {
 		ports["fake GCS"] = net.JoinHostPort("127.0.0.1", strconv.Itoa(c.gcsPort))
+	}
+	if c.ridership() {
+		ports["soda-local"] = net.JoinHostPort("127.0.0.1", strconv.Itoa(c.sodaPort))
 	}
 	for _, what := range slices.Sorted(maps.Keys(ports)) {
 		if err := portFree(ports[what]); err != nil {
@@ -242,41 +291,18 @@ func (r *runner) start(ctx context.Context) error {
 	}
 	r.printf("runlocal: starting the local pipeline; each component logs to %s/<name>.log\n", r.logDir)
 
-	// Kafka.
-	topics := topic + "," + windowsTopic
-	if c.bootstrap == "" {
-		err := r.startChild(ctx, "kafka", "kafka-local", []string{
-			"--port", strconv.Itoa(c.brokerPort), "--partitions", strconv.Itoa(c.partitions), "--topics", topics,
-		}, nil, tcpProbe(bootstrap))
-		if err != nil {
-			return err
-		}
-		r.status("kafka", "embedded broker (kfake) at %s, topics %s, %d partitions", bootstrap, topics, c.partitions)
-	} else {
-		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := tcpProbe(bootstrap)(pctx)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("kafka: cannot reach KAFKA_BOOTSTRAP %s: %w", bootstrap, err)
-		}
-		r.printf("  [up] %-10s external cluster at %s (reachable)\n", "kafka", bootstrap)
+	if c.ridership() {
+		return r.startRidership(ctx, props, bootstrap)
 	}
 
-	// Sink.
-	sinkURL := "file://" + filepath.ToSlash(filepath.Join(c.lake, "turnstile"))
-	if !filepath.IsAbs(c.lake) {
-		sinkURL = "file://./" + filepath.ToSlash(filepath.Join(c.lake, "turnstile"))
+	// Kafka.
+	if err := r.startKafka(ctx, bootstrap, topic+","+windowsTopic); err != nil {
+		return err
 	}
-	var consumerEnv []string
-	if c.sink == "gcs" {
-		srv, err := gcstest.Start(gcstest.Port(c.gcsPort), gcstest.Buckets(gcsBucket))
-		if err != nil {
-			return fmt.Errorf("fake GCS: %w", err)
-		}
-		r.gcs = srv
-		sinkURL = "gs://" + gcsBucket + "/turnstile"
-		consumerEnv = []string{"STORAGE_EMULATOR_HOST=" + srv.Host()}
-		r.status("gcs", "fake-gcs-server in process at %s, bucket %s", srv.URL(), gcsBucket)
+
+	sinkURL, consumerEnv, err := r.startSink()
+	if err != nil {
+		return err
 	}
 
 	// Dashboard: before the consumer, so it sees the first windows.
@@ -322,6 +348,107 @@ func (r *runner) start(ctx context.Context) error {
 	every := time.Duration(float64(windowSize) / c.speed).Round(100 * time.Millisecond)
 	r.status("producer", "synthetic feed: %d turnstiles, %s msg/s, event clock x%s (a 5-minute window closes every %s), from %s",
 		c.turnstiles, fmtFloat(c.rate), fmtFloat(c.speed), every, start.Format("2006-01-02 15:04"))
+	return nil
+}
+
+// startKafka starts the embedded broker with the given topics, or checks
+// that the external cluster answers.
+func (r *runner) startKafka(ctx context.Context, bootstrap, topics string) error {
+	c := r.c
+	if c.bootstrap != "" {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := tcpProbe(bootstrap)(pctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("kafka: cannot reach KAFKA_BOOTSTRAP %s: %w", bootstrap, err)
+		}
+		r.printf("  [up] %-10s external cluster at %s (reachable)\n", "kafka", bootstrap)
+		return nil
+	}
+	err := r.startChild(ctx, "kafka", "kafka-local", []string{
+		"--port", strconv.Itoa(c.brokerPort), "--partitions", strconv.Itoa(c.partitions), "--topics", topics,
+	}, nil, tcpProbe(bootstrap))
+	if err != nil {
+		return err
+	}
+	r.status("kafka", "embedded broker (kfake) at %s, topics %s, %d partitions", bootstrap, topics, c.partitions)
+	return nil
+}
+
+// startSink returns the consumer's --sink for the run's lake folder
+// (LAKE/<prefix>, or the fake GCS started here) and the consumer's extra
+// environment.
+func (r *runner) startSink() (sinkURL string, env []string, err error) {
+	c := r.c
+	sinkURL = "file://" + filepath.ToSlash(filepath.Join(c.lake, c.prefix()))
+	if !filepath.IsAbs(c.lake) {
+		sinkURL = "file://./" + filepath.ToSlash(filepath.Join(c.lake, c.prefix()))
+	}
+	if c.sink != "gcs" {
+		return sinkURL, nil, nil
+	}
+	srv, err := gcstest.Start(gcstest.Port(c.gcsPort), gcstest.Buckets(gcsBucket))
+	if err != nil {
+		return "", nil, fmt.Errorf("fake GCS: %w", err)
+	}
+	r.gcs = srv
+	r.status("gcs", "fake-gcs-server in process at %s, bucket %s", srv.URL(), gcsBucket)
+	return "gs://" + gcsBucket + "/" + c.prefix(), []string{"STORAGE_EMULATOR_HOST=" + srv.Host()}, nil
+}
+
+// startRidership starts the ridership run: the broker, soda-local serving
+// the sample at --soda-speed, the dashboard with its ridership panel only,
+// the consumer with --source ridership and 1-hour windows, and the
+// producer polling soda-local.
+func (r *runner) startRidership(ctx context.Context, props, bootstrap string) error {
+	c := r.c
+	if err := r.startKafka(ctx, bootstrap, ridershipTopic+","+ridershipWindowsTopic); err != nil {
+		return err
+	}
+	sinkURL, consumerEnv, err := r.startSink()
+	if err != nil {
+		return err
+	}
+	if names, err := listWindowFiles(filepath.Join(c.lake, c.prefix())); err == nil && len(names) > 0 && c.sink == "file" {
+		r.printf("  note: %s holds %d window files of an earlier run; the consumer keeps an existing file as it is (the sample gives the same windows each run), and the dashboard shows every window again\n",
+			filepath.Join(c.lake, c.prefix()), len(names))
+	}
+
+	sodaAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(c.sodaPort))
+	if err := r.startChild(ctx, "soda-local", "soda-local", []string{
+		"--port", strconv.Itoa(c.sodaPort), "--dataset", ridershipDataset, "--rows", c.sodaRows, "--speed", fmtFloat(c.sodaSpeed),
+	}, nil, tcpProbe(sodaAddr)); err != nil {
+		return err
+	}
+	every := time.Duration(float64(ridershipWindow) / c.sodaSpeed).Round(100 * time.Millisecond)
+	r.status("soda-local", "fake SODA API at http://%s/resource/%s.json serving %s, data clock x%s (an hour of rows every %s)",
+		sodaAddr, ridershipDataset, c.sodaRows, fmtFloat(c.sodaSpeed), every)
+
+	dargs := []string{"--config", props, "--topic", "", "--ridership-topic", ridershipWindowsTopic, "--addr", c.dashboardAddr,
+		"--consumer-metrics", "http://" + c.consumerMetrics + "/metrics"}
+	if err := r.startChild(ctx, "dashboard", "dashboard", dargs, nil, tcpProbe(c.dashboardAddr)); err != nil {
+		return err
+	}
+	r.status("dashboard", "reading %s, serving http://%s", ridershipWindowsTopic, c.dashboardAddr)
+
+	// The idle rule closes the last windows once the sample is all sent.
+	idle := max(4*every, 5*time.Second)
+	cargs := []string{"--source", "ridership", "--config", props, "--topic", ridershipTopic, "--sink", sinkURL,
+		"--duration", ridershipWindow.String(), "--idle-close", idle.String(),
+		"--metrics-addr", c.consumerMetrics, "--emit-topic", ridershipWindowsTopic}
+	if err := r.startChild(ctx, "consumer", "consumer", cargs, consumerEnv, httpProbe("http://"+c.consumerMetrics+"/healthz")); err != nil {
+		return err
+	}
+	r.status("consumer", "reading %s, 1-hour windows (idle close after %s), writing %s", ridershipTopic, idle, sinkURL)
+
+	pargs := []string{"--source", "ridership", "--dataset", ridershipDataset, "--soda-url", "http://" + sodaAddr,
+		"--poll-interval", c.pollInterval.String(),
+		"--config", props, "--topic", ridershipTopic, "--create-topic", "--partitions", strconv.Itoa(c.partitions),
+		"--metrics-addr", c.producerMetrics}
+	if err := r.startChild(ctx, "producer", "producer", pargs, nil, httpProbe("http://"+c.producerMetrics+"/healthz")); err != nil {
+		return err
+	}
+	r.status("producer", "polling dataset %s every %s", ridershipDataset, c.pollInterval)
 	return nil
 }
 
@@ -376,12 +503,15 @@ func (r *runner) printTail(name string) {
 func (r *runner) summary() {
 	c := r.c
 	r.printf("\nThe pipeline is running. Ctrl-C stops it.\n")
+	first := 2*time.Duration(float64(windowSize)/c.speed) + 5*time.Second
+	if c.ridership() {
+		first = 2*time.Duration(float64(ridershipWindow)/c.sodaSpeed) + 5*time.Second
+	}
 	if r.gcs != nil {
-		r.printf("  files:     gs://%s/turnstile/ on the fake GCS at %s (in memory: gone when the runner stops)\n", gcsBucket, r.gcs.URL())
-		r.printf("             list them: curl -s '%s/storage/v1/b/%s/o?prefix=turnstile/' | grep -o '\"name\": *\"[^\"]*\"'\n", r.gcs.URL(), gcsBucket)
+		r.printf("  files:     gs://%s/%s/ on the fake GCS at %s (in memory: gone when the runner stops)\n", gcsBucket, c.prefix(), r.gcs.URL())
+		r.printf("             list them: curl -s '%s/storage/v1/b/%s/o?prefix=%s/' | grep -o '\"name\": *\"[^\"]*\"'\n", r.gcs.URL(), gcsBucket, c.prefix())
 	} else {
-		r.printf("  files:     %s/*.csv.gz (the first within ~%s)\n", filepath.Join(c.lake, "turnstile"),
-			(2*time.Duration(float64(windowSize)/c.speed) + 5*time.Second).Round(time.Second))
+		r.printf("  files:     %s/*.csv.gz (the first within ~%s)\n", filepath.Join(c.lake, c.prefix()), first.Round(time.Second))
 	}
 	r.printf("  metrics:   consumer http://%s/metrics   producer http://%s/metrics\n", c.consumerMetrics, c.producerMetrics)
 	r.printf("  dashboard: http://%s\n", c.dashboardAddr)
@@ -417,7 +547,7 @@ func (r *runner) wait(ctx context.Context) int {
 func (r *runner) windowFiles(ctx context.Context) []string {
 	var names []string
 	if r.gcs != nil {
-		objs, err := r.gcs.Objects(gcsBucket, "turnstile/")
+		objs, err := r.gcs.Objects(gcsBucket, r.c.prefix()+"/")
 		if err != nil {
 			r.log.Warn("list fake GCS objects", "err", err)
 			return nil
@@ -425,7 +555,7 @@ func (r *runner) windowFiles(ctx context.Context) []string {
 		names = objs
 	} else {
 		var err error
-		if names, err = listWindowFiles(filepath.Join(r.c.lake, "turnstile")); err != nil {
+		if names, err = listWindowFiles(filepath.Join(r.c.lake, r.c.prefix())); err != nil {
 			r.log.Warn("list window files", "err", err)
 			return nil
 		}
@@ -466,7 +596,7 @@ func (r *runner) stop(stopSignals func(), code int) int {
 		r.gcs.Close()
 		r.printf("  [down] %-10s closed; it held %d window objects\n", "gcs", n)
 	} else if r.logDir != "" {
-		r.printf("  %d window files in %s\n", len(r.windowFiles(context.Background())), filepath.Join(r.c.lake, "turnstile"))
+		r.printf("  %d window files in %s\n", len(r.windowFiles(context.Background())), filepath.Join(r.c.lake, r.c.prefix()))
 	}
 	if code == exitOK {
 		r.printf("runlocal: stopped cleanly\n")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/turnstile-stream/turnstile-stream/internal/lake"
+	"github.com/turnstile-stream/turnstile-stream/internal/ridership"
 	"github.com/turnstile-stream/turnstile-stream/internal/stream/metricname"
 	"github.com/turnstile-stream/turnstile-stream/internal/turnstile"
 )
@@ -24,6 +26,10 @@ func TestBadFlagsExitWithUsage(t *testing.T) {
 		{"--partitions", "0"},
 		{"--consumer-metrics", "9090"},
 		{"--log-level", "loud"},
+		{"--source", "bus"},
+		{"--source", "ridership", "--soda-speed", "0"},
+		{"--source", "ridership", "--poll-interval", "0s"},
+		{"--soda-port", "70000"},
 		{"--no-such-flag"},
 		{"extra"},
 	} {
@@ -150,6 +156,72 @@ func TestCheckDecodesFilesAndReadsMetrics(t *testing.T) {
 	out.Reset()
 	if code := runCheck(context.Background(), []string{"--min-files", "-1"}, &out, &out); code != exitUsage {
 		t.Errorf("check --min-files -1 = %d, want 2", code)
+	}
+}
+
+func TestRidershipRunWithoutSodaLocalSaysToBuild(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"producer", "consumer", "dashboard", "kafka-local"} { // all but soda-local
+		if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), func() {}, []string{"--source", "ridership", "--bin", bin, "--lake", filepath.Join(dir, "lake")}, &stdout, &stderr)
+	if code != exitFailure || !strings.Contains(stdout.String(), "soda-local is not built") || !strings.Contains(stdout.String(), "make build") {
+		t.Errorf("run = %d, want %d and a word on soda-local; stdout:\n%s", code, exitFailure, &stdout)
+	}
+}
+
+// ridershipFile returns a gzipped ridership window file of the given text.
+func ridershipFile(t *testing.T, text string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	if _, err := zw.Write([]byte(text)); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestCheckRidershipFiles(t *testing.T) {
+	row := ridership.WindowRow{Key: ridership.Key{StationComplexID: "611", StationComplex: "Times Sq-42 St (N,Q,R,W,S,1,2,3,7)/42 St (A,C,E)",
+		Borough: "Manhattan", PaymentMethod: "omny", FareClassCategory: "OMNY - Full Fare"},
+		Start: time.Date(2025, 1, 14, 0, 0, 0, 0, time.UTC).Unix(), End: time.Date(2025, 1, 14, 1, 0, 0, 0, time.UTC).Unix(), Ridership: 107, Transfers: 8}
+	good := ridership.LakeColumns + "\n" + string(ridership.AppendWindowRow(nil, &row)) + "\n"
+	for _, tc := range []struct {
+		name, text string
+		source     string
+		wantCode   int
+		want       string
+	}{
+		{"a ridership file", good, "ridership", exitOK, "1 window files"},
+		{"two rows", good + string(ridership.AppendWindowRow(nil, &row)) + "\n", "ridership", exitOK, "2 rows"},
+		{"read as turnstile", good, "turnstile", exitFailure, "header"},
+		{"turnstile header", "CA,UNIT,SCP,STATION,LINENAME,DIVISION,DESC,window_start,window_end,ENTRIES,EXITS\n", "ridership", exitFailure, "want \"station_complex_id"},
+		{"a bad row", good + "611,x,Manhattan,omny,f,2025-01-14 01:00:00,2025-01-14 00:00:00,1,0\n", "ridership", exitFailure, "line 3"},
+		{"no rows", ridership.LakeColumns + "\n", "ridership", exitFailure, "no rows"},
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "20250114T010000_p0.csv.gz"), ridershipFile(t, tc.text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		code := runCheck(context.Background(), []string{"--source", tc.source, "--dir", dir, "--metrics", "", "--min-files", "1"}, &out, &out)
+		if code != tc.wantCode || !strings.Contains(out.String(), tc.want) {
+			t.Errorf("%s: check = %d, want %d and %q:\n%s", tc.name, code, tc.wantCode, tc.want, &out)
+		}
+	}
+	var out bytes.Buffer
+	if code := runCheck(context.Background(), []string{"--source", "bus"}, &out, &out); code != exitUsage {
+		t.Errorf("check --source bus = %d, want %d", code, exitUsage)
 	}
 }
 

@@ -2,6 +2,7 @@
 //   snapshot  {reset, history, newest, window, buckets}  on (re)connect
 //   update    {history, newest, window, buckets}         as windows close
 //   health    pipeline health, every few seconds
+//   ridership {newest, window, hours, busiest, ...}       ridership summary (--ridership-topic)
 // A bucket is [station, lines, windowEnd, entries, exits]: the totals of one
 // station in one window. They are absolute, so applying one twice is harmless.
 "use strict";
@@ -15,6 +16,7 @@
     history: 86400, newest: 0, window: 0,
     stations: new Map(), // "name|lines" -> {name, lines, ends: Map(end -> [entries, exits])}
     selected: null, health: null, lastId: "",
+    ridership: null, // the latest ridership summary: it replaces the one before
   };
 
   const $ = (id) => document.getElementById(id);
@@ -74,6 +76,7 @@
     renderBusiest(rows);
     renderChart();
     renderHealth();
+    renderRidership();
   }
 
   function cell(tr, cls, text) {
@@ -218,6 +221,72 @@
     });
   }
 
+  function renderRidership() {
+    const r = state.ridership;
+    if (!r) return;
+    $("r-busiest-card").hidden = false;
+    $("r-chart-card").hidden = false;
+    const hours = r.hours || [];
+    $("r-span").textContent = hours.length ? hours.length + " windows, " + fmtTime(r.oldest - (r.window || 3600)) + " → " + fmtTime(r.newest) : "the latest windows";
+    $("r-hours").textContent = hours.length;
+    $("r-health").textContent = fmtN(r.rows) + " rows" + (r.duplicates ? ", " + fmtN(r.duplicates) + " repeats dropped" : "") +
+      (r.bad ? ", " + fmtN(r.bad) + " bad" : "") + (r.future ? ", " + fmtN(r.future) + " from the future ignored" : "");
+    const ol = document.createElement("ol");
+    ol.id = "r-busiest";
+    const top = r.busiest || [];
+    if (top.length === 0) {
+      const li = document.createElement("li");
+      li.className = "empty";
+      li.textContent = "waiting for ridership windows…";
+      ol.appendChild(li);
+    }
+    const max = top.length ? Math.max(1, top[0].ridership) : 1;
+    for (const c of top) {
+      const li = document.createElement("li");
+      li.dataset.complex = c.id;
+      const bar = document.createElement("span");
+      bar.className = "bar";
+      bar.style.width = (100 * c.ridership / max).toFixed(1) + "%";
+      const n = document.createElement("span");
+      n.className = "n";
+      n.textContent = fmtN(c.ridership);
+      li.append(bar, n, document.createTextNode(c.name + " (" + c.borough + ")"));
+      ol.appendChild(li);
+    }
+    $("r-busiest").replaceWith(ol);
+    // Entries per window: one bar per window end.
+    const svg = $("r-chart");
+    const W = Math.max(200, svg.clientWidth || 600), H = Math.max(120, svg.clientHeight || 200);
+    const L = 56, R = 10, T = 10, B = 22;
+    svg.setAttribute("viewBox", "0 0 " + W + " " + H);
+    while (svg.firstChild) svg.removeChild(svg.firstChild);
+    svg.dataset.points = hours.length;
+    if (hours.length === 0) {
+      svg.appendChild(svgEl("text", { x: W / 2, y: H / 2, "text-anchor": "middle" }, "no windows yet"));
+      return;
+    }
+    const win = r.window || 3600;
+    const from = hours[0].end - win, to = hours[hours.length - 1].end;
+    const maxV = Math.max(1, ...hours.map((h) => h.ridership));
+    const x = (t) => L + (t - from) * (W - L - R) / Math.max(1, to - from);
+    const y = (v) => T + (H - T - B) * (1 - v / maxV);
+    for (const f of [0, 0.5, 1]) {
+      svg.appendChild(svgEl("line", { class: "grid", x1: L, x2: W - R, y1: y(maxV * f), y2: y(maxV * f) }));
+      svg.appendChild(svgEl("text", { x: L - 6, y: y(maxV * f) + 4, "text-anchor": "end" }, fmtN(Math.round(maxV * f))));
+    }
+    for (const f of [0, 0.5, 1]) {
+      const t = from + f * (to - from);
+      svg.appendChild(svgEl("text", { x: x(t), y: H - 6, "text-anchor": f === 0 ? "start" : f === 1 ? "end" : "middle" }, fmtTime(t).slice(5)));
+    }
+    for (const h of hours) {
+      const x0 = x(h.end - win), x1 = x(h.end);
+      const bar = svgEl("rect", { x: (x0 + 0.5).toFixed(1), y: y(h.ridership).toFixed(1),
+        width: Math.max(1, x1 - x0 - 1).toFixed(1), height: (y(0) - y(h.ridership)).toFixed(1) });
+      bar.appendChild(svgEl("title", {}, fmtTime(h.end) + ": " + fmtN(h.ridership) + " entries"));
+      svg.appendChild(bar);
+    }
+  }
+
   function setDD(id, text, level) {
     const dd = $(id);
     dd.textContent = text;
@@ -227,13 +296,18 @@
   function renderHealth() {
     const h = state.health;
     if (!h) return;
-    setDD("h-newest", h.newest_end ? fmtTime(h.newest_end) + " UTC" : "none yet");
-    setDD("h-window", h.window ? fmtDur(h.window) : "—");
-    setDD("h-behind", h.newest_end ? fmtDur(h.now - h.newest_end) : "—");
+    for (const id of ["busiest-card", "chart-card", "stations-card"]) $(id).hidden = h.turnstile === false;
+    // Without a turnstile topic, the window rows describe the ridership windows.
+    const r = h.turnstile === false ? state.ridership : null;
+    const newest = r ? r.newest : h.newest_end, win = r ? r.window : h.window;
+    setDD("h-newest", newest ? fmtTime(newest) + " UTC" : "none yet");
+    setDD("h-window", win ? fmtDur(win) : "—");
+    setDD("h-behind", newest ? fmtDur(h.now - newest) : "—");
     setDD("h-age", h.last_message_age < 0 ? "none yet" : fmtDur(h.last_message_age) + " ago",
       h.last_message_age > 600 ? "warn" : "");
     setDD("h-reader", h.reader_lag < 0 ? "—" : fmtN(h.reader_lag) + " messages", h.reader_lag > 1000 ? "warn" : "");
-    setDD("h-history", fmtN(h.rows) + " rows, " + fmtN(h.buckets) + " station windows" +
+    if (r) setDD("h-history", fmtN(r.rows) + " ridership rows, " + (r.hours || []).length + " windows");
+    else setDD("h-history", fmtN(h.rows) + " rows, " + fmtN(h.buckets) + " station windows" +
       (h.oldest_end ? ", " + fmtTime(h.oldest_end) + " → " + fmtTime(h.newest_end) : "") +
       (h.duplicates ? ", " + fmtN(h.duplicates) + " repeats dropped" : "") + (h.bad ? ", " + fmtN(h.bad) + " bad" : "") +
       (h.future ? ", " + fmtN(h.future) + " from the future ignored" : ""));
@@ -276,6 +350,7 @@
     es.addEventListener("snapshot", onData);
     es.addEventListener("update", onData);
     es.addEventListener("health", (ev) => { state.health = JSON.parse(ev.data); renderHealth(); });
+    es.addEventListener("ridership", (ev) => { state.ridership = JSON.parse(ev.data); schedule(); });
   }
 
   function select(key) {
