@@ -224,7 +224,7 @@ func (c Config) apiFlagsChanged() bool {
 func (c Config) validateRidership() error {
 	switch {
 	case c.Synthetic:
-		return errors.New("--synthetic is a turnstile source; --source ridership takes --dataset ID or --input FILE...")
+		return errors.New("--synthetic is a turnstile source; --source ridership takes --dataset ID or --input FILE")
 	case c.Dataset == "" && len(c.Inputs) == 0:
 		return errors.New("choose a ridership source: --dataset ID (the SODA API) or --input FILE... (CSV exports)")
 	case c.Dataset != "" && len(c.Inputs) > 0:

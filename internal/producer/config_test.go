@@ -78,7 +78,7 @@ func TestValidateRejects(t *testing.T) {
 		{"poll interval with turnstile", replay, func(c *Config) { c.PollInterval = time.Minute }, "--dataset, --soda-url, --app-token-file, --poll-interval and --state-file are for --source ridership"},
 		{"ridership without a source", api, func(c *Config) { c.Dataset = "" }, "choose a ridership source: --dataset ID (the SODA API) or --input FILE... (CSV exports)"},
 		{"dataset and input", api, func(c *Config) { c.Inputs = []string{file} }, "--dataset and --input are exclusive"},
-		{"synthetic with ridership", api, func(c *Config) { c.Synthetic = true }, "--synthetic is a turnstile source; --source ridership takes --dataset ID or --input FILE..."},
+		{"synthetic with ridership", api, func(c *Config) { c.Synthetic = true }, "--synthetic is a turnstile source; --source ridership takes --dataset ID or --input FILE"},
 		{"speed with ridership", api, func(c *Config) { c.Speed = 3600 }, "--speed, --max-delta and --temp-dir are for the turnstile source, not --source ridership"},
 		{"max delta with ridership", exports, func(c *Config) { c.MaxDelta = 500 }, "--speed, --max-delta and --temp-dir are for the turnstile source, not --source ridership"},
 		{"temp dir with ridership", api, func(c *Config) { c.TempDir = dir }, "--speed, --max-delta and --temp-dir are for the turnstile source, not --source ridership"},
