@@ -287,8 +287,11 @@ func TestRidershipFlags(t *testing.T) {
 	}{
 		{"unknown source", []string{"--input", "-", "--source", "subway"}, "--source"},
 		{"index with ridership", []string{"--input", "-", "--source", "ridership", "--index"}, "no index column"},
-		{"ridership in the turnstile group", []string{"--input", "-", "--source", "ridership", "--group", "turnstile-consumer"}, "turnstile consumer's group"},
-		{"turnstile in the ridership group", []string{"--input", "-", "--group", "ridership-consumer"}, "ridership consumer's group"},
+		// Kafka mode, refused before it connects (nothing listens on port 1).
+		{"ridership in the turnstile group", []string{"--bootstrap", "127.0.0.1:1", "--sink", "file://" + t.TempDir() + "/ridership",
+			"--source", "ridership", "--group", "turnstile-consumer"}, "turnstile consumer's group"},
+		{"turnstile in the ridership group", []string{"--bootstrap", "127.0.0.1:1", "--sink", "file://" + t.TempDir() + "/turnstile",
+			"--group", "ridership-consumer"}, "ridership consumer's group"},
 		{"ridership under the turnstile prefix", []string{"--input", "-", "--source", "ridership", "--sink", "file://" + t.TempDir() + "/turnstile"}, "named for turnstile"},
 		{"turnstile under the ridership prefix", []string{"--input", "-", "--sink", "file://" + t.TempDir() + "/ridership"}, "named for ridership"},
 	} {
