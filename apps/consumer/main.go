@@ -106,8 +106,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 
 // ridershipDefaults are the defaults of the flags that --source ridership
 // changes. Its consumer group differs from turnstile's: two consumers of
-// different record types must never share a group (each would take the
-// other's partitions, and its records would all be rejected).
+// different record types must never share a group (every start or stop of
+// one would rebalance the other, their default transactional.ids would
+// collide when their --client is the same, and a --topic mistake would hand
+// one type's records to the other's parser).
 var ridershipDefaults = map[string]string{
 	"topic":  "mta-ridership",
 	"group":  "ridership-consumer",
@@ -119,16 +121,17 @@ var ridershipDefaults = map[string]string{
 // consumer refuses the other record type's (checkSeparate).
 var defaultGroups = map[string]string{"turnstile": "turnstile-consumer", "ridership": ridershipDefaults["group"]}
 
-// checkSeparate refuses a consumer group or a lake prefix that is named for
-// the other record type: the default group of the other type, or a prefix
-// whose last element is the other type's name. One group and one prefix
-// hold one record type (docs/consumer.md, "Record types").
+// checkSeparate refuses a consumer group (group is "" in file mode, which
+// has none) or a lake prefix that is named for the other record type: the
+// default group of the other type, or a prefix whose last element is the
+// other type's name. One group and one prefix hold one record type
+// (docs/consumer.md, "Record types").
 func checkSeparate(records, group, prefix string) error {
 	for other, otherGroup := range defaultGroups {
 		if other == records {
 			continue
 		}
-		if group == otherGroup {
+		if group != "" && group == otherGroup {
 			return fmt.Errorf("--group %s is the %s consumer's group; a %s consumer needs its own (default %s)",
 				group, other, records, defaultGroups[records])
 		}
@@ -256,7 +259,11 @@ func run(args []string, stdin io.Reader, stderr io.Writer) int {
 	if o.layout == "hive" {
 		sink.Layout.Hive = true
 	}
-	if err := checkSeparate(s.records.Name(), o.group, sink.Layout.Prefix); err != nil {
+	group := o.group
+	if o.input != "" {
+		group = "" // file mode joins no group
+	}
+	if err := checkSeparate(s.records.Name(), group, sink.Layout.Prefix); err != nil {
 		fmt.Fprintln(stderr, "consumer:", err)
 		return exitUsage
 	}

@@ -3,6 +3,8 @@
 // 2025): it follows a dataset through the Socrata SODA API as a stream, or
 // replays its CSV exports, and publishes one Kafka message per row to the
 // topic mta-ridership, keyed by station_complex_id. Run is the entry point.
+// It also holds the codec of the consumer's ridership rows (Consumer rows,
+// below).
 //
 // # Message
 //
@@ -50,4 +52,15 @@
 // export's form) or the API's "2006-01-02T15:04:05.000". Rows are sent in
 // file order: a replay does not sort, so an export out of time order makes
 // records late for the consumer's watermark.
+//
+// # Consumer rows
+//
+// The consumer (apps/consumer --source ridership, stream.RidershipRecords)
+// windows the messages with Parse: it groups them by Key (AppendKey is the
+// engine's key bytes, DecodeKey and CompareKeys its decode and row order),
+// sums ridership and transfers, and drops repeats by Record.ID. A closed
+// (window, key) is a WindowRow: AppendWindowRow writes it as a lake row of
+// LakeColumns (no index column) and ParseWindowRow reads it back;
+// EncodeWindowMessage and DecodeWindowMessage are its emit-topic message.
+// A value Parse refuses is rejected with reason ReasonValue.
 package ridership
