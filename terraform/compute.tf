@@ -17,7 +17,7 @@ locals {
   # read from Secret Manager at boot (mode 0600, the container's user), and
   # the folder of its --state-file cursor, which survives restarts, deploys
   # and reboots on the boot disk.
-  soda_app_token_file = "/var/lib/turnstile/secrets/soda-app-token"
+  soda_secrets_dir    = "/var/lib/turnstile/secrets"
   ridership_state_dir = "/var/lib/turnstile/ridership"
 
   # Settings of the ridership apps, by role, merged into role_env below.
@@ -39,7 +39,7 @@ locals {
       RIDERSHIP_POLL_INTERVAL = var.ridership.poll_interval
       RIDERSHIP_METRICS_PORT  = tostring(local.ridership_metrics_port)
       RIDERSHIP_STATE_DIR     = local.ridership_state_dir
-      SODA_APP_TOKEN_FILE     = local.soda_app_token_file
+      SODA_SECRETS_DIR        = local.soda_secrets_dir
     } : {}
   }
 

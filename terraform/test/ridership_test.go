@@ -252,7 +252,7 @@ esac`,
 			}
 		}
 		chowns := readFile(t, filepath.Join(dir, "chown.log"))
-		for _, want := range []string{"chown 65532:65532 " + file + "\n", "chown 65532:65532 " + filepath.Join(state, "ridership") + "\n"} {
+		for _, want := range []string{"chown 65532:65532 " + file + "\n", "chown 65532:65532 " + filepath.Join(state, "ridership") + "\n", "chown 65532:65532 " + filepath.Dir(file) + "\n"} {
 			if !strings.Contains(chowns, want) {
 				t.Errorf("chown calls lack %q:\n%s", want, chowns)
 			}

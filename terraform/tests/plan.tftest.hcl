@@ -1635,7 +1635,7 @@ run "ridership_feed" {
 
   assert {
     condition = (
-      strcontains(one(regex("<<'ENV_EOF'\\n((?s:.*?)\\n)ENV_EOF", google_compute_instance.vm["producer"].metadata["startup-script"])), "RIDERSHIP_DATASET=5wq4-mkjj\nRIDERSHIP_METRICS_PORT=9091\nRIDERSHIP_POLL_INTERVAL=5m\nRIDERSHIP_STATE_DIR=/var/lib/turnstile/ridership\nRIDERSHIP_TOPIC=mta-ridership\nSODA_APP_TOKEN_FILE=/var/lib/turnstile/secrets/soda-app-token\n") &&
+      strcontains(one(regex("<<'ENV_EOF'\\n((?s:.*?)\\n)ENV_EOF", google_compute_instance.vm["producer"].metadata["startup-script"])), "RIDERSHIP_DATASET=5wq4-mkjj\nRIDERSHIP_METRICS_PORT=9091\nRIDERSHIP_POLL_INTERVAL=5m\nRIDERSHIP_STATE_DIR=/var/lib/turnstile/ridership\nRIDERSHIP_TOPIC=mta-ridership\nSODA_SECRETS_DIR=/var/lib/turnstile/secrets\n") &&
       strcontains(one(regex("<<'ENV_EOF'\\n((?s:.*?)\\n)ENV_EOF", google_compute_instance.vm["consumer"].metadata["startup-script"])), "RIDERSHIP_CONSUMER_GROUP=turnstile-consumer-ridership\nRIDERSHIP_LAKE_SINK=gs://demo-project-123-turnstile-lake/ridership\nRIDERSHIP_METRICS_PORT=9091\nRIDERSHIP_TOPIC=mta-ridership\nRIDERSHIP_WINDOW_DURATION=60\nRIDERSHIP_WINDOW_SLIDE=60\n") &&
       strcontains(one(regex("<<'ENV_EOF'\\n((?s:.*?)\\n)ENV_EOF", google_compute_instance.vm["kafka"].metadata["startup-script"])), "RIDERSHIP_TOPIC=mta-ridership\n")
     )
