@@ -4,8 +4,8 @@
 //     defaults of every client (config.go);
 //   - the bridge that routes librdkafka's log lines into slog, for every
 //     client (log.go);
-//   - the producer's sink (producer.go), the consumer's group loop
-//     (group.go, poller.go), its transactional emitter (emit.go) and
+//   - the producer's sink (producer.go), the consumer group as a stream.Source
+//     (group.go, offsets.go, poller.go), its transactional emitter (emit.go) and
 //     dead-letter writer (deadletter.go), and the dashboard's reader
 //     (reader.go).
 //

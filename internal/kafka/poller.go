@@ -9,18 +9,18 @@ import (
 // The poll goroutine. Taking a record out of librdkafka through the Go
 // binding (a cgo call, copies of the key and value, a Message) costs about
 // as much as windowing it, so one goroutine polls and hands the records over
-// in batches, in the order of Poll, while Run's goroutine windows them and
-// does everything else: the Processor, the commits and the rebalances stay
-// on one goroutine, as with a single loop.
+// in batches, in the order of Poll, while the stream.Driver's goroutine
+// takes them through Group.Poll and does everything else: the Processor, the
+// commits and the rebalances stay on one goroutine, as with a single loop.
 //
 //   - A rebalance callback runs inside Poll, on the poll goroutine. It hands
-//     over the records polled before it, then the event, and waits until Run's
-//     goroutine has handled both, so that the callback's work (commit, revoke,
-//     assign) happens at the same point of the record stream as in a single
-//     loop.
-//   - A Seek (resuming a paused partition, rewinding after an aborted emit
-//     transaction) runs on the poll goroutine too, between two polls, and a
-//     fence follows it in the stream: Run's goroutine drops the partition's
+//     over the records polled before it, then the event, and waits until the
+//     Driver has handled both (Group.Poll completes it at the Driver's next
+//     call), so that the callback's work (commit, revoke, assign) happens at
+//     the same point of the record stream as in a single loop.
+//   - A Seek (Group.Resume: resuming a paused partition, restoring one from
+//     its last commit) runs on the poll goroutine too, between two polls, and
+//     a fence follows it in the stream: Group.Poll drops the partition's
 //     records handed over before the fence, which were fetched before the
 //     seek, as a single loop never sees them.
 
